@@ -1,0 +1,122 @@
+"""Atomic file writing: temporary file in the destination folder, fsync, rename into place.
+
+Every CalSciPy writer goes through :func:`atomic_write` (file objects) or :func:`atomic_path`
+(libraries that want a path, e.g. a Zarr directory store), so a crash, a kill or a full disk
+never leaves a half-written file under the final name, and an existing file is only replaced
+when the caller asked for it.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+__all__ = ["as_path", "atomic_write", "atomic_path", "fsync_directory"]
+
+
+def as_path(path: str | os.PathLike, name: str = "path") -> Path:
+    """Convert ``str``/``os.PathLike`` to :class:`~pathlib.Path` or raise ``TypeError``."""
+    if isinstance(path, (str, os.PathLike)):
+        return Path(os.fspath(path)).expanduser()
+    raise TypeError(f"{name} must be a str or os.PathLike, not {type(path).__name__}")
+
+
+def fsync_directory(folder: Path) -> None:
+    """Flush a directory entry to disk so a rename survives power loss (no-op on Windows)."""
+    if os.name == "nt":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError:  # some filesystems (e.g. network mounts) refuse fsync on directories
+        pass
+    finally:
+        os.close(fd)
+
+
+def _check_target(target: Path, overwrite: bool) -> None:
+    if target.exists() and not overwrite:
+        raise FileExistsError(
+            f"{target} already exists; pass overwrite=True to replace it"
+        )
+    if not target.parent.exists():
+        raise FileNotFoundError(f"destination folder {target.parent} does not exist")
+
+
+@contextlib.contextmanager
+def atomic_write(
+    target: str | os.PathLike, *, overwrite: bool = False, mode: str = "wb"
+) -> Iterator[IO]:
+    """Open a temporary file beside ``target``; on success fsync it and rename it to ``target``.
+
+    On any exception the temporary file is removed and ``target`` is left untouched.
+
+    Parameters
+    ----------
+    target
+        Final file name.
+    overwrite
+        Replace an existing ``target``; when False an existing file raises ``FileExistsError``.
+    mode
+        ``"wb"`` or ``"w"`` (text, UTF-8).
+    """
+    target = as_path(target, "target")
+    _check_target(target, overwrite)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".partial", dir=target.parent
+    )
+    tmp = Path(tmp_name)
+    try:
+        kwargs = {"encoding": "utf-8", "newline": ""} if "b" not in mode else {}
+        with os.fdopen(fd, mode, **kwargs) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+        fsync_directory(target.parent)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+@contextlib.contextmanager
+def atomic_path(
+    target: str | os.PathLike, *, overwrite: bool = False, directory: bool = False
+) -> Iterator[Path]:
+    """Yield a temporary path beside ``target`` for a writer that needs a path, then rename.
+
+    For ``directory=True`` (e.g. a Zarr store) the temporary path is a fresh folder; an existing
+    ``target`` folder is replaced only with ``overwrite=True`` (moved aside first, deleted after
+    the new one is in place). Files written into the temporary path are fsynced before renaming.
+    """
+    target = as_path(target, "target")
+    _check_target(target, overwrite)
+    tmp = Path(
+        tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+    )
+    staged = tmp / target.name if not directory else tmp
+    try:
+        yield staged
+        for file in (staged.rglob("*") if staged.is_dir() else [staged]):
+            if file.is_file():
+                with open(file, "rb+") as handle:
+                    os.fsync(handle.fileno())
+        old = None
+        if target.exists():
+            old = target.with_name(f".{target.name}.{os.getpid()}.old")
+            os.replace(target, old)
+        os.replace(staged, target)
+        fsync_directory(target.parent)
+        if old is not None:
+            if old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink(missing_ok=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,32 @@
+"""Shared test fixtures."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+# Tests never open windows; the Tk screenshot test opts back in explicitly.
+os.environ.setdefault("MPLBACKEND", "Agg")
+matplotlib.use(os.environ["MPLBACKEND"], force=True)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED_FIXTURES = PROJECT_ROOT.parent / "shared" / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def shared_fixtures() -> Path:
+    """``../shared/fixtures`` (real PrairieView files); skips the test when it is absent."""
+    if not SHARED_FIXTURES.is_dir():
+        pytest.skip(f"real fixtures not available: {SHARED_FIXTURES} does not exist")
+    return SHARED_FIXTURES
+
+
+@pytest.fixture(scope="session")
+def prairieview_fixtures(shared_fixtures: Path) -> Path:
+    """``../shared/fixtures/prairieview``."""
+    folder = shared_fixtures / "prairieview"
+    if not folder.is_dir():
+        pytest.skip(f"real PrairieView fixtures not available: {folder} does not exist")
+    return folder
