@@ -1,0 +1,531 @@
+"""Multi-page TIFF stacks (tifffile): single files, folders of files, split saving."""
+from __future__ import annotations
+
+import math
+import os
+import re
+import struct
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tifffile
+
+from CalSciPy._atomic import as_path, atomic_path
+from CalSciPy._io._common import (
+    BLOCK_BYTES,
+    check_dtype,
+    check_images,
+    existing_path,
+    iter_blocks,
+    natural_key,
+    nbytes_of,
+    progress_bar,
+    remove_quietly,
+)
+from CalSciPy.errors import DataFormatError
+
+__all__ = [
+    "load_images",
+    "save_images",
+    "TiffStack",
+    "tiff_files",
+    "memmap_tif",
+    "_load_single_tif",
+    "_load_many_tif",
+    "_save_single_tif",
+    "_save_many_tif",
+]
+
+TIFF_SUFFIXES = (".tif", ".tiff")
+#: dtypes that ImageJ/Fiji hyperstacks hold natively; others are written as plain TIFF
+IMAGEJ_DTYPES = frozenset({np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.float32)})
+#: tifffile's own threshold for switching to BigTIFF (4 GiB minus room for the page tables)
+BIGTIFF_BYTES = 2**32 - 2**25
+#: name of the file ``save_images`` writes into a folder
+DEFAULT_STEM = "images"
+#: threads reading a folder; I/O and decoding release the GIL
+MAX_READ_THREADS = 8
+
+#: errors tifffile raises on corrupt or truncated files
+_TIFF_ERRORS = (tifffile.TiffFileError, ValueError, struct.error, IndexError, KeyError, EOFError)
+
+
+def _corrupt(path: Path, err: BaseException) -> DataFormatError:
+    return DataFormatError(f"cannot read TIFF {path}: {err}")
+
+
+def _stack_shape(series: Any, path: Path) -> tuple[int, int, int]:
+    """(frames, y, x) of a series; everything before the last two axes counts as frames."""
+    shape, axes = tuple(series.shape), series.axes
+    if "S" in axes and series.shape[axes.index("S")] > 1:
+        raise DataFormatError(
+            f"{path} holds multi-sample (e.g. RGB) images with axes {axes!r}; "
+            f"only single-channel grayscale stacks are supported"
+        )
+    shape = tuple(n for n, ax in zip(shape, axes) if ax != "S")
+    if len(shape) < 2:
+        raise DataFormatError(f"{path} holds {len(shape)}-D data, not images")
+    return math.prod(shape[:-2]), shape[-2], shape[-1]
+
+
+def _main_series(tif: tifffile.TiffFile, path: Path) -> Any:
+    series = tif.series
+    if not series:
+        raise DataFormatError(f"{path} holds no images")
+    if len(series) > 1:
+        shapes = sorted({tuple(s.shape[-2:]) for s in series})
+        if len(shapes) > 1 or len({s.dtype for s in series}) > 1:
+            raise DataFormatError(
+                f"{path} holds pages of different shapes or dtypes ({shapes}); "
+                f"cannot return one (frames, y, x) stack"
+            )
+    return series
+
+
+def _check_complete(tif: tifffile.TiffFile, series: Sequence[Any], path: Path) -> None:
+    """Raise when the file is shorter than its pages claim (a truncated copy or write)."""
+    size = tif.filehandle.size
+    for s in series:
+        if s.dataoffset is not None:
+            end = s.dataoffset + s.nbytes
+        else:
+            end = max(
+                (o + c for page in s.pages if page is not None
+                 for o, c in zip(page.dataoffsets, page.databytecounts)),
+                default=0,
+            )
+        if end > size:
+            raise DataFormatError(
+                f"{path} is truncated: its image data ends at byte {end} but the file holds "
+                f"{size} bytes"
+            )
+
+
+def _open(path: Path) -> tifffile.TiffFile:
+    # is_ome=False: Bruker single-frame OME-TIFFs describe the whole multi-file acquisition in
+    # every file; reading one file must return that file's pages only.
+    try:
+        return tifffile.TiffFile(path, is_ome=False)
+    except FileNotFoundError:
+        raise
+    except (*_TIFF_ERRORS, OSError) as err:
+        raise _corrupt(path, err) from err
+
+
+def _tif_info(path: Path) -> tuple[tuple[int, int, int], np.dtype]:
+    """Shape ``(frames, y, x)`` and dtype of a TIFF file without reading pixel data."""
+    with _open(path) as tif:
+        try:
+            series = _main_series(tif, path)
+            shapes = [_stack_shape(s, path) for s in series]
+            _check_complete(tif, series, path)
+        except DataFormatError:
+            raise
+        except _TIFF_ERRORS as err:
+            raise _corrupt(path, err) from err
+        frames = sum(s[0] for s in shapes)
+        return (frames, shapes[0][1], shapes[0][2]), np.dtype(series[0].dtype)
+
+
+def _load_single_tif(path: str | os.PathLike, out: np.ndarray | None = None) -> np.ndarray:
+    """Read one TIFF file into a ``(frames, y, x)`` array (a single page is ``(1, y, x)``).
+
+    Parameters
+    ----------
+    path
+        The file.
+    out
+        Optional preallocated C-contiguous array of the right size and dtype that receives the
+        pages directly (no intermediate copy); returned reshaped to ``(frames, y, x)``.
+    """
+    path = existing_path(path)
+    with _open(path) as tif:
+        try:
+            series = _main_series(tif, path)
+            shapes = [_stack_shape(s, path) for s in series]
+            _check_complete(tif, series, path)
+        except DataFormatError:
+            raise
+        except _TIFF_ERRORS as err:
+            raise _corrupt(path, err) from err
+        shape = (sum(s[0] for s in shapes), shapes[0][1], shapes[0][2])
+        dtype = np.dtype(series[0].dtype)
+        if out is None:
+            out = np.empty(shape, dtype)
+        elif out.shape != shape or out.dtype != dtype or not out.flags.c_contiguous:
+            raise ValueError(
+                f"out must be a C-contiguous {shape} {dtype} array to read {path}, "
+                f"got {out.shape} {out.dtype}"
+            )
+        try:
+            start = 0
+            for s, (n, _, _) in zip(series, shapes):
+                # a fresh view: tifffile reshapes the array it is given in place
+                s.asarray(out=out[start:start + n].view())
+                start += n
+        except DataFormatError:
+            raise
+        except _TIFF_ERRORS as err:
+            raise _corrupt(path, err) from err
+    return out
+
+
+def tiff_files(folder: Path) -> list[Path]:
+    """``*.tif``/``*.tiff`` files directly in ``folder`` (any case), in natural sort order."""
+    files = [
+        p for p in folder.iterdir()
+        if p.suffix.lower() in TIFF_SUFFIXES and p.is_file() and not p.name.startswith(".")
+    ]
+    return sorted(files, key=natural_key)
+
+
+def _threads(n_files: int) -> int:
+    return max(1, min(n_files, MAX_READ_THREADS, 2 * (os.cpu_count() or 1)))
+
+
+def _scan(files: Sequence[Path]) -> tuple[list[int], tuple[int, int], np.dtype]:
+    """Frames per file, common (y, x) and dtype; raises naming the first odd file."""
+    with ThreadPoolExecutor(_threads(len(files))) as pool:
+        infos = list(pool.map(_tif_info, files))
+    (_, y, x), dtype = infos[0]
+    for path, ((_, fy, fx), fdtype) in zip(files, infos):
+        if (fy, fx) != (y, x) or fdtype != dtype:
+            raise DataFormatError(
+                f"{path} holds {fy}x{fx} {fdtype} images but {files[0].name} holds "
+                f"{y}x{x} {dtype}; all files in {path.parent} must match"
+            )
+    return [info[0][0] for info in infos], (y, x), dtype
+
+
+def _load_many_tif(
+    path: str | os.PathLike | Sequence[str | os.PathLike], *, progress: bool = True
+) -> np.ndarray:
+    """Read every TIFF of a folder (or a list of files) into one ``(frames, y, x)`` array.
+
+    Files are taken in natural sort order (``images_2`` before ``images_10``) when a folder is
+    given, scanned for shape/dtype first, then read in parallel threads straight into one
+    preallocated array (peak memory ≈ the result).
+    """
+    if isinstance(path, (str, os.PathLike)):
+        folder = existing_path(path)
+        if not folder.is_dir():
+            raise NotADirectoryError(f"{str(folder)!r} is not a folder")
+        files = tiff_files(folder)
+        if not files:
+            raise DataFormatError(f"folder {str(folder)!r} holds no .tif/.tiff files")
+    else:
+        files = [existing_path(p) for p in path]
+        if not files:
+            raise ValueError("no TIFF files given")
+    counts, (y, x), dtype = _scan(files)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(int)
+    images = np.empty((int(offsets[-1]), y, x), dtype)
+
+    def read(i: int) -> int:
+        _load_single_tif(files[i], out=images[offsets[i]:offsets[i + 1]])
+        return images[offsets[i]:offsets[i + 1]].nbytes
+
+    with (
+        progress_bar(images.nbytes, "loading TIFFs", progress) as bar,
+        ThreadPoolExecutor(_threads(len(files))) as pool,
+    ):
+        for nbytes in pool.map(read, range(len(files))):
+            bar.update(nbytes)
+    return images
+
+
+def load_images(path: str | os.PathLike, *, progress: bool = True) -> np.ndarray:
+    """Load a TIFF file, or every TIFF in a folder, as one ``(frames, y, x)`` array.
+
+    Parameters
+    ----------
+    path
+        A ``.tif``/``.tiff`` file (all its pages; a single page is still ``(1, y, x)``), or a
+        folder: all ``*.tif``/``*.tiff`` directly inside (not recursive), in natural sort
+        order (``images_2`` before ``images_10``), concatenated along frames.
+    progress
+        Keyword-only. Show a tqdm bar when a folder holds more than a few hundred MB.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(frames, y, x)``, dtype as stored.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    calscipy.errors.DataFormatError (a ValueError)
+        Empty folder, files of different shapes/dtypes (names the first offending file),
+        truncated or corrupt TIFF, RGB images.
+
+    Notes
+    -----
+    Folder files are read in parallel threads directly into one preallocated array, so peak
+    memory is about the size of the result. OME metadata is ignored: each file contributes
+    its own pages (Bruker OME-TIFFs otherwise describe the whole acquisition).
+    """
+    path = existing_path(path)
+    if path.is_dir():
+        return _load_many_tif(path, progress=progress)
+    if path.suffix.lower() not in TIFF_SUFFIXES:
+        raise ValueError(f"load_images reads .tif/.tiff files or folders, got {str(path)!r}")
+    return _load_single_tif(path)
+
+
+def _tiff_kwargs(images: Any) -> dict[str, Any]:
+    """ImageJ hyperstack metadata where ImageJ can hold the dtype; BigTIFF above 4 GB."""
+    big = nbytes_of(images) > BIGTIFF_BYTES
+    imagej = np.dtype(images.dtype) in IMAGEJ_DTYPES and not big
+    return {
+        "imagej": imagej,
+        "bigtiff": big,
+        "photometric": "minisblack",
+        "metadata": {"axes": "TYX"},
+    }
+
+
+def _frames(images: Any, bar: Any) -> Iterator[np.ndarray]:
+    native = check_dtype(images.dtype)
+    for _, block in iter_blocks(images, BLOCK_BYTES, native):
+        yield from block
+        bar.update(block.nbytes)
+
+
+def _write_tiff(file: Path, images: Any, bar: Any) -> None:
+    kwargs = _tiff_kwargs(images)
+    if type(images) is np.ndarray and images.dtype.isnative and images.flags.c_contiguous:
+        tifffile.imwrite(file, images, **kwargs)
+        bar.update(images.nbytes)
+    else:  # memmap, dask, lazy readers: stream block by block, memory stays bounded
+        tifffile.imwrite(
+            file,
+            _frames(images, bar),
+            shape=tuple(images.shape),
+            dtype=check_dtype(images.dtype),
+            **kwargs,
+        )
+
+
+def _save_single_tif(
+    path: str | os.PathLike,
+    images: Any,
+    *,
+    overwrite: bool = True,
+    progress: bool = True,
+) -> None:
+    """Write ``images`` to one TIFF file atomically (temporary file, fsync, rename).
+
+    ImageJ hyperstack (``TYX``) metadata for uint8/uint16/float32 so Fiji shows the right
+    frame count; other dtypes (e.g. int16, float64) as plain TIFF with tifffile's shape
+    metadata; BigTIFF (no ImageJ metadata) above 4 GB. ``overwrite=False`` refuses an existing
+    file.
+    """
+    images = check_images(images)
+    path = as_path(path)
+    with (
+        progress_bar(nbytes_of(images), f"saving {path.name}", progress) as bar,
+        atomic_path(path, overwrite=overwrite) as staged,
+    ):
+        _write_tiff(staged, images, bar)
+
+
+def _frames_per_file(images: Any, size_cap: float) -> int:
+    if not isinstance(size_cap, (int, float)) or isinstance(size_cap, bool) or not size_cap > 0:
+        raise ValueError(f"size_cap must be a positive number of GB, got {size_cap!r}")
+    frame_bytes = math.prod(images.shape[1:]) * np.dtype(images.dtype).itemsize
+    return max(1, int(size_cap * 2**30 // frame_bytes))
+
+
+def _part_names(path: Path, n_files: int) -> list[Path]:
+    digits = max(2, len(str(n_files - 1)))
+    return [path.with_name(f"{path.stem}_{i:0{digits}d}{path.suffix}") for i in range(n_files)]
+
+
+def _existing_parts(path: Path) -> list[Path]:
+    pattern = re.compile(re.escape(path.stem) + r"_\d{2,}" + re.escape(path.suffix) + "$")
+    if not path.parent.is_dir():
+        return []
+    return [p for p in path.parent.iterdir() if pattern.fullmatch(p.name)]
+
+
+def _save_many_tif(
+    path: str | os.PathLike,
+    images: Any,
+    size_cap: float = 3.9,
+    *,
+    overwrite: bool = True,
+    progress: bool = True,
+) -> list[Path]:
+    """Split ``images`` into ``<stem>_00.tif, <stem>_01.tif, …`` of at most ``size_cap`` GB.
+
+    ``path`` is the unsplit name (``folder/stem.tif``); each part is written atomically. The
+    real itemsize sets the frames per file (``floor(size_cap * 2**30 / frame bytes)``).
+    Returns the written paths.
+    """
+    images = check_images(images)
+    path = as_path(path)
+    per_file = _frames_per_file(images, size_cap)
+    n_files = math.ceil(images.shape[0] / per_file)
+    parts = _part_names(path, n_files)
+    if not overwrite:
+        for part in parts:
+            if part.exists():
+                raise FileExistsError(f"{part} already exists; pass overwrite=True to replace it")
+    with progress_bar(nbytes_of(images), f"saving {path.stem}_*", progress) as bar:
+        for i, part in enumerate(parts):
+            chunk = images[i * per_file:(i + 1) * per_file]
+            with atomic_path(part, overwrite=overwrite) as staged:
+                _write_tiff(staged, chunk, bar)
+    return parts
+
+
+def _tiff_target(path: Path) -> Path:
+    if path.suffix.lower() in TIFF_SUFFIXES:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+    if path.suffix and not path.is_dir():
+        raise ValueError(
+            f"save_images writes .tif/.tiff files or into a folder, got {str(path)!r}"
+        )
+    path.mkdir(parents=True, exist_ok=True)
+    return path / f"{DEFAULT_STEM}.tif"
+
+
+def save_images(
+    path: str | os.PathLike,
+    images: np.ndarray,
+    size_cap: float = 3.9,
+    *,
+    overwrite: bool = True,
+    progress: bool = True,
+) -> int:
+    """Save a ``(frames, y, x)`` stack as multi-page TIFF readable by ImageJ/Fiji.
+
+    Parameters
+    ----------
+    path
+        ``x.tif``/``x.tiff`` names the file (its folder is created when missing); any other
+        path is a folder (created when missing) that receives ``images.tif``.
+    images
+        ``(frames, y, x)`` stack, or a 2-D ``(y, x)`` image saved as one page; numpy,
+        ``np.memmap`` or dask (streamed block by block). Unsigned/signed integers or floats.
+    size_cap
+        Maximum size of one file in GB (2**30 bytes). Larger stacks are split into
+        ``<stem>_00.tif, <stem>_01.tif, …`` with ``floor(size_cap GB / frame bytes)`` frames
+        each (the real itemsize).
+    overwrite
+        Keyword-only. True (the documented behaviour) replaces existing output: each file is
+        replaced atomically, and leftover parts of an earlier save under the same stem
+        (``<stem>.tif`` or ``<stem>_NN.tif`` not written this time) are deleted so the folder
+        holds exactly the new stack. False raises ``FileExistsError`` if any target exists.
+    progress
+        Keyword-only. Show a tqdm bar for writes over a few hundred MB.
+
+    Returns
+    -------
+    int
+        0 on success.
+
+    Notes
+    -----
+    uint8, uint16 and float32 stacks get ImageJ hyperstack metadata (Fiji shows ``frames``
+    time points); ImageJ cannot hold other dtypes (int16, int32, float64, …), which are written
+    as plain TIFF that tifffile, Fiji (Bio-Formats) and this module read back exactly. A single
+    file above 4 GB (``size_cap`` > 4) is written as BigTIFF, without ImageJ metadata. Every
+    file is written to a temporary file in the destination folder, fsynced and renamed; on an
+    error the target is untouched and the temporary file removed.
+    """
+    images = check_images(images)
+    target = _tiff_target(as_path(path))
+    per_file = _frames_per_file(images, size_cap)
+    stale = set(_existing_parts(target)) | ({target} if target.exists() else set())
+    if images.shape[0] <= per_file:
+        _save_single_tif(target, images, overwrite=overwrite, progress=progress)
+        written = {target}
+    else:
+        if not overwrite and target.exists():
+            raise FileExistsError(f"{target} already exists; pass overwrite=True to replace it")
+        written = set(_save_many_tif(target, images, size_cap, overwrite=overwrite,
+                                     progress=progress))
+    remove_quietly(*(stale - written))
+    return 0
+
+
+class TiffStack:
+    """Read-only, lazily read ``(frames, y, x)`` view of one TIFF file or a list of them.
+
+    Slicing along frames (``stack[a:b]``) reads only those pages, so a stack far larger than
+    memory can be streamed block by block (used by :func:`convert_images`).
+    """
+
+    def __init__(self, files: Sequence[Path]):
+        self.files = list(files)
+        counts, (y, x), self.dtype = _scan(self.files)
+        self._offsets = np.concatenate([[0], np.cumsum(counts)]).astype(int)
+        self.shape = (int(self._offsets[-1]), y, x)
+        self.ndim = 3
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> TiffStack:
+        """A file, or a folder of TIFFs (natural sort order)."""
+        path = existing_path(path)
+        files = tiff_files(path) if path.is_dir() else [path]
+        if not files:
+            raise DataFormatError(f"folder {str(path)!r} holds no .tif/.tiff files")
+        return cls(files)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key: slice) -> np.ndarray:
+        if not isinstance(key, slice) or key.step not in (None, 1):
+            raise TypeError("TiffStack supports contiguous frame slices only")
+        start, stop, _ = key.indices(self.shape[0])
+        stop = max(start, stop)
+        out = np.empty((stop - start, *self.shape[1:]), self.dtype)
+        for i, path in enumerate(self.files):
+            lo, hi = self._offsets[i], self._offsets[i + 1]
+            a, b = max(start, lo), min(stop, hi)
+            if a >= b:
+                continue
+            if a == lo and b == hi:
+                _load_single_tif(path, out=out[a - start:b - start])
+            else:
+                out[a - start:b - start] = _read_pages(path, a - lo, b - lo)
+        return out
+
+
+def memmap_tif(path: str | os.PathLike) -> np.memmap | None:
+    """Read-only ``(frames, y, x)`` memmap of an uncompressed, contiguous TIFF; else None."""
+    path = existing_path(path)
+    with _open(path) as tif:
+        try:
+            series = _main_series(tif, path)
+            if len(series) != 1 or series[0].dataoffset is None:
+                return None
+            shape = _stack_shape(series[0], path)
+            _check_complete(tif, series, path)
+            offset = series[0].dataoffset
+            dtype = np.dtype(series[0].dtype).newbyteorder(tif.byteorder)
+        except DataFormatError:
+            raise
+        except _TIFF_ERRORS as err:
+            raise _corrupt(path, err) from err
+    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape)
+
+
+def _read_pages(path: Path, start: int, stop: int) -> np.ndarray:
+    """Frames ``start:stop`` of one file (memory-mapped when contiguous, else page by page)."""
+    mapped = memmap_tif(path)
+    if mapped is not None:
+        return np.array(mapped[start:stop])
+    with _open(path) as tif:
+        try:
+            pages = tif.asarray(key=range(start, stop))
+        except _TIFF_ERRORS as err:
+            raise _corrupt(path, err) from err
+    return pages.reshape(stop - start, *pages.shape[-2:])

@@ -1,0 +1,54 @@
+"""Load and save imaging stacks: multi-page TIFF, raw binary + JSON, Zarr.
+
+Every stack is ``(frames, y, x)``. Every writer writes to a temporary file (or folder) in the
+destination folder, fsyncs it and renames it into place, so a crash, a kill or a full disk never
+leaves a partial file under the final name; on an error the temporary data are removed.
+
+Documented (0.3.4) functions
+    :func:`load_images`, :func:`save_images` (TIFF), :func:`load_binary`, :func:`save_binary`.
+    They replace an existing target (atomically); pass ``overwrite=False`` to refuse instead.
+Additions
+    :func:`save_zarr`/:func:`load_zarr` (extra ``dask``), :func:`open_stack`/:func:`save_stack`
+    and :func:`convert_images` (format chosen by suffix), :func:`create_binary` (fill a binary
+    stack frame by frame through a memmap). New writers refuse to overwrite unless
+    ``overwrite=True``.
+
+Examples
+--------
+>>> from CalSciPy.io_tools import load_images, save_binary, load_binary  # doctest: +SKIP
+>>> images = load_images("session/tiffs")            # folder, natural sort order
+>>> save_binary("session/binary", images)            # binary_video.bin + .json
+>>> stack = load_binary("session/binary", mapped=True)
+"""
+from __future__ import annotations
+
+from CalSciPy._io._binary import create_binary, load_binary, save_binary
+from CalSciPy._io._stack import convert_images, open_stack, save_stack
+from CalSciPy._io._tiff import (
+    TiffStack,
+    _load_many_tif,
+    _load_single_tif,
+    _save_many_tif,
+    _save_single_tif,
+    load_images,
+    save_images,
+)
+from CalSciPy._io._zarr import load_zarr, save_zarr
+
+__all__ = [
+    "load_images",
+    "save_images",
+    "load_binary",
+    "save_binary",
+    "create_binary",
+    "load_zarr",
+    "save_zarr",
+    "open_stack",
+    "save_stack",
+    "convert_images",
+    "TiffStack",
+    "_load_single_tif",
+    "_load_many_tif",
+    "_save_single_tif",
+    "_save_many_tif",
+]
