@@ -1,0 +1,314 @@
+"""Factories converting between PrairieView protocol XML and :mod:`~CalSciPy.bruker.xml_objects`.
+
+:class:`BrukerElementFactory` turns a parsed XML element (and its children) into protocol
+dataclasses; :class:`BrukerXMLFactory` writes protocol dataclasses as XML lines in PrairieView's
+own style (attribute names such as ``parameterSet``, attribute order, two-space indentation,
+self-closing ``" />"`` elements, numbers in shortest form, booleans ``True``/``False``), so a
+file read from PrairieView and written back holds the same elements, attributes and values.
+"""
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Callable
+from typing import Any
+from xml.etree.ElementTree import Element, ElementTree
+from xml.sax.saxutils import escape
+
+from CalSciPy.bruker.validation import DingusException, validate_fields
+from CalSciPy.bruker.xml_mappings.xml_mapping import load_mapping
+from CalSciPy.bruker.xml_objects import (
+    PROTOCOL_CLASSES,
+    _BrukerObject,
+    _kind,
+    format_indices,
+    parse_indices,
+)
+from CalSciPy.errors import DataFormatError
+
+__all__ = ["BrukerElementFactory", "BrukerXMLFactory", "UnknownAttributeWarning"]
+
+XML_DECLARATION = '<?xml version="1.0" encoding="utf-8"?>\n'
+_INDENT = "  "
+_ATTRIBUTE_ESCAPES = {'"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
+
+
+class UnknownAttributeWarning(UserWarning):
+    """An XML attribute or element this PrairieView version's mapping does not know."""
+
+
+def _class_mapping(version: str) -> dict[str, type]:
+    return {tag: PROTOCOL_CLASSES[name] for tag, name in load_mapping(version).items()}
+
+
+def _attribute_fields(cls: type) -> dict[str, dataclasses.Field]:
+    return {f.metadata["xml"]: f for f in dataclasses.fields(cls) if "xml" in f.metadata}
+
+
+def _child_fields(cls: type) -> list[dataclasses.Field]:
+    return [f for f in dataclasses.fields(cls) if f.metadata.get("children")]
+
+
+def _element_type(child_field: dataclasses.Field) -> str:
+    """Class name inside a ``tuple[Name, ...]`` child annotation."""
+    text = str(child_field.type)
+    return text[text.index("[") + 1:].split(",")[0].strip()
+
+
+class BrukerElementFactory:
+    """Factory class for constructing Bruker element objects.
+
+    Parameters
+    ----------
+    version
+        PrairieView version whose mapping (:func:`~CalSciPy.bruker.xml_mappings.load_mapping`)
+        decides which XML tags become which classes.
+
+    Attributes
+    ----------
+    element_class_mapping : dict
+        Mapping from Bruker XML tags to CalSciPy's Bruker XML classes.
+    """
+
+    def __init__(self, version: str = "5.5.64.600"):
+        self.version = version
+        self.element_class_mapping: dict[str, type] = _class_mapping(version)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(version={self.version!r})"
+
+    def constructor(self, element: Element) -> object:
+        """Construct the protocol object of an XML element, children included.
+
+        Attributes become snake_case fields converted to the field types (``Indices`` become
+        0-based tuples); unknown attributes are kept in ``extra_attributes`` with an
+        :class:`UnknownAttributeWarning`; unknown child elements are skipped with that warning.
+
+        Parameters
+        ----------
+        element
+            Parsed XML element (or an ``ElementTree``, whose root is used).
+
+        Returns
+        -------
+        object
+            A :mod:`~CalSciPy.bruker.xml_objects` dataclass.
+
+        Raises
+        ------
+        DataFormatError
+            Unknown element, missing required attribute, unreadable or invalid value.
+        """
+        if isinstance(element, ElementTree):
+            element = element.getroot()
+        if not hasattr(element, "tag") or not hasattr(element, "attrib"):
+            raise TypeError(f"expected an XML Element, not {type(element).__name__}")
+        cls = self.element_class_mapping.get(element.tag)
+        if cls is None:
+            known = ", ".join(f"<{tag}>" for tag in self.element_class_mapping)
+            raise DataFormatError(
+                f"<{element.tag}> is not a protocol element of PrairieView {self.version} "
+                f"(known: {known})"
+            )
+        required = cls._xml_required
+        if required and not any(all(a in element.attrib for a in alt) for alt in required):
+            wanted = " or ".join("+".join(alt) for alt in required)
+            raise DataFormatError(
+                f"<{element.tag}> lacks required attribute(s) {wanted} "
+                f"(has {sorted(element.attrib)})"
+            )
+        attribute_fields = _attribute_fields(cls)
+        kwargs: dict[str, Any] = {}
+        extras: list[tuple[str, str]] = []
+        for name, text in element.attrib.items():
+            target = attribute_fields.get(name)
+            if target is None:
+                warnings.warn(
+                    f"<{element.tag}>: unknown attribute {name}={text!r} kept in "
+                    f"extra_attributes", UnknownAttributeWarning, stacklevel=2)
+                extras.append((name, text))
+                continue
+            kwargs[target.name] = _from_text(target, text, element.tag)
+        if extras:
+            kwargs["extra_attributes"] = tuple(extras)
+        children: dict[str, list] = {f.name: [] for f in _child_fields(cls)}
+        by_type = {_element_type(f): f.name for f in _child_fields(cls)}
+        for child in element:
+            if not isinstance(child.tag, str):  # comments / processing instructions
+                continue
+            child_cls = self.element_class_mapping.get(child.tag)
+            slot = by_type.get(child_cls.__name__) if child_cls is not None else None
+            if slot is None:
+                warnings.warn(f"<{element.tag}>: unknown child element <{child.tag}> ignored",
+                              UnknownAttributeWarning, stacklevel=2)
+                continue
+            children[slot].append(self.constructor(child))
+        kwargs.update({name: tuple(items) for name, items in children.items()})
+        try:
+            return cls(**kwargs)
+        except DingusException as err:
+            raise DataFormatError(f"<{element.tag}>: {err}") from err
+
+
+def _from_text(target: dataclasses.Field, text: str, tag: str) -> Any:
+    """Convert attribute text to the field's type (DataFormatError naming the attribute)."""
+    name = target.metadata["xml"]
+    kind = _kind(target.type)
+    try:
+        if target.metadata.get("indices"):
+            return parse_indices(text, one_based=target.metadata["indices"] == "one_based")
+        if kind in ("float", "opt_float"):
+            return float(text)
+        if kind == "int":
+            number = float(text)
+            if not number.is_integer():
+                raise ValueError("not a whole number")
+            return int(number)
+        if kind in ("bool", "opt_bool"):
+            lowered = text.strip().lower()
+            if lowered not in ("true", "false"):
+                raise ValueError("not True or False")
+            return lowered == "true"
+    except ValueError as err:
+        raise DataFormatError(f"<{tag} {name}={text!r}>: cannot read as {kind} ({err})") from err
+    return text
+
+
+def format_number(value: float | int, fmt: str | None = None) -> str:
+    """PrairieView number style: shortest text that reads back as the same value.
+
+    Whole numbers are written without decimals (``5``), others in the shortest round-trip form
+    (``0.12``, ``-4.7465701381138``); ``fmt`` (e.g. ``"{:.2f}"``) is used when it is exact.
+    """
+    if isinstance(value, int):
+        return str(value)
+    if fmt is not None:
+        text = fmt.format(value)
+        if float(text) == value:
+            return text
+    if value == 0:
+        return "0"
+    if value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    return repr(value)
+
+
+def _attribute_text(target: dataclasses.Field, value: Any) -> str:
+    if target.metadata.get("indices"):
+        one_based = target.metadata["indices"] == "one_based"
+        return format_indices(value, one_based=one_based, compact=one_based)
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, (int, float)):
+        return format_number(value, target.metadata.get("fmt"))
+    return escape(str(value), _ATTRIBUTE_ESCAPES)
+
+
+def _series_tag(obj: Any) -> str:
+    return ("PVMarkPointSeriesElements" if obj.is_acquisition_record
+            else "PVSavedMarkPointSeriesElements")
+
+
+#: classes mapped from several tags: which tag to write for a given object
+_PREFERRED_TAG: dict[str, Callable[[Any], str]] = {"MarkPointSeriesElements": _series_tag}
+
+
+class BrukerXMLFactory:
+    """Factory class for writing CalSciPy's protocol objects as PrairieView XML.
+
+    Usage: ``"".join(BrukerXMLFactory(version).constructor(obj))`` is the file's text.
+
+    Parameters
+    ----------
+    version
+        PrairieView version whose mapping decides the XML tags.
+
+    Attributes
+    ----------
+    element_class_mapping : dict
+        Mapping from Bruker XML tags to CalSciPy's Bruker XML classes.
+    """
+
+    def __init__(self, version: str = "5.5.64.600"):
+        self.version = version
+        self.element_class_mapping: dict[str, type] = _class_mapping(version)
+        self._tags: dict[str, list[str]] = {}
+        for tag, cls in self.element_class_mapping.items():
+            self._tags.setdefault(cls.__name__, []).append(tag)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(version={self.version!r})"
+
+    def constructor(self, element: _BrukerObject) -> list[str]:
+        """XML lines (each ending in a newline) of a protocol file holding ``element``.
+
+        The first line is the XML declaration; join the list to get the file's text. As in
+        PrairieView's files, the last line (the root's closing tag) has no trailing newline.
+        """
+        self.validate_element(element)
+        lines = [XML_DECLARATION, *self.construct_element(element).splitlines(keepends=True)]
+        lines[-1] = lines[-1].rstrip("\n")
+        return lines
+
+    def tag_for(self, element: _BrukerObject) -> str:
+        """The XML tag written for ``element``."""
+        name = type(element).__name__
+        tags = self._tags.get(name)
+        if not tags:
+            raise NotImplementedError(
+                f"{name} has no XML tag in the mapping of PrairieView {self.version}")
+        chooser = _PREFERRED_TAG.get(name)
+        if chooser is not None and chooser(element) in tags:
+            return chooser(element)
+        return tags[0]
+
+    def construct_element(self, element: _BrukerObject, level: int = 0) -> str:
+        """XML text of ``element`` and its children, indented by ``level`` (two spaces each).
+
+        Returns
+        -------
+        str
+            One or more lines, each ending in a newline.
+        """
+        self.validate_element(element)
+        if not isinstance(level, int) or isinstance(level, bool) or level < 0:
+            raise ValueError(f"level must be a non-negative int, got {level!r}")
+        tag = self.tag_for(element)
+        parts = [tag]
+        for f in dataclasses.fields(element):
+            if "xml" not in f.metadata:
+                continue
+            value = getattr(element, f.name)
+            if value is None:
+                continue
+            parts.append(f'{f.metadata["xml"]}="{_attribute_text(f, value)}"')
+        for name, text in element.extra_attributes:
+            parts.append(f'{name}="{escape(text, _ATTRIBUTE_ESCAPES)}"')
+        children = [child for f in _child_fields(type(element))
+                    for child in getattr(element, f.name)]
+        indent = _INDENT * level
+        opening = " ".join(parts)
+        if not children:
+            return f"{indent}<{opening} />\n"
+        lines = [f"{indent}<{opening}>\n"]
+        lines += [self.construct_element(child, level + 1) for child in children]
+        lines.append(f"{indent}</{tag}>\n")
+        return "".join(lines)
+
+    @classmethod
+    def validate_element(cls, element: Any) -> None:
+        """Check that ``element`` is a valid protocol object.
+
+        Raises
+        ------
+        NotImplementedError
+            ``element`` is not a protocol object of :mod:`~CalSciPy.bruker.xml_objects`.
+        DingusException
+            Its fields are invalid (e.g. after changes that bypassed validation).
+        """
+        if not isinstance(element, _BrukerObject):
+            raise NotImplementedError(
+                f"cannot write {type(element).__name__} as PrairieView XML: only protocol "
+                f"objects from CalSciPy.bruker.xml_objects are supported"
+            )
+        validate_fields(element)
