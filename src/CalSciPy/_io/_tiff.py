@@ -88,6 +88,15 @@ def _main_series(tif: tifffile.TiffFile, path: Path) -> Any:
 def _check_complete(tif: tifffile.TiffFile, series: Sequence[Any], path: Path) -> None:
     """Raise when the file is shorter than its pages claim (a truncated copy or write)."""
     size = tif.filehandle.size
+    imagej = tif.imagej_metadata if tif.is_imagej else None
+    if imagej and isinstance(imagej.get("images"), int):
+        # tifffile falls back to the readable pages when ImageJ's frame count is not met
+        found = sum(_stack_shape(s, path)[0] for s in series)
+        if found != imagej["images"]:
+            raise DataFormatError(
+                f"{path} is truncated or corrupt: ImageJ metadata promise {imagej['images']} "
+                f"frames, {found} are readable"
+            )
     for s in series:
         if s.dataoffset is not None:
             end = s.dataoffset + s.nbytes
@@ -279,7 +288,9 @@ def load_images(path: str | os.PathLike, *, progress: bool = True) -> np.ndarray
 def _tiff_kwargs(images: Any) -> dict[str, Any]:
     """ImageJ hyperstack metadata where ImageJ can hold the dtype; BigTIFF above 4 GB."""
     big = nbytes_of(images) > BIGTIFF_BYTES
-    imagej = np.dtype(images.dtype) in IMAGEJ_DTYPES and not big
+    # tifffile's ImageJ writer takes a trailing axis of length 1 for samples: 1-px-wide
+    # stacks go to plain TIFF
+    imagej = np.dtype(images.dtype) in IMAGEJ_DTYPES and not big and images.shape[-1] > 1
     return {
         "imagej": imagej,
         "bigtiff": big,
