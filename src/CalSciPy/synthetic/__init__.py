@@ -1,0 +1,22 @@
+"""Seeded synthetic ground truth shared by tests, benchmarks and the demo.
+
+* :func:`generate_spike_trains`: Poisson spike trains with a refractory period;
+* :func:`generate_traces` → :class:`SyntheticTraces`: GCaMP-like fluorescence traces with
+  their spikes, baseline F0(t), noise-free ΔF/F0 and kernel time constants;
+* :func:`generate_movie` → :class:`SyntheticMovie`: uint16 movies ``(frames, y, x)`` with soma
+  footprints, neuropil, background and shot noise.
+"""
+from CalSciPy.synthetic.movies import SyntheticMovie, generate_movie
+from CalSciPy.synthetic.spikes import generate_spike_trains
+from CalSciPy.synthetic.traces import SyntheticTraces, gcamp_kernel, generate_traces
+
+# the PrairieView session writer (synthetic/prairieview.py) is re-exported here by its owner
+
+__all__ = [
+    "SyntheticMovie",
+    "SyntheticTraces",
+    "gcamp_kernel",
+    "generate_movie",
+    "generate_spike_trains",
+    "generate_traces",
+]

@@ -1,0 +1,607 @@
+"""Processing of fluorescence traces ``(neurons, frames)``: ΔF/F0, noise, detrending, smoothing.
+
+All functions accept a 2-D ``(neurons, frames)`` array or a single 1-D trace (returned 1-D).
+Float32 input gives float32 output, float64 gives float64, integer input is computed and
+returned as float64. ``in_place=True`` writes into the caller's (float) array and returns it.
+
+The per-neuron work runs in numba kernels parallel over neurons, so both cores are used, and
+the working memory is a few row-sized buffers per thread (``calculate_dfof(in_place=True)``
+allocates essentially nothing beyond the input).
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from numbers import Integral, Real
+
+import numba
+import numpy as np
+from scipy.signal import firwin
+
+from CalSciPy._checks import (
+    as_traces,
+    check_frame_rate,
+    float_dtype_for,
+    prepare_output,
+    restore_ndim,
+)
+
+__all__ = [
+    "calculate_dfof",
+    "calculate_standardized_noise",
+    "detrend_polynomial",
+    "perona_malik_diffusion",
+]
+
+#: accepted spellings of the two ΔF/F0 methods
+_BASELINE_METHODS = ("baseline", "filter", "low-pass", "low_pass")
+_SLIDING_METHODS = ("sliding",)
+
+#: rows handled per chunk where numpy (not numba) does the work, to bound temporary memory
+_CHUNK_BYTES = 8 * 2**20
+
+
+# --------------------------------------------------------------------------------------------
+# shared helpers
+# --------------------------------------------------------------------------------------------
+def _check_finite(traces: np.ndarray, name: str) -> None:
+    """Raise ``ValueError`` naming the first neurons that hold NaN or ±inf values.
+
+    Scans in row chunks so the boolean temporary stays small for large inputs.
+    """
+    if traces.dtype.kind not in "fc":
+        return
+    rows = max(1, _CHUNK_BYTES // max(1, traces.shape[1] * traces.itemsize))
+    bad: list[int] = []
+    for start in range(0, traces.shape[0], rows):
+        finite = np.isfinite(traces[start:start + rows]).all(axis=1)
+        bad.extend((start + np.flatnonzero(~finite)).tolist())
+        if len(bad) >= 5:
+            break
+    if bad:
+        shown = ", ".join(str(i) for i in bad[:5])
+        raise ValueError(
+            f"{name} contains NaN or infinite values (neuron(s) {shown}"
+            f"{', ...' if len(bad) > 5 else ''}); interpolate or drop them first"
+        )
+
+
+def _as_float_input(traces: np.ndarray) -> np.ndarray:
+    """Input as float32/float64 for the numba kernels (integers → float64, floats kept)."""
+    dtype = float_dtype_for(traces.dtype)
+    return traces if traces.dtype == dtype else traces.astype(dtype)
+
+
+def _lowpass_design(n_frames: int, frame_rate: float) -> tuple[np.ndarray, int, int]:
+    """FIR taps, their count and the filtfilt ``padlen`` of the documented baseline recipe.
+
+    ``taps = min(30, N // 3)``, made odd by subtracting one; ``padlen = 3 * taps``; when
+    ``padlen == N`` one more tap is removed (the tap count may then be even, as documented).
+    """
+    taps = min(30, n_frames // 3)
+    if taps % 2 == 0:
+        taps -= 1
+    padlen = 3 * taps
+    if padlen == n_frames:
+        taps -= 1
+        padlen = 3 * taps
+    b = firwin(taps, cutoff=1.0, fs=frame_rate)
+    return b, taps, padlen
+
+
+def _filtfilt_kernel(b: np.ndarray) -> np.ndarray:
+    """Impulse response of ``filtfilt(b, [1.0], ·)`` away from the ends: ``b ⊛ b[::-1]``.
+
+    For an FIR filter and ``padlen ≥ taps − 1`` (always true here, padlen = 3·taps), every
+    output sample of ``scipy.signal.filtfilt`` equals this symmetric kernel (length
+    ``2·taps − 1``) applied to the odd extension of the row: the padding samples that
+    filtfilt's initial conditions act on are cut off again before the result is returned.
+    """
+    return np.convolve(b, b[::-1])
+
+
+# numpy's "linear" percentile: virtual index n·q + 1 − q − 1, then a lerp that is evaluated
+# from the upper neighbour when the fraction is ≥ 0.5 (numpy does the same for accuracy)
+@numba.njit(cache=True, nogil=True)
+def _percentile_inplace(buf, q):  # pragma: no cover - compiled
+    n = buf.shape[0]
+    virtual = n * q + (1.0 - q) - 1.0
+    lo = int(math.floor(virtual))
+    if lo < 0:
+        lo = 0
+    if lo > n - 1:
+        lo = n - 1
+    frac = virtual - lo
+    part = np.partition(buf, lo)
+    below = part[lo]
+    if lo + 1 >= n or frac <= 0.0:
+        return below
+    above = part[lo + 1]
+    for k in range(lo + 2, n):
+        if part[k] < above:
+            above = part[k]
+    diff = above - below
+    if frac >= 0.5:
+        return above - diff * (1.0 - frac)
+    return below + diff * frac
+
+
+@numba.njit(cache=True, nogil=True)
+def _odd_filter_row(src, h, half, padded, filtered):  # pragma: no cover - compiled
+    """``filtered = filtfilt(b, 1, src)`` through the symmetric kernel ``h`` (see above)."""
+    n = src.shape[0]
+    first = np.float64(src[0])
+    last = np.float64(src[n - 1])
+    for k in range(half):
+        # odd extension: 2·x[0] − x[k], mirrored about the first/last sample
+        padded[half - 1 - k] = 2.0 * first - np.float64(src[k + 1])
+        padded[half + n + k] = 2.0 * last - np.float64(src[n - 2 - k])
+    for t in range(n):
+        padded[half + t] = src[t]
+    for t in range(n):
+        filtered[t] = 0.0
+    for k in range(h.shape[0]):
+        w = h[k]
+        for t in range(n):
+            filtered[t] += w * padded[t + k]
+
+
+@numba.njit(cache=True, parallel=True)
+def _dfof_baseline_kernel(source, values, out, h, q, offset, f0_out):  # pragma: no cover
+    n_rows = values.shape[0]
+    m = source.shape[1]
+    half = (h.shape[0] - 1) // 2
+    for i in numba.prange(n_rows):
+        padded = np.empty(m + 2 * half)
+        filtered = np.empty(m)
+        _odd_filter_row(source[i], h, half, padded, filtered)
+        f0 = _percentile_inplace(filtered, q) + offset
+        f0_out[i] = f0
+        row = values[i]
+        dst = out[i]
+        for t in range(row.shape[0]):
+            dst[t] = (np.float64(row[t]) - f0) / f0
+
+
+@numba.njit(cache=True, nogil=True)
+def _running_level(series, q, window, start, centre, buf, level, est):  # pragma: no cover
+    """``est[t]``: the q-quantile of ``series`` in windows starting at ``start``, linearly
+    interpolated between the window centres (held constant beyond the first/last)."""
+    n = series.shape[0]
+    n_centres = start.shape[0]
+    for j in range(n_centres):
+        s = start[j]
+        for k in range(window):
+            buf[k] = series[s + k]
+        level[j] = _percentile_inplace(buf, q)
+    j = 0
+    for t in range(n):
+        if t <= centre[0]:
+            est[t] = level[0]
+        elif t >= centre[n_centres - 1]:
+            est[t] = level[n_centres - 1]
+        else:
+            while centre[j + 1] < t:
+                j += 1
+            w = (t - centre[j]) / (centre[j + 1] - centre[j])
+            est[t] = level[j] + (level[j + 1] - level[j]) * w
+
+
+@numba.njit(cache=True, parallel=True)
+def _dfof_sliding_kernel(source, values, out, h, q, offset, start, centre,
+                         window):  # pragma: no cover - compiled
+    n_rows, n = values.shape
+    half = (h.shape[0] - 1) // 2
+    n_centres = start.shape[0]
+    min_f0 = np.empty(n_rows)
+    for i in numba.prange(n_rows):
+        padded = np.empty(n + 2 * half)
+        filtered = np.empty(n)
+        buf = np.empty(window)
+        level = np.empty(n_centres)
+        est = np.empty(n)
+        correction = np.empty(n)
+        _odd_filter_row(source[i], h, half, padded, filtered)
+        _running_level(filtered, q, window, start, centre, buf, level, est)
+        # second pass on the residual: a window's low quantile of a sloping baseline sits
+        # below the value at the window centre (by ~ (0.5 − q) · slope · window); the
+        # quantile of the residual measures that offset locally and removes it
+        for t in range(n):
+            filtered[t] -= est[t]
+        _running_level(filtered, q, window, start, centre, buf, level, correction)
+        row = values[i]
+        dst = out[i]
+        lowest = np.inf
+        for t in range(n):
+            f0 = est[t] + correction[t] + offset
+            if f0 < lowest:
+                lowest = f0
+            dst[t] = (np.float64(row[t]) - f0) / f0
+        min_f0[i] = lowest
+    return min_f0
+
+
+def _sliding_windows(n_frames: int, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Window starts (a tenth of a window apart, the last one flush with the end) and
+    centres (frames) of the sliding baseline."""
+    step = max(1, window // 10)
+    starts = np.arange(0, n_frames - window + 1, step, dtype=np.int64)
+    if starts[-1] != n_frames - window:
+        starts = np.append(starts, n_frames - window)
+    return starts, starts + (window - 1) / 2.0
+
+
+def _prepare_reference(external_reference, traces2d: np.ndarray, min_frames: int,
+                       same_length: bool) -> np.ndarray:
+    ref2d, _ = as_traces(external_reference, "external_reference")
+    if ref2d.shape[0] != traces2d.shape[0]:
+        raise ValueError(
+            f"external_reference has {ref2d.shape[0]} neuron(s) but traces has "
+            f"{traces2d.shape[0]} (shapes {np.shape(external_reference)} and "
+            f"{traces2d.shape})"
+        )
+    if same_length and ref2d.shape[1] != traces2d.shape[1]:
+        raise ValueError(
+            f"method='sliding' needs an external_reference with as many frames as traces "
+            f"({traces2d.shape[1]}), got {ref2d.shape[1]}"
+        )
+    if ref2d.shape[1] < min_frames:
+        raise ValueError(
+            f"external_reference needs at least {min_frames} frames (filter padlen + 1) for "
+            f"traces of {traces2d.shape[1]} frames, got {ref2d.shape[1]}"
+        )
+    _check_finite(ref2d, "external_reference")
+    return np.ascontiguousarray(_as_float_input(ref2d))
+
+
+def _result(traces, out: np.ndarray, was_1d: bool, in_place: bool) -> np.ndarray:
+    """The caller's own array for ``in_place`` (also for 1-D input), else ``out`` reshaped."""
+    if in_place and isinstance(traces, np.ndarray):
+        return traces
+    return restore_ndim(out, was_1d)
+
+
+def _warn_nonpositive(f0_min: np.ndarray) -> None:
+    bad = np.flatnonzero(~(f0_min > 0))
+    if bad.size:
+        shown = ", ".join(str(i) for i in bad[:5])
+        warnings.warn(
+            f"baseline F0 <= 0 for {bad.size} neuron(s) ({shown}{', ...' if bad.size > 5 else ''})"
+            "; ΔF/F0 is meaningless there. Pass offset=... to shift the baseline above zero "
+            "(e.g. for background-subtracted traces)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# public API
+# --------------------------------------------------------------------------------------------
+def calculate_dfof(
+    traces: np.ndarray,
+    frame_rate: float = 30.0,
+    in_place: bool = False,
+    offset: float = 0.0,
+    external_reference: np.ndarray | None = None,
+    method="baseline",
+    *,
+    window_s: float = 30.0,
+    percentile: float = 8.0,
+) -> np.ndarray:
+    """Calculate the fractional change in fluorescence ΔF/F0 of each neuron.
+
+    Parameters
+    ----------
+    traces
+        Raw fluorescence, ``(neurons, frames)`` or one trace ``(frames,)``; at least 4 frames,
+        all values finite.
+    frame_rate
+        Sampling rate in Hz; must be > 2 Hz (the 1 Hz low-pass cutoff must lie below Nyquist).
+    in_place
+        Write ΔF/F0 into ``traces`` (float32/float64 only) and return it.
+    offset
+        Added to the baseline F0 (same units as ``traces``), e.g. to keep F0 positive for
+        background-subtracted traces.
+    external_reference
+        Optional ``(neurons, frames_ref)`` array the baseline is estimated from instead of
+        ``traces`` (e.g. a longer recording of the same neurons, or a red channel).
+    method
+        ``"baseline"`` (aliases ``"filter"``, ``"low-pass"``, ``"low_pass"``): one scalar F0
+        per neuron. ``"sliding"``: a time-varying F0(t), for bleaching or drifting recordings.
+    window_s
+        ``"sliding"`` only: length of the running window in seconds (default 30 s; clipped to
+        the recording).
+    percentile
+        ``"sliding"`` only: the low percentile of the window taken as F0 (default 8).
+
+    Returns
+    -------
+    numpy.ndarray
+        ΔF/F0 = (F − F0) / F0, dimensionless, same shape as ``traces``; float32 for float32
+        input, float64 otherwise; ``traces`` itself when ``in_place``.
+
+    Notes
+    -----
+    ``"baseline"`` (default), per neuron: low-pass the source row (``traces`` or
+    ``external_reference``) with ``scipy.signal.firwin(taps, cutoff=1.0, fs=frame_rate)``
+    applied forwards and backwards as ``scipy.signal.filtfilt(b, [1.0], x, padlen=padlen)``
+    does, where ``taps = min(30, N // 3)`` made odd and ``padlen = 3 * taps`` (if
+    ``padlen == N``, one tap fewer), N being the number of frames of ``traces``; then
+    ``F0 = percentile(filtered, 5) + offset`` and ΔF/F0 = (F − F0) / F0 computed in float64.
+    The zero-phase filter is evaluated as one symmetric FIR kernel ``b ⊛ b[::-1]`` on the
+    odd-extended row, which equals filtfilt's output exactly (its padding is cut off again),
+    in a numba kernel parallel over neurons.
+
+    ``"sliding"``: the source row is low-passed the same way (which keeps shot noise from
+    dragging a low percentile down), then the ``percentile``-th percentile of every window of
+    ``window_s`` seconds is taken at window centres spaced a tenth of a window apart and
+    linearly interpolated to every frame (held constant before the first and after the last
+    centre). A second pass applies the same running percentile to the residual (filtered
+    minus first estimate) and adds it: on a bleaching (sloping) baseline a window's low
+    percentile lies below the value at its centre, and this removes that offset.
+    ``F0(t) = estimate + offset``. ``external_reference`` must then have as many frames as
+    ``traces``.
+
+    A baseline ≤ 0 gives a ``RuntimeWarning`` (suggesting ``offset``), not an error.
+
+    Raises
+    ------
+    ValueError
+        Fewer than 4 frames, more than 2 dimensions, non-finite values, ``frame_rate`` ≤ 2 Hz
+        or not finite, an unknown ``method``, or an ``external_reference`` with a different
+        neuron count or shorter than ``padlen + 1`` frames.
+    TypeError
+        Non-numeric input, or ``in_place=True`` on an integer array.
+    """
+    traces2d, was_1d = as_traces(traces, "traces", min_frames=4)
+    frame_rate = check_frame_rate(frame_rate, above=2.0)
+    if isinstance(offset, bool) or not isinstance(offset, (Real, np.number)) \
+            or not math.isfinite(float(offset)):
+        raise ValueError(f"offset must be a finite number, got {offset!r}")
+    offset = float(offset)
+    method_name = method.lower() if isinstance(method, str) else method
+    if method_name not in _BASELINE_METHODS + _SLIDING_METHODS:
+        raise ValueError(
+            f"unknown method {method!r}; valid methods are "
+            f"{', '.join(repr(m) for m in _BASELINE_METHODS + _SLIDING_METHODS)}"
+        )
+    sliding = method_name in _SLIDING_METHODS
+    if sliding:
+        window_s = check_frame_rate(window_s, "window_s")
+        if isinstance(percentile, bool) or not isinstance(percentile, (Real, np.number)) \
+                or not 0.0 <= float(percentile) <= 100.0:
+            raise ValueError(f"percentile must be a number in [0, 100], got {percentile!r}")
+
+    n_frames = traces2d.shape[1]
+    b, taps, padlen = _lowpass_design(n_frames, frame_rate)
+    _check_finite(traces2d, "traces")
+    out = prepare_output(traces2d, in_place)
+    values = traces2d if in_place else _as_float_input(traces2d)
+    if external_reference is not None:
+        source = _prepare_reference(external_reference, traces2d, padlen + 1, sliding)
+    else:
+        source = values
+    h = _filtfilt_kernel(b)
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if sliding:
+            window = int(min(n_frames, max(1, round(window_s * frame_rate))))
+            starts, centres = _sliding_windows(n_frames, window)
+            f0_min = _dfof_sliding_kernel(
+                source, values, out, h, float(percentile) / 100.0, offset, starts, centres,
+                window,
+            )
+        else:
+            f0_min = np.empty(traces2d.shape[0])
+            _dfof_baseline_kernel(source, values, out, h, 0.05, offset, f0_min)
+    _warn_nonpositive(f0_min)
+    return _result(traces, out, was_1d, in_place)
+
+
+def calculate_standardized_noise(
+    fold_fluorescence_over_baseline: np.ndarray, frame_rate: float = 30.0
+) -> np.ndarray:
+    """Frame-rate independent noise level of ΔF/F0 traces (Rupprecht et al., 2021).
+
+    ``ν = 100 · median_t |x[t+1] − x[t]| / sqrt(frame_rate)`` per neuron, in % Hz^-1/2.
+    It is robust against transients; the best Allen Brain Institute recordings reach about
+    1 % Hz^-1/2. As in published CalSciPy, it is the median absolute first difference,
+    not rescaled to a standard deviation.
+
+    Parameters
+    ----------
+    fold_fluorescence_over_baseline
+        ΔF/F0 traces ``(neurons, frames)`` or one trace ``(frames,)``; at least 2 frames.
+        NaNs are ignored; an all-NaN neuron gives NaN.
+    frame_rate
+        Sampling rate in Hz (> 0).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(neurons,)`` noise levels (a 0-d value for 1-D input); float32 for float32 input
+        (computed in float32), float64 otherwise.
+    """
+    x, was_1d = as_traces(fold_fluorescence_over_baseline, "fold_fluorescence_over_baseline",
+                          min_frames=2)
+    frame_rate = check_frame_rate(frame_rate)
+    dtype = float_dtype_for(x.dtype)
+    # per row chunk: |diff| is as large as the input, keep the temporary bounded
+    rows = max(1, _CHUNK_BYTES // max(1, x.shape[1] * np.dtype(dtype).itemsize))
+    median = np.empty(x.shape[0], dtype=dtype)
+    for start in range(0, x.shape[0], rows):
+        block = x[start:start + rows].astype(dtype, copy=False)
+        step = np.abs(np.diff(block, axis=1))
+        if np.isnan(step).any():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows → NaN, documented
+                median[start:start + rows] = np.nanmedian(step, axis=1)
+        else:
+            median[start:start + rows] = np.median(step, axis=1)
+    noise = dtype.type(100) * median / dtype.type(np.sqrt(frame_rate))
+    return restore_ndim(noise.astype(dtype, copy=False), was_1d)
+
+
+def detrend_polynomial(traces: np.ndarray, in_place: bool = False) -> np.ndarray:
+    """Remove a fourth-order polynomial trend from each neuron's trace.
+
+    Per neuron, the least-squares polynomial of degree 4 in the frame index ``x = 0..N−1``
+    (what ``np.polyfit(x, trace, 4)`` fits) is evaluated and subtracted.
+
+    Parameters
+    ----------
+    traces
+        ``(neurons, frames)`` or one trace ``(frames,)``; finite values, at least 1 frame.
+    in_place
+        Subtract the trend from ``traces`` itself (float32/float64 only) and return it.
+
+    Returns
+    -------
+    numpy.ndarray
+        Detrended traces, same shape; float32 for float32 input, float64 otherwise.
+
+    Notes
+    -----
+    All neurons share the design matrix, so the fit is one orthogonal projection: the
+    Vandermonde matrix of the (rescaled) frame index is QR-factorised once and the trend of
+    every neuron is ``(Y Q) Qᵀ`` (BLAS, float64, in row chunks). This spans the same
+    polynomials as ``polyfit`` and agrees with it to floating-point precision (better
+    conditioned than the unscaled fit). With fewer than 5 frames the polynomial interpolates
+    the data and the result is zero.
+    """
+    traces2d, was_1d = as_traces(traces, "traces", min_frames=1)
+    _check_finite(traces2d, "traces")
+    out = prepare_output(traces2d, in_place)
+    n_frames = traces2d.shape[1]
+    degree = min(4, n_frames - 1)
+    # the rescaling to [-1, 1] keeps the Vandermonde columns comparable; the polynomial space
+    # (and so the least-squares fit) is unchanged
+    x = np.linspace(-1.0, 1.0, n_frames) if n_frames > 1 else np.zeros(1)
+    q, _ = np.linalg.qr(np.vander(x, degree + 1))
+    rows = max(1, _CHUNK_BYTES // max(1, n_frames * 8))
+    for start in range(0, traces2d.shape[0], rows):
+        block = traces2d[start:start + rows].astype(np.float64)
+        block -= (block @ q) @ q.T
+        out[start:start + rows] = block
+    return _result(traces, out, was_1d, in_place)
+
+
+@numba.njit(cache=True, nogil=True)
+def _reflect_index(i, n):  # pragma: no cover - compiled
+    """Index for scipy.ndimage mode 'reflect' (d c b a | a b c d | d c b a)."""
+    period = 2 * n
+    j = i % period
+    if j < 0:
+        j += period
+    if j >= n:
+        j = period - 1 - j
+    return j
+
+
+@numba.njit(cache=True, parallel=True)
+def _perona_malik_kernel(x, iters, kappa, gamma, weights):  # pragma: no cover - compiled
+    n_rows, n = x.shape
+    radius = (weights.shape[0] - 1) // 2
+    for i in numba.prange(n_rows):
+        row = x[i]
+        lo = np.float64(row[0])
+        hi = np.float64(row[0])
+        for t in range(n):
+            v = np.float64(row[t])
+            if v < lo:
+                lo = v
+            if v > hi:
+                hi = v
+        k = kappa * (hi - lo)
+        if k == 0.0:
+            continue
+        d = np.empty(n)
+        smooth = np.empty(n)
+        phi = np.empty(n)
+        for _ in range(iters):
+            for t in range(n - 1):
+                d[t] = np.float64(row[t + 1]) - np.float64(row[t])
+            d[n - 1] = 0.0
+            if radius > 0:
+                for t in range(n):
+                    acc = 0.0
+                    for m in range(weights.shape[0]):
+                        acc += weights[m] * d[_reflect_index(t + m - radius, n)]
+                    smooth[t] = acc
+                for t in range(n):
+                    d[t] = smooth[t]
+            for t in range(n):
+                r = d[t] / k
+                phi[t] = d[t] * math.exp(-(r * r))
+            row[0] = row[0] + gamma * phi[0]
+            for t in range(1, n):
+                row[t] = row[t] + gamma * (phi[t] - phi[t - 1])
+
+
+def perona_malik_diffusion(
+    traces: np.ndarray,
+    iters: int = 25,
+    kappa: float = 0.15,
+    gamma: float = 0.25,
+    sigma: float = 0,
+    in_place: bool = False,
+) -> np.ndarray:
+    """Edge-preserving smoothing of traces by 1-D Perona–Malik diffusion.
+
+    Smooths where the trace changes slowly (noise) and preserves fast, large changes
+    (transient onsets), unlike Gaussian smoothing, which blurs them in time.
+
+    Per trace x (length N), with zero-flux ends: ``K = kappa · (max(x) − min(x))`` from the
+    input; then ``iters`` times: ``d[i] = x[i+1] − x[i]`` (``d[N−1] = 0``), optionally
+    ``d = gaussian_filter1d(d, sigma)``, flux ``φ = d · exp(−(d/K)²)``, divergence
+    ``δ[0] = φ[0]``, ``δ[i] = φ[i] − φ[i−1]``, and ``x += gamma · δ``. Everything except x
+    is computed in float64. A constant trace (K = 0, also for ``kappa=0``) is returned
+    unchanged.
+
+    Parameters
+    ----------
+    traces
+        ``(neurons, frames)`` or one trace ``(frames,)``; finite values.
+    iters
+        Number of iterations (≥ 1).
+    kappa
+        Edge threshold as a fraction of each trace's dynamic range, in [0, 1].
+    gamma
+        Step size (rate of diffusion) per iteration, in [0, 1].
+    sigma
+        Standard deviation (frames) of a Gaussian applied to the differences before the
+        diffusion coefficient is computed (``scipy.ndimage.gaussian_filter1d`` semantics:
+        truncated at 4 σ, mode ``"reflect"``); 0 disables it.
+    in_place
+        Smooth ``traces`` itself (float32/float64 only) and return it.
+
+    Returns
+    -------
+    numpy.ndarray
+        Smoothed traces, same shape; float32 for float32 input, float64 otherwise.
+    """
+    if isinstance(iters, bool) or not isinstance(iters, Integral) or iters < 1:
+        raise ValueError(f"iters must be an integer >= 1, got {iters!r}")
+    for name, value in (("kappa", kappa), ("gamma", gamma)):
+        if isinstance(value, bool) or not isinstance(value, (Real, np.number)) \
+                or not 0.0 <= float(value) <= 1.0:
+            raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+    if isinstance(sigma, bool) or not isinstance(sigma, (Real, np.number)) \
+            or not (math.isfinite(float(sigma)) and float(sigma) >= 0.0):
+        raise ValueError(f"sigma must be a finite number >= 0, got {sigma!r}")
+    traces2d, was_1d = as_traces(traces, "traces", min_frames=1)
+    _check_finite(traces2d, "traces")
+    out = prepare_output(traces2d, in_place)
+    if not in_place:
+        out[...] = traces2d
+    sigma = float(sigma)
+    if sigma > 0:
+        # the same truncated, normalised kernel as scipy.ndimage.gaussian_filter1d
+        radius = int(4.0 * sigma + 0.5)
+        grid = np.arange(-radius, radius + 1, dtype=np.float64)
+        weights = np.exp(-0.5 / (sigma * sigma) * grid**2)
+        weights /= weights.sum()
+    else:
+        weights = np.ones(1)
+    _perona_malik_kernel(out, int(iters), float(kappa), float(gamma), weights)
+    return _result(traces, out, was_1d, in_place)
