@@ -105,6 +105,23 @@ def _decay_from_ar(g: np.ndarray, frame_rate: float) -> float:
 
 def _deconvolve_rows(rows: np.ndarray, options: dict) -> tuple[np.ndarray, ...]:
     """Run OASIS on each row (module-level so a process pool can pickle it)."""
+    from threadpoolctl import threadpool_limits
+
+    # OASIS's AR(2) solver makes thousands of tiny BLAS calls: BLAS threads only add overhead
+    # (and oversubscribe the CPUs in worker processes), and one thread keeps results identical
+    # whether or not a process pool is used
+    # OASIS's AR estimate draws from numpy's global RNG when a fitted root is out of range:
+    # reseed it per trace (and restore the caller's state) so results are reproducible and
+    # independent of how neurons are split between processes
+    state = np.random.get_state()  # noqa: NPY002 - OASIS uses the legacy global RNG
+    try:
+        with threadpool_limits(limits=1):
+            return _deconvolve_rows_serial(rows, options)
+    finally:
+        np.random.set_state(state)  # noqa: NPY002
+
+
+def _deconvolve_rows_serial(rows: np.ndarray, options: dict) -> tuple[np.ndarray, ...]:
     functions = optional_import("oasis.functions", "spike inference")
     n, frames = rows.shape
     p = options["ar_order"]
@@ -115,6 +132,7 @@ def _deconvolve_rows(rows: np.ndarray, options: dict) -> tuple[np.ndarray, ...]:
     coefficients = np.full((n, p), np.nan)
     for i in range(n):
         y = np.ascontiguousarray(rows[i], dtype=np.float64)
+        np.random.seed(0)  # noqa: NPY002
         # data-driven AR(p) and noise, then noise-constrained L1 deconvolution
         if options["tau_decay"] is None:
             g, sn = functions.estimate_parameters(y, p=p, fudge_factor=0.98)
@@ -198,6 +216,12 @@ def infer_spikes(
         ``spikes`` ``(neurons, frames)`` non-negative activity, ``tau_decay`` ``(neurons,)`` in
         seconds, plus the denoised traces, baselines, noise levels and AR coefficients (see
         :class:`SpikeInference`). For 1-D input the arrays have no neuron axis.
+
+    Notes
+    -----
+    Results are deterministic and identical for any ``n_jobs``: OASIS's occasional random
+    restarts of the AR estimate use a fixed seed per trace (the global numpy RNG state of the
+    caller is restored), and BLAS runs single-threaded inside the solver.
 
     Raises
     ------
