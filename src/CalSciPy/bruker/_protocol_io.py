@@ -382,7 +382,7 @@ def build_protocol(targets: Sequence | np.ndarray, fov_size: int | Sequence[int]
         centres = None
     elif fov is not None:
         for i, (row, col) in enumerate(centres):
-            for label, value, size in (("row", row, fov[0]), ("col", col, fov[1])):
+            for label, value, size in (("row", float(row), fov[0]), ("col", float(col), fov[1])):
                 if not math.isfinite(value) or not -0.5 <= value <= size - 0.5:
                     logger.add_exception(DingusException(
                         f"targets[{i}] {label}={value!r} is outside the field of view: "
