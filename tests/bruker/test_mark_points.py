@@ -312,3 +312,35 @@ def test_ten_target_design_round_trip(tmp_path):
     located = np.array([[roi.coordinates[1], roi.coordinates[0]] for roi in back.rois])
     assert np.allclose(located, centroids)
     assert all(abs(roi.mask.shape[1] - math.pi * 36) < 25 for roi in back.rois)
+
+
+def test_readme_snippet(prairieview_fixtures, tmp_path, monkeypatch, capsys):
+    """The README's protocol section, run as written (fixture paths substituted)."""
+    monkeypatch.chdir(tmp_path)
+    saved_series = prairieview_fixtures / "markpoints" / "saved_series.xml"
+    saved_gpl = prairieview_fixtures / "markpoints" / "saved_gpl.gpl"
+    # --- README snippet starts
+    import numpy as np
+
+    from CalSciPy.bruker.mark_points import PhotostimulationMeta
+    from CalSciPy.bruker.xml_load import read_galvo_point_list, read_mark_points_xml
+
+    # design: 10 targets (row, col) in a 512 x 512 field of view, stimulated in two groups
+    centroids = np.random.default_rng(7).uniform(40, 470, size=(10, 2))
+    meta = PhotostimulationMeta.from_targets(
+        centroids, fov_size=(512, 512), voltage_range=(-7.6, 7.6),  # galvo volts at FOV edges
+        groups=[range(0, 5), range(5, 10)], laser_power=300, duration=50,
+        spiral_size=12, spiral_revolutions=10, repetitions=5)
+    meta.generate_protocol("ten_targets")  # writes ten_targets.xml + ten_targets.gpl
+
+    # read a series saved by PrairieView (and its galvo point list)
+    meta = read_mark_points_xml(saved_series)
+    for group in meta.groups:
+        print(group.name, [i + 1 for i in group.indices], group.uncaging_laser_power)
+    gpl = read_galvo_point_list(saved_gpl)  # 30 points (galvo volts) + 3 groups
+    # --- README snippet ends
+    assert (tmp_path / "ten_targets.xml").is_file() and (tmp_path / "ten_targets.gpl").is_file()
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "Point 0 [1] 0.0"
+    assert lines[5] == "Group 3 [1, 3, 5, 7] 0.45"
+    assert len(gpl.galvo_points) == 30

@@ -197,11 +197,19 @@ def _series_with(attrs: str, root: str = "PVSavedMarkPointSeriesElements") -> st
             f'</PVMarkPointElement></{root}>')
 
 
-def test_wrong_root_element(tmp_path, markpoints):
+_GPL = ('<PVGalvoPointList><PVGalvoPoint X="1" Y="2" Index="0" Name="Point 0" />'
+        '</PVGalvoPointList>')
+
+
+def test_wrong_root_element(tmp_path):
+    gpl_path = tmp_path / "points.gpl"
+    gpl_path.write_text(_GPL, encoding="utf-8")
+    series_path = tmp_path / "series.xml"
+    series_path.write_text(_series_with('Points="Point 0" Indices="1"'), encoding="utf-8")
     with pytest.raises(DataFormatError, match="PVGalvoPointList"):
-        read_saved_mark_points(markpoints / "saved_gpl.gpl")
+        read_saved_mark_points(gpl_path)
     with pytest.raises(DataFormatError, match="root element"):
-        read_galvo_point_list(markpoints / "saved_series.xml")
+        read_galvo_point_list(series_path)
     path = tmp_path / "scan.xml"
     path.write_text('<PVScan version="5.5"/>', encoding="utf-8")
     with pytest.raises(DataFormatError, match="PVScan"):
@@ -240,8 +248,10 @@ def test_malformed_indices(tmp_path, indices):
         read_saved_mark_points(path)
 
 
-def test_indices_referring_to_missing_points(markpoints, tmp_path):
-    gpl = read_galvo_point_list(markpoints / "saved_gpl.gpl")
+def test_indices_referring_to_missing_points(tmp_path):
+    gpl = GalvoPointList(
+        galvo_points=tuple(GalvoPoint(index=i, name=f"Point {i}") for i in range(30)),
+        groups=(GalvoPointGroup(indices=range(30), name="Group 1"),))
     path = tmp_path / "series.xml"
     path.write_text(_series_with('Points="Group 1" Indices="1-40"'), encoding="utf-8")
     with pytest.raises(ValueError, match=r"do not exist.*31"):
@@ -305,8 +315,9 @@ def test_external_entity_refused(tmp_path):
         read_galvo_point_list(path)
 
 
-def test_truncated_file(tmp_path, markpoints):
-    data = (markpoints / "saved_series.xml").read_bytes()
+def test_truncated_file(tmp_path):
+    series = MarkPointSeriesElements(marks=(MarkPointElement(points=(GalvoPointElement(),)),))
+    data = _write_text(series).encode("utf-8")
     path = tmp_path / "truncated.xml"
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(DataFormatError, match="not well-formed"):
