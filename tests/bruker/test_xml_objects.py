@@ -6,6 +6,8 @@ import inspect
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from CalSciPy.bruker.validation import DingusException
 from CalSciPy.bruker.xml_objects import (
@@ -196,3 +198,11 @@ def test_format_indices():
     assert format_indices((1,)) == "2"
     assert format_indices((0, 1, 2, 6)) == "1-3, 7"
     assert format_indices((0, 1, 2), one_based=False, compact=False) == "0,1,2"
+
+
+@settings(max_examples=200, deadline=None)
+@given(indices=st.lists(st.integers(0, 5000), min_size=1, max_size=40).map(tuple),
+       one_based=st.booleans(), compact=st.booleans())
+def test_indices_format_parse_round_trip(indices, one_based, compact):
+    text = format_indices(indices, one_based=one_based, compact=compact)
+    assert parse_indices(text, one_based=one_based) == indices
