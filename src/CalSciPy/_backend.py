@@ -11,7 +11,14 @@ import numpy as np
 
 from CalSciPy._optional import optional_import
 
-__all__ = ["get_array_module", "is_cupy_array", "is_dask_array", "to_numpy", "cupy_module"]
+__all__ = [
+    "get_array_module",
+    "is_cupy_array",
+    "is_dask_array",
+    "to_numpy",
+    "cupy_module",
+    "cupy_ndimage",
+]
 
 
 def is_cupy_array(array) -> bool:
@@ -27,6 +34,11 @@ def is_dask_array(array) -> bool:
 def cupy_module() -> ModuleType:
     """Import and return ``cupy`` or raise an error naming the ``gpu`` extra."""
     return optional_import("cupy", "GPU processing")
+
+
+def cupy_ndimage() -> ModuleType:
+    """Import and return ``cupyx.scipy.ndimage`` (the GPU twin of ``scipy.ndimage``)."""
+    return optional_import("cupyx.scipy.ndimage", "GPU filtering")
 
 
 def get_array_module(array) -> ModuleType:
