@@ -1,0 +1,255 @@
+"""Fast reading of many single-frame TIFFs that share one layout (PrairieView sessions).
+
+Every frame of a PrairieView session is written by the same code with the same settings, so the
+TIFF layout (where the pixel strips are, dtype, shape) is identical in every file. The layout is
+parsed once with :mod:`tifffile`; each further file is checked cheaply (file size, header and the
+layout-defining IFD entries must be byte-identical to the first file) and its pixel bytes are
+read straight into the destination array with ``os.preadv``/``os.pread`` from a thread pool (the
+system calls release the GIL). A file that fails the check is read with :mod:`tifffile`, so the
+result is always what ``tifffile.imread`` returns for each file.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import struct
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tifffile
+
+from CalSciPy.errors import DataFormatError
+
+__all__ = ["TiffLayout", "probe_layout", "read_frames", "quiet_tifffile"]
+
+# IFD tags that decide where the pixels are and how to decode them
+_LAYOUT_TAGS = frozenset({254, 256, 257, 258, 259, 262, 273, 277, 278, 279, 284, 317, 322, 323,
+                          324, 325, 338, 339})
+_HAS_PREADV = hasattr(os, "preadv")
+_O_BINARY = getattr(os, "O_BINARY", 0)
+
+
+@contextlib.contextmanager
+def quiet_tifffile() -> Iterator[None]:
+    """Silence tifffile's complaints about the MetaMorph (UIC) tags Bruker writes."""
+    logger = logging.getLogger("tifffile")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+@dataclass(frozen=True)
+class TiffLayout:
+    """Byte layout of a single-page, uncompressed TIFF.
+
+    Attributes
+    ----------
+    shape
+        ``(y, x)`` pixels.
+    dtype
+        Pixel dtype in the file's byte order.
+    file_size
+        Size of the file in bytes.
+    segments
+        ``(offset, nbytes)`` of each run of pixel bytes, in image order (contiguous strips merged).
+    signature
+        ``(offset, bytes)`` pieces of the file that must be identical for another file to share
+        this layout (header, IFD entry count, layout tag entries).
+    """
+
+    shape: tuple[int, int]
+    dtype: np.dtype
+    file_size: int
+    segments: tuple[tuple[int, int], ...]
+    signature: tuple[tuple[int, bytes], ...]
+    signature_span: tuple[int, int]
+
+
+def _merge_segments(offsets: Sequence[int], counts: Sequence[int]) -> tuple[tuple[int, int], ...]:
+    merged: list[list[int]] = []
+    for offset, count in zip(offsets, counts):
+        if merged and merged[-1][0] + merged[-1][1] == offset:
+            merged[-1][1] += count
+        else:
+            merged.append([int(offset), int(count)])
+    return tuple((o, c) for o, c in merged)
+
+
+def probe_layout(path: Path) -> TiffLayout | None:
+    """Parse ``path``'s layout, or return None when it cannot be read by raw offsets.
+
+    Raises
+    ------
+    DataFormatError
+        ``path`` is not a readable TIFF, or is truncated.
+    """
+    size = os.path.getsize(path)
+    try:
+        with quiet_tifffile(), tifffile.TiffFile(path) as tif:
+            if len(tif.pages) != 1:
+                return None
+            page = tif.pages.first
+            _check_page(path, page, size)
+            if (page.compression != 1 or page.predictor != 1 or len(page.shape) != 2
+                    or page.is_tiled or page.fillorder != 1 or page.bitspersample % 8):
+                return None
+            byteorder = tif.byteorder
+            dtype = np.dtype(page.dtype).newbyteorder(byteorder)
+            segments = _merge_segments(page.dataoffsets, page.databytecounts)
+            ifd_offset = page.offset
+            bigtiff = tif.is_bigtiff
+    except DataFormatError:
+        raise
+    except Exception as err:  # tifffile raises many types for corrupt files
+        raise DataFormatError(f"{path}: not a readable TIFF image ({err})") from err
+    expected = int(np.prod(page.shape)) * dtype.itemsize
+    if sum(c for _, c in segments) != expected:
+        return None
+    with open(path, "rb") as handle:
+        head = handle.read(16 if bigtiff else 8)
+        handle.seek(ifd_offset)
+        count_size, entry_size = (8, 20) if bigtiff else (2, 12)
+        count_raw = handle.read(count_size)
+        count = struct.unpack(byteorder + ("Q" if bigtiff else "H"), count_raw)[0]
+        entries = handle.read(count * entry_size + (8 if bigtiff else 4))
+    signature = [(0, head), (ifd_offset, count_raw)]
+    for i in range(count):
+        entry = entries[i * entry_size:(i + 1) * entry_size]
+        code = struct.unpack(byteorder + "H", entry[:2])[0]
+        if code in _LAYOUT_TAGS:
+            signature.append((ifd_offset + count_size + i * entry_size, entry))
+    # the next-IFD pointer must be 0 in every file (single page)
+    signature.append((ifd_offset + count_size + count * entry_size, entries[count * entry_size:]))
+    span = (ifd_offset, count_size + len(entries))
+    return TiffLayout(tuple(page.shape), dtype, size, segments, tuple(signature), span)
+
+
+def _check_page(path: Path, page, size: int) -> None:
+    end = max((o + c for o, c in zip(page.dataoffsets, page.databytecounts)), default=0)
+    if end > size:
+        raise DataFormatError(
+            f"{path}: truncated TIFF, the image data needs {end} bytes but the file has {size}"
+        )
+
+
+def _read_with_tifffile(path: Path, page: int, shape: tuple[int, int], out: np.ndarray) -> None:
+    try:
+        with quiet_tifffile(), tifffile.TiffFile(path) as tif:
+            if page >= len(tif.pages):
+                raise DataFormatError(
+                    f"{path}: has {len(tif.pages)} page(s), page {page + 1} was expected"
+                )
+            tiff_page = tif.pages[page]
+            _check_page(path, tiff_page, os.path.getsize(path))
+            frame = tiff_page.asarray()
+    except DataFormatError:
+        raise
+    except Exception as err:
+        raise DataFormatError(f"{path}: not a readable TIFF image ({err})") from err
+    if frame.shape != tuple(shape):
+        raise DataFormatError(
+            f"{path}: frame is {frame.shape[0]}x{frame.shape[1]} pixels but the session's "
+            f"frames are {shape[0]}x{shape[1]} (mixed frame sizes)"
+        )
+    out[...] = frame
+
+
+def _read_raw(path: Path, layout: TiffLayout, out: np.ndarray) -> bool:
+    """Read one frame by raw offsets into ``out``; False when the file's layout differs."""
+    fd = os.open(path, os.O_RDONLY | _O_BINARY)
+    try:
+        if os.fstat(fd).st_size != layout.file_size:
+            return False
+        start, length = layout.signature_span
+        ifd = os.pread(fd, length, start)
+        head_offset, head = layout.signature[0]
+        if os.pread(fd, len(head), head_offset) != head:
+            return False
+        for offset, expected in layout.signature[1:]:
+            rel = offset - start
+            if ifd[rel:rel + len(expected)] != expected:
+                return False
+        buffer = memoryview(out.reshape(-1).view(np.uint8))
+        position = 0
+        for offset, nbytes in layout.segments:
+            target = buffer[position:position + nbytes]
+            got = os.preadv(fd, [target], offset) if _HAS_PREADV else _pread_into(fd, target,
+                                                                                  offset)
+            if got != nbytes:
+                return False
+            position += nbytes
+    finally:
+        os.close(fd)
+    if not layout.dtype.isnative:
+        out.byteswap(inplace=True)
+    return True
+
+
+def _pread_into(fd: int, target: memoryview, offset: int) -> int:
+    data = os.pread(fd, len(target), offset)
+    target[:len(data)] = data
+    return len(data)
+
+
+def read_frames(
+    jobs: Sequence[tuple[Path, int, np.ndarray]],
+    shape: tuple[int, int],
+    *,
+    layout: TiffLayout | None,
+    workers: int | None = None,
+    on_done: Callable[[int], None] | None = None,
+) -> None:
+    """Read every ``(path, page, out)`` job: frame ``page`` of ``path`` into the view ``out``.
+
+    ``out`` must be a C-contiguous ``(y, x)`` view of the destination with the layout's dtype.
+    Files that do not share ``layout`` (or multi-page files) are read with tifffile; a frame of
+    another size raises :class:`~CalSciPy.errors.DataFormatError` naming the file.
+    """
+    if not jobs:
+        return
+    workers = workers or min(32, 4 * (os.cpu_count() or 1))
+    chunk = max(1, min(64, len(jobs) // (workers * 4) or 1))
+
+    def run(batch: Sequence[tuple[Path, int, np.ndarray]]) -> int:
+        for path, page, out in batch:
+            done = False
+            if layout is not None and page == 0 and out.dtype == layout.dtype.newbyteorder("="):
+                try:
+                    done = _read_raw(path, layout, out)
+                except FileNotFoundError as err:
+                    raise FileNotFoundError(f"image file not found: {path}") from err
+            if not done:
+                if not path.is_file():
+                    raise FileNotFoundError(f"image file not found: {path}")
+                _read_with_tifffile(path, page, shape, out)
+        return len(batch)
+
+    batches = [jobs[i:i + chunk] for i in range(0, len(jobs), chunk)]
+    if workers == 1 or len(batches) == 1:
+        for batch in batches:
+            n = run(batch)
+            if on_done:
+                on_done(n)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(run, batch) for batch in batches]
+        try:
+            for future in futures:
+                n = future.result()
+                if on_done:
+                    on_done(n)
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise

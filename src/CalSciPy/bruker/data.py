@@ -1,0 +1,448 @@
+"""Load PrairieView T-series: images, frame times and voltage recordings (documented API).
+
+The folder is read once into a :class:`~CalSciPy.bruker.session.PrairieViewSession` (master XML
+when present, file names otherwise); these functions are thin layers over it, the fast TIFF
+reader and :mod:`CalSciPy.io_tools`.
+
+``channel`` and ``plane`` arguments are **zero-indexed**: channel ``i`` is the i-th channel
+present (sorted by hardware number), so ``channel=0`` on a Ch2-only session is ``Ch2``.
+
+Examples
+--------
+>>> from CalSciPy.bruker.data import load_bruker_tifs, extract_frame_times  # doctest: +SKIP
+>>> (images,) = load_bruker_tifs("TSeries-001")                    # (frames, y, x) uint16
+>>> times = extract_frame_times("TSeries-001/TSeries-001.xml")     # index Time (ms)
+>>> analog = load_voltage_recording("TSeries-001")
+>>> aligned = align_data(analog, times, fill=True)
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from CalSciPy._atomic import as_path
+from CalSciPy.bruker._tiffread import probe_layout, read_frames
+from CalSciPy.bruker._voltage import read_voltage_recording
+from CalSciPy.bruker.session import (
+    PrairieViewSession,
+    find_master_xml,
+    read_prairieview_session,
+    read_prairieview_xml,
+)
+from CalSciPy.errors import SessionError
+
+__all__ = [
+    "generate_bruker_naming_convention",
+    "determine_imaging_content",
+    "load_bruker_tifs",
+    "repackage_bruker_tifs",
+    "extract_frame_times",
+    "load_voltage_recording",
+    "align_data",
+]
+
+
+def _check_index(value: int, name: str) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} is zero-indexed and must be >= 0, got {value}")
+    return int(value)
+
+
+def generate_bruker_naming_convention(channel: int, plane: int, num_channels: int = 1,
+                                      num_planes: int = 1) -> str:
+    """Glob pattern matching exactly the image files of one channel and plane.
+
+    PrairieView names images ``<base>_Cycle<CCCCC>_Ch<c>_<IIIIII>.ome.tif``: for a single-plane
+    T-series the 6-digit index is the frame; for volumetric data the 5-digit cycle is the
+    volume and the index is the plane.
+
+    Parameters
+    ----------
+    channel
+        Zero-indexed channel; hardware channel ``channel + 1`` (``Ch{channel + 1}``).
+    plane
+        Zero-indexed plane; file index ``plane + 1`` when ``num_planes > 1``.
+    num_channels
+        Number of channels in the session (validates ``channel``).
+    num_planes
+        Number of planes in the session (validates ``plane``; 1 = every index is a frame).
+
+    Returns
+    -------
+    str
+        e.g. ``"*_Ch2_*.ome.tif"`` (single plane) or ``"*_Ch1_000012.ome.tif"`` (plane 11).
+
+    Raises
+    ------
+    ValueError
+        ``channel``/``plane`` negative or not below ``num_channels``/``num_planes``.
+    """
+    channel = _check_index(channel, "channel")
+    plane = _check_index(plane, "plane")
+    num_channels = _check_index(num_channels, "num_channels")
+    num_planes = _check_index(num_planes, "num_planes")
+    if num_channels < 1 or num_planes < 1:
+        raise ValueError("num_channels and num_planes must be >= 1")
+    if channel >= num_channels:
+        raise ValueError(f"channel {channel} is out of range for {num_channels} channel(s)")
+    if plane >= num_planes:
+        raise ValueError(f"plane {plane} is out of range for {num_planes} plane(s)")
+    if num_planes == 1:
+        return f"*_Cycle*_Ch{channel + 1}_*.ome.tif"
+    return f"*_Cycle*_Ch{channel + 1}_{plane + 1:06d}.ome.tif"
+
+
+def determine_imaging_content(folder: str | Path) -> tuple[int, int, int, int, int]:
+    """Channels, planes, frames and frame size of a PrairieView folder, from its file names.
+
+    The names are parsed with one strict regular expression (no substring counts) and only
+    the first image's header is read (no pixels, no XML), so 30 000 files take milliseconds.
+    One cycle = single-plane T-series (index = frame); several cycles = volumetric (cycle =
+    volume, index = plane); an incomplete last volume is not counted (with a warning).
+
+    Parameters
+    ----------
+    folder
+        Folder containing Bruker imaging data.
+
+    Returns
+    -------
+    tuple of int
+        ``(channels, planes, frames, height, width)``; frames per plane (volumes).
+
+    Raises
+    ------
+    FileNotFoundError
+        The folder does not exist, is empty or holds no PrairieView images.
+    MissingFramesError
+        A gap in the frame/plane/cycle numbering.
+    """
+    session = read_prairieview_session(folder, use_xml=False)
+    height, width = _frame_shape(session)
+    return session.n_channels, session.n_planes, session.n_frames, height, width
+
+
+def _frame_shape(session: PrairieViewSession) -> tuple[int, int]:
+    import tifffile
+
+    from CalSciPy.bruker._tiffread import quiet_tifffile
+    from CalSciPy.errors import DataFormatError
+
+    first = session.files.flat[0]
+    try:
+        with quiet_tifffile(), tifffile.TiffFile(first) as tif:
+            page = tif.pages.first
+            shape = page.shape
+    except Exception as err:
+        raise DataFormatError(f"{first}: not a readable TIFF image ({err})") from err
+    if len(shape) != 2:
+        raise DataFormatError(f"{first}: expected one (y, x) grayscale frame, got shape {shape}")
+    return int(shape[0]), int(shape[1])
+
+
+def _selection(session: PrairieViewSession, channel: int | None, plane: int | None
+               ) -> list[tuple[int, int]]:
+    session.check_channel_plane(channel, plane)
+    channels = range(session.n_channels) if channel is None else [int(channel)]
+    planes = range(session.n_planes) if plane is None else [int(plane)]
+    return [(c, p) for c in channels for p in planes]
+
+
+def _read_stacks(session: PrairieViewSession, pairs: list[tuple[int, int]], frames: slice,
+                 progress: bool) -> list[np.ndarray]:
+    height, width = _frame_shape(session)
+    first = session.files.flat[0]
+    layout = probe_layout(first) if session.pages.flat[0] == 0 else None
+    frame_ids = range(*frames.indices(session.n_frames))
+    stacks = [np.empty((len(frame_ids), height, width), dtype=np.uint16) for _ in pairs]
+    jobs = []
+    for stack, (c, p) in zip(stacks, pairs):
+        for i, f in enumerate(frame_ids):
+            jobs.append((session.files[f, p, c], int(session.pages[f, p, c]), stack[i]))
+    if layout is not None and np.dtype(layout.dtype).newbyteorder("=") != np.uint16:
+        layout = None  # e.g. 8-bit exports: read through tifffile, stored as uint16
+    with tqdm(total=len(jobs), desc="loading PrairieView images", unit="frame",
+              disable=not progress or len(jobs) < 200) as bar:
+        read_frames(jobs, (height, width), layout=layout, on_done=bar.update)
+    return stacks
+
+
+def load_bruker_tifs(folder: str | Path, channel: int | None = None, plane: int | None = None,
+                     *, progress: bool = True) -> tuple[np.ndarray, ...] | np.ndarray:
+    """Load the images of a PrairieView T-series into one array per channel and plane.
+
+    The layout of the TIFFs is parsed once; every file is then read straight into a
+    preallocated array by a thread pool (files whose layout differs fall back to tifffile),
+    giving exactly what ``tifffile.imread`` returns for each file.
+
+    Parameters
+    ----------
+    folder
+        Folder containing a sequence of single-frame (or multi-page) ``.ome.tif`` files.
+    channel
+        Zero-indexed channel to load (i-th channel present); None loads every channel.
+    plane
+        Zero-indexed plane to load; None loads every plane.
+    progress
+        Keyword-only: show a tqdm progress bar.
+
+    Returns
+    -------
+    tuple of numpy.ndarray or numpy.ndarray
+        ``(frames, y, x)`` uint16 arrays, one per (channel, plane) in channel-major order
+        (``[(c0, p0), (c0, p1), …, (c1, p0), …]``); a single array when both ``channel`` and
+        ``plane`` are given. Frames are in acquisition order; volumetric planes in z-stroke
+        order (bidirectional z handled); an incomplete last volume is dropped with a warning.
+
+    Raises
+    ------
+    FileNotFoundError
+        Missing/empty folder or no PrairieView images.
+    ValueError
+        ``channel`` or ``plane`` out of range (the message lists those that exist).
+    MissingFramesError
+        A gap in the frames.
+    SessionError
+        Duplicate frames.
+    DataFormatError
+        A truncated/unreadable TIFF or frames of different sizes (naming the file).
+    """
+    session = read_prairieview_session(folder)
+    pairs = _selection(session, channel, plane)
+    stacks = _read_stacks(session, pairs, slice(None), progress)
+    if channel is not None and plane is not None:
+        return stacks[0]
+    return tuple(stacks)
+
+
+class _SessionStack:
+    """Lazy ``(frames, y, x)`` view of one channel/plane: slicing reads only those frames."""
+
+    def __init__(self, session: PrairieViewSession, channel: int, plane: int, shape):
+        self.session, self.channel, self.plane = session, channel, plane
+        self.shape = (session.n_frames, *shape)
+        self.dtype = np.dtype(np.uint16)
+        self.ndim = 3
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key):
+        if isinstance(key, tuple):
+            first, rest = key[0], key[1:]
+        else:
+            first, rest = key, ()
+        if isinstance(first, (int, np.integer)):
+            block = self[int(first):int(first) + 1][0]
+        elif isinstance(first, slice):
+            (block,) = _read_stacks(self.session, [(self.channel, self.plane)], first, False)
+        else:
+            raise TypeError("only integer and slice indexing is supported")
+        return block[rest] if rest else block
+
+
+def repackage_bruker_tifs(input_folder: str | Path, output_folder: str | Path, channel: int = 0,
+                          plane: int = 0) -> None:
+    """Repackage one channel/plane of a PrairieView folder into < 4 GB multi-page TIFF stacks.
+
+    Writes ``images.tif``, or ``images_00.tif, images_01.tif, …`` of at most 3.9 GB each,
+    through :func:`CalSciPy.io_tools.save_images`; frames are streamed in blocks of about
+    64 MB, so memory never holds more than one block (well under one output file). Every file
+    is written atomically.
+
+    Parameters
+    ----------
+    input_folder
+        Folder containing the single-frame ``.ome.tif`` files exported by PrairieView.
+    output_folder
+        Folder receiving the stacks; created when missing.
+    channel
+        Zero-indexed channel.
+    plane
+        Zero-indexed plane.
+
+    Raises
+    ------
+    FileExistsError
+        ``output_folder`` already holds ``images.tif``/``images_NN.tif`` (remove them first).
+    ValueError
+        ``channel``/``plane`` out of range.
+    """
+    from CalSciPy.io_tools import save_images
+
+    _check_index(channel, "channel")
+    _check_index(plane, "plane")
+    session = read_prairieview_session(input_folder)
+    session.check_channel_plane(channel, plane)
+    output = as_path(output_folder, "output_folder")
+    if output.exists() and not output.is_dir():
+        raise NotADirectoryError(f"output_folder {output} exists and is not a folder")
+    if output.is_dir():
+        existing = sorted(p.name for p in output.iterdir()
+                          if re.fullmatch(r"images(_\d{2,})?\.tiff?", p.name))
+        if existing:
+            raise FileExistsError(
+                f"{output} already holds image stacks ({', '.join(existing)}); remove them "
+                "before repackaging"
+            )
+    output.mkdir(parents=True, exist_ok=True)
+    stack = _SessionStack(session, channel, plane, _frame_shape(session))
+    save_images(output, stack, 3.9, overwrite=False, progress=True)
+
+
+def extract_frame_times(filename: str | Path) -> pd.DataFrame:
+    """Frame start times from a PrairieView session's master XML.
+
+    Parameters
+    ----------
+    filename
+        The master ``<base>.xml`` (or the acquisition folder holding it).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``Time (ms)`` (int64, milliseconds from the first frame, rounded), one column
+        ``Imaging Frame`` (0 … n−1), one row per frame of the stack :func:`load_bruker_tifs`
+        returns: every Frame of a single-plane T-series across all Sequences (relativeTime
+        restarts are offset by absoluteTime), one row per complete volume (its first plane's
+        time) for volumetric data.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file, or the folder has no master XML.
+    DataFormatError
+        Not a PVScan XML, malformed or unsafe XML.
+    """
+    path = as_path(filename, "filename")
+    if path.is_dir():
+        xml_path = find_master_xml(path)
+        if xml_path is None:
+            raise FileNotFoundError(
+                f"{path} has no PrairieView master XML (<base>.xml with root PVScan)"
+            )
+        path = xml_path
+    xml = read_prairieview_xml(path)
+    times = xml.frame_times()
+    if xml.volumetric:
+        per_volume = [len(s.frames) for s in xml.sequences if s.frames]
+        n_planes = max(per_volume)
+        starts, k = [], 0
+        for count in per_volume:
+            if count == n_planes:
+                starts.append(times[k:k + count].min())
+            k += count
+        times = np.asarray(starts)
+    if times.size == 0:
+        raise SessionError(f"{path}: the master XML lists no frames")
+    ms = np.rint(times * 1000.0).astype(np.int64)
+    return pd.DataFrame(
+        {"Imaging Frame": np.arange(ms.size, dtype=np.int64)},
+        index=pd.Index(ms, name="Time (ms)"),
+    )
+
+
+def load_voltage_recording(path: str | Path) -> pd.DataFrame:
+    """Load a PrairieView VoltageRecording (analog inputs) as a DataFrame.
+
+    Parameters
+    ----------
+    path
+        The ``*_VoltageRecording_*.csv`` file, or a folder holding exactly one.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``Time(ms)`` (float, ms), one float column per enabled signal. When the paired
+        ``.xml`` exists its enabled signal names replace the CSV header's (some rigs write
+        wrong header names).
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file, or no VoltageRecording CSV in the folder.
+    ValueError
+        Several CSVs in the folder (listed), or the CSV's columns disagree with its XML.
+    """
+    return read_voltage_recording(path)
+
+
+def align_data(analog_data: pd.DataFrame, frame_times: pd.DataFrame, fill: bool = False, *,
+               method: str = "nearest") -> pd.DataFrame:
+    """Attach imaging frames to analog samples by time.
+
+    Each frame start is matched to the nearest analog sample (not by exact label equality).
+
+    Parameters
+    ----------
+    analog_data
+        Analog data indexed by time in ms (e.g. from :func:`load_voltage_recording`).
+    frame_times
+        Frame times indexed by time in ms with an ``Imaging Frame`` column (from
+        :func:`extract_frame_times`).
+    fill
+        Also add ``Imaging Frame (interpolated)``: a frame for every sample.
+    method
+        Keyword-only, for ``fill``: ``"nearest"`` (frame whose start is nearest in time) or
+        ``"previous"`` (the frame being acquired: last frame started at or before the sample;
+        NaN before the first frame).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``analog_data`` with the column ``Imaging Frame`` (float: the frame that
+        starts at that sample, NaN elsewhere) and, with ``fill``, ``Imaging Frame
+        (interpolated)``.
+
+    Raises
+    ------
+    TypeError
+        Inputs are not DataFrames.
+    ValueError
+        ``frame_times`` lacks ``Imaging Frame``, an index is not sorted, or ``method`` unknown.
+    """
+    if not isinstance(analog_data, pd.DataFrame) or not isinstance(frame_times, pd.DataFrame):
+        raise TypeError("analog_data and frame_times must be pandas DataFrames")
+    if "Imaging Frame" not in frame_times.columns:
+        raise ValueError("frame_times must have an 'Imaging Frame' column "
+                         "(see extract_frame_times)")
+    if method not in ("nearest", "previous"):
+        raise ValueError(f"method must be 'nearest' or 'previous', got {method!r}")
+    sample_t = analog_data.index.to_numpy(dtype=np.float64)
+    frame_t = frame_times.index.to_numpy(dtype=np.float64)
+    frames = frame_times["Imaging Frame"].to_numpy(dtype=np.float64)
+    for name, values in (("analog_data", sample_t), ("frame_times", frame_t)):
+        if values.size > 1 and np.any(np.diff(values) < 0):
+            raise ValueError(f"{name} must be indexed by increasing time (ms)")
+    out = analog_data.copy()
+    column = np.full(sample_t.size, np.nan)
+    if sample_t.size and frame_t.size:
+        nearest = _nearest(sample_t, frame_t)
+        column[nearest] = frames
+    out["Imaging Frame"] = column
+    if fill:
+        filled = np.full(sample_t.size, np.nan)
+        if sample_t.size and frame_t.size:
+            if method == "nearest":
+                filled = frames[_nearest(frame_t, sample_t)]
+            else:
+                pos = np.searchsorted(frame_t, sample_t, side="right") - 1
+                valid = pos >= 0
+                filled[valid] = frames[pos[valid]]
+        out["Imaging Frame (interpolated)"] = filled
+    return out
+
+
+def _nearest(grid: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Index into sorted ``grid`` of the element nearest each of ``values`` (ties: earlier)."""
+    right = np.clip(np.searchsorted(grid, values), 0, grid.size - 1)
+    left = np.clip(right - 1, 0, grid.size - 1)
+    pick_left = np.abs(values - grid[left]) <= np.abs(grid[right] - values)
+    return np.where(pick_left, left, right)
+
