@@ -20,3 +20,4 @@ __all__ = [
     "generate_spike_trains",
     "generate_traces",
 ]
+from .prairieview import write_prairieview_session  # noqa: E402,F401
