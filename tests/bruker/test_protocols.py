@@ -189,6 +189,32 @@ def test_acquisition_time_file_round_trip():
     assert _read_text(written) == series
 
 
+def test_inline_point_form_round_trip():
+    text = _series_with('InitialDelay="0" InterPointDelay="0.12" Duration="5" '
+                        'SpiralRevolutions="3" AllPointsAtOnce="False" X="-1.25" Y="2.5" '
+                        'IsSpiral="True" SpiralSize="0.2"')
+    series = _read_text(text)
+    element = series.marks[0].points[0]
+    assert element.indices is None and element.points is None
+    assert (element.x, element.y, element.is_spiral, element.spiral_size) == (-1.25, 2.5, True,
+                                                                              0.2)
+    written = _write_text(series)
+    assert "Indices" not in written and "Points=" not in written
+    assert_same_tree(parse_xml_string(text)[0][0], parse_xml_string(written)[0][0])
+    assert _read_text(written) == series
+    gpl = GalvoPointList(galvo_points=(GalvoPoint(),))
+    check_protocol(series, gpl)  # inline points need no list entry
+    meta = PhotostimulationMeta(series, BrukerElementFactory())
+    assert meta.groups[0].indices == () and meta.groups[0].rois == ()
+
+
+def test_inline_form_needs_coordinates():
+    with pytest.raises(ValueError, match="inline x and y"):
+        GalvoPointElement(indices=None, x=1.0)
+    with pytest.raises(ValueError, match="Point children need indices"):
+        GalvoPointElement(indices=None, x=1.0, y=2.0, point_elements=(Point(),))
+
+
 # ---------------------------------------------------------------------------------------------
 # bad input
 def _series_with(attrs: str, root: str = "PVSavedMarkPointSeriesElements") -> str:
@@ -380,10 +406,14 @@ def _galvo_elements(draw):
                   z=draw(st.none() | _real), extra_attributes=draw(_extra))
             for i in sorted(set(indices)))
     inline = draw(st.booleans())
+    referenced = not inline or draw(st.booleans())
+    if not referenced:
+        indices, children = None, ()
     return GalvoPointElement(
         initial_delay=draw(_positive), inter_point_delay=draw(_positive),
         duration=draw(_positive), spiral_revolutions=draw(_positive),
-        all_points_at_once=draw(st.booleans()), points=draw(_text), indices=indices,
+        all_points_at_once=draw(st.booleans()),
+        points=draw(_text) if referenced else draw(st.none() | _text), indices=indices,
         x=draw(_real) if inline else None, y=draw(_real) if inline else None,
         is_spiral=draw(st.none() | st.booleans()),
         spiral_size=draw(st.none() | _positive), point_elements=children,

@@ -161,6 +161,8 @@ def check_protocol(series: MarkPointSeriesElements, galvo_point_list: GalvoPoint
     for m, mark in enumerate(series.marks):
         for e, element in enumerate(mark.points):
             where = f"marks[{m}].points[{e}] ({element.points!r})"
+            if element.indices is None:  # inline X/Y point: nothing to look up
+                continue
             missing = sorted(set(element.indices) - points)
             if missing:
                 problems.append(

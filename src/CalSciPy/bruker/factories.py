@@ -129,6 +129,9 @@ class BrukerElementFactory:
                 extras.append((name, text))
                 continue
             kwargs[target.name] = _from_text(target, text, element.tag)
+        for name, target in attribute_fields.items():
+            if target.metadata.get("absent_is_none") and name not in element.attrib:
+                kwargs[target.name] = None
         if extras:
             kwargs["extra_attributes"] = tuple(extras)
         children: dict[str, list] = {f.name: [] for f in _child_fields(cls)}

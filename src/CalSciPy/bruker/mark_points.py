@@ -255,9 +255,9 @@ class Group:
     Attributes
     ----------
     name : str
-        Point or group name in the galvo point list (``Points``).
+        Point or group name in the galvo point list (``Points``; empty for inline points).
     indices : tuple of int
-        0-based indices of the stimulated points.
+        0-based indices of the stimulated points (empty for inline points).
     rois : tuple of ROI
         The stimulated targets (empty when the file holds no coordinates and no galvo point
         list was given).
@@ -353,11 +353,11 @@ class PhotostimulationMeta(BrukerMeta):
                     members = [ROI.from_point(point, self.width, self.height)
                                for point in element.point_elements]
                 else:
-                    members = [from_list[i] for i in element.indices if i in from_list]
+                    members = [from_list[i] for i in (element.indices or ()) if i in from_list]
                 for roi in members:
                     rois.setdefault(roi.index, roi)
-                groups.append(Group(element.points, element.indices, tuple(members), mark,
-                                    element))
+                groups.append(Group(element.points or "", element.indices or (),
+                                    tuple(members), mark, element))
         self.groups = tuple(groups)
         self.rois = tuple(rois[i] for i in sorted(rois))
 
@@ -427,6 +427,8 @@ class PhotostimulationMeta(BrukerMeta):
         settings: dict[int, tuple[MarkPointElement, GalvoPointElement]] = {}
         group_defs: dict[str, tuple[tuple[int, ...], MarkPointElement, GalvoPointElement]] = {}
         for group in self.groups:
+            if not group.indices:  # inline point: not part of the list
+                continue
             for i in group.indices:
                 settings.setdefault(i, (group.mark, group.element))
             if len(group.indices) == 1:

@@ -139,6 +139,21 @@ def _is_instance(value: Any, name: str) -> bool:
     return any(cls.__name__ == name for cls in type(value).__mro__)
 
 
+def _split_top_level(expected: str) -> list[str]:
+    """Split ``"A[x, y] | B"`` at ``|`` signs outside brackets."""
+    parts, depth, start = [], 0, 0
+    for position, char in enumerate(expected):
+        if char == "[":
+            depth += 1
+        elif char == "]":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append(expected[start:position].strip())
+            start = position + 1
+    parts.append(expected[start:].strip())
+    return parts
+
+
 def type_check_nested_types(var: Any, expected: str) -> bool:
     """Check ``var`` against a type written as a string, with at most one level of nesting.
 
@@ -150,7 +165,8 @@ def type_check_nested_types(var: Any, expected: str) -> bool:
         ``"T"`` (a builtin name or a class name), ``"Tuple[T]"`` / ``"Tuple[T, ...]"``
         (a tuple of any length, including empty, whose items are all ``T``),
         ``"Tuple[T1, T2]"`` (exactly two items of those types), the same for ``List``/``Set``,
-        or ``"Optional[T]"`` / ``"Union[T1, T2]"`` / ``"T1 | T2"`` with plain inner names.
+        ``"Optional[T]"`` / ``"Union[T1, T2]"`` with plain inner names, or alternatives
+        ``"A | B"`` each of which may be one of the forms above (``"tuple[int, ...] | None"``).
 
     Returns
     -------
@@ -164,16 +180,14 @@ def type_check_nested_types(var: Any, expected: str) -> bool:
     """
     if not isinstance(expected, str):
         raise TypeError(f"expected must be a str such as 'Tuple[int]', not {type(expected)!r}")
+    alternatives = _split_top_level(expected)
+    if len(alternatives) > 1:
+        if any(not alt or "|" in alt for alt in alternatives):
+            raise ValueError(f"empty or nested alternative in {expected!r}")
+        return any(type_check_nested_types(var, alt) for alt in alternatives)
     match = _NESTED.match(expected)
     if match is None:
-        if "|" in expected:
-            alternatives = [alt.strip() for alt in expected.split("|")]
-            if any(not alt for alt in alternatives):
-                raise ValueError(f"empty alternative in {expected!r}")
-            return any(_is_instance(var, alt) for alt in alternatives)
         return _is_instance(var, expected)
-    if "|" in expected.split("[", 1)[0]:
-        raise ValueError(f"type_check_nested_types handles one nesting level only: {expected!r}")
     outer, inner = match.group(1).rsplit(".", 1)[-1], match.group(2)
     if "[" in inner or "]" in inner:
         raise ValueError(f"type_check_nested_types handles one nesting level only: {expected!r}")

@@ -141,9 +141,15 @@ def format_indices(indices: tuple[int, ...], *, one_based: bool = True,
 # field helpers
 def _attr(xml: str, default: Any = dataclasses.MISSING, *, doc: str = "",
           bounds: tuple | None = None, units: str = "", required: bool = False,
-          fmt: str | None = None, indices: str | None = None) -> Any:
-    """A dataclass field mapped to XML attribute ``xml``."""
-    metadata: dict[str, Any] = {"xml": xml, "doc": doc, "required": required}
+          fmt: str | None = None, indices: str | None = None,
+          absent_is_none: bool = False) -> Any:
+    """A dataclass field mapped to XML attribute ``xml``.
+
+    ``absent_is_none``: when reading, a missing attribute gives ``None`` (not written back)
+    instead of the default.
+    """
+    metadata: dict[str, Any] = {"xml": xml, "doc": doc, "required": required,
+                                "absent_is_none": absent_is_none}
     if bounds is not None:
         metadata["range"] = bounds
     if units:
@@ -179,6 +185,8 @@ def _kind(annotation: Any) -> str:
         return "opt_float"
     if text in ("bool|None", "None|bool"):
         return "opt_bool"
+    if text.startswith("tuple[") and text.endswith("]|None"):
+        return "opt_tuple"
     if text.startswith("tuple["):
         return "tuple"
     return text if text in ("float", "int", "bool", "str") else "other"
@@ -194,7 +202,7 @@ def _coerce(kind: str, metadata: Any, value: Any) -> Any:
         return int(value)
     if kind in ("bool", "opt_bool") and isinstance(value, np.bool_):
         return bool(value)
-    if kind == "tuple":
+    if kind in ("tuple", "opt_tuple"):
         if metadata.get("indices") and isinstance(value, numbers.Integral) and not isinstance(
                 value, (bool, np.bool_)):
             return (int(value),)
@@ -340,11 +348,13 @@ class GalvoPointElement(_BrukerObject):
         Number of spiral revolutions (``SpiralRevolutions``; PrairieView allows fractions).
     all_points_at_once : bool
         Stimulate all points simultaneously (``AllPointsAtOnce``).
-    points : str
+    points : str or None
         Name of the point or group in the galvo point list (``Points``), e.g. ``"Group 1"``.
-    indices : tuple of int
+    indices : tuple of int or None
         0-based indices of the stimulated points in the galvo point list (``Indices`` holds
         them 1-based: ``"1"``, ``"1-30"``, ``"1, 3, 5, 7"``). An int is taken as one index.
+        ``points``/``indices`` are ``None`` for an element read without those attributes
+        (inline ``X``/``Y`` form) and are then not written.
     x, y, is_spiral, spiral_size : optional
         Inline point form (``X``, ``Y``, ``IsSpiral``, ``SpiralSize``), written only when set.
     point_elements : tuple of Point
@@ -365,10 +375,12 @@ class GalvoPointElement(_BrukerObject):
                                       doc="number of spiral revolutions", bounds=_NON_NEGATIVE)
     all_points_at_once: bool = _attr("AllPointsAtOnce", False,
                                      doc="whether to do all points at once")
-    points: str = _attr("Points", "Point 0", doc="id from galvo point list")
-    indices: tuple[int, ...] = _attr("Indices", 0,
-                                     doc="0-based indices into the galvo point list",
-                                     bounds=(0, None), indices="one_based")
+    points: str | None = _attr("Points", "Point 0", doc="id from galvo point list",
+                               absent_is_none=True)
+    indices: tuple[int, ...] | None = _attr("Indices", 0,
+                                            doc="0-based indices into the galvo point list",
+                                            bounds=(0, None), indices="one_based",
+                                            absent_is_none=True)
     x: float | None = _attr("X", None, doc="inline x position (galvo volts)")
     y: float | None = _attr("Y", None, doc="inline y position (galvo volts)")
     is_spiral: bool | None = _attr("IsSpiral", None,
@@ -380,6 +392,15 @@ class GalvoPointElement(_BrukerObject):
 
     def _cross_field_problems(self) -> list[Exception]:
         problems = super()._cross_field_problems()
+        if self.indices is None:
+            if self.x is None or self.y is None:
+                problems.append(DingusException(
+                    "GalvoPointElement: needs indices (points of the galvo point list) or an "
+                    "inline x and y"))
+            if self.point_elements:
+                problems.append(DingusException(
+                    "GalvoPointElement: Point children need indices"))
+            return problems
         problems += _check_indices("GalvoPointElement", self.indices)
         if self.point_elements:
             known = {point.index for point in self.point_elements}
