@@ -100,10 +100,46 @@ def _filtfilt_kernel(b: np.ndarray) -> np.ndarray:
     return np.convolve(b, b[::-1])
 
 
+@numba.njit(cache=True, nogil=True)
+def _select_inplace(buf, k):  # pragma: no cover - compiled
+    """Partially order ``buf`` in place so ``buf[k]`` is its k-th smallest value (quickselect
+    with a median-of-three pivot; no allocation, unlike ``np.partition``)."""
+    lo = 0
+    hi = buf.shape[0] - 1
+    while hi > lo:
+        mid = (lo + hi) // 2
+        # median of three to buf[mid]
+        if buf[mid] < buf[lo]:
+            buf[mid], buf[lo] = buf[lo], buf[mid]
+        if buf[hi] < buf[lo]:
+            buf[hi], buf[lo] = buf[lo], buf[hi]
+        if buf[hi] < buf[mid]:
+            buf[hi], buf[mid] = buf[mid], buf[hi]
+        pivot = buf[mid]
+        i = lo
+        j = hi
+        while i <= j:
+            while buf[i] < pivot:
+                i += 1
+            while buf[j] > pivot:
+                j -= 1
+            if i <= j:
+                buf[i], buf[j] = buf[j], buf[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return
+
+
 # numpy's "linear" percentile: virtual index n·q + 1 − q − 1, then a lerp that is evaluated
 # from the upper neighbour when the fraction is ≥ 0.5 (numpy does the same for accuracy)
 @numba.njit(cache=True, nogil=True)
 def _percentile_inplace(buf, q):  # pragma: no cover - compiled
+    """The q-quantile (0–1) of ``buf`` as ``np.percentile(buf, 100 q)``; reorders ``buf``."""
     n = buf.shape[0]
     virtual = n * q + (1.0 - q) - 1.0
     lo = int(math.floor(virtual))
@@ -112,14 +148,15 @@ def _percentile_inplace(buf, q):  # pragma: no cover - compiled
     if lo > n - 1:
         lo = n - 1
     frac = virtual - lo
-    part = np.partition(buf, lo)
-    below = part[lo]
+    _select_inplace(buf, lo)
+    below = buf[lo]
     if lo + 1 >= n or frac <= 0.0:
         return below
-    above = part[lo + 1]
+    # everything after position lo is ≥ buf[lo]: the next order statistic is their minimum
+    above = buf[lo + 1]
     for k in range(lo + 2, n):
-        if part[k] < above:
-            above = part[k]
+        if buf[k] < above:
+            above = buf[k]
     diff = above - below
     if frac >= 0.5:
         return above - diff * (1.0 - frac)
