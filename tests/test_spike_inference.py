@@ -150,3 +150,20 @@ def test_score_events_counts_matrix_and_edge_cases():
         ep.score_events([[1]], [[1], [2]])
     with pytest.raises(ValueError, match="tolerance"):
         ep.score_events([[1]], [[1]], tolerance=-1)
+
+
+def test_detect_events_clustering_hand_computed():
+    # frames 2-4: one event (onset 3: frame 2 holds < 20 % of the peak); frames 9 and 11 are
+    # 2 frames apart -> merged (merge_s 0.07 s = 2 frames at 30 Hz); frame 20 is too small
+    activity = np.zeros((1, 30))
+    activity[0, [2, 3, 4]] = [0.05, 1.0, 0.3]
+    activity[0, [9, 11]] = [0.3, 0.3]
+    activity[0, 20] = 0.1
+    fake = ep.SpikeInference(
+        spikes=activity, denoised=activity, baseline=np.zeros(1), noise=np.array([0.1]),
+        ar_coefficients=np.array([[0.9]]), tau_decay=np.array([0.3]), frame_rate=30.0,
+    )
+    detected = ep.detect_events(np.zeros((1, 30)), 30.0, inference=fake)
+    np.testing.assert_array_equal(detected[0], [3, 9])
+    split = ep.detect_events(np.zeros((1, 30)), 30.0, inference=fake, merge_s=0.0)
+    np.testing.assert_array_equal(split[0], [3, 9, 11])

@@ -20,6 +20,8 @@ __all__ = ["EventScore", "SpikeInference", "detect_events", "infer_spikes", "sco
 _METHODS = ("oasis",)
 #: below this many neurons a process pool costs more than it saves
 _MIN_NEURONS_FOR_POOL = 32
+#: an event's onset is its first frame with at least this fraction of its largest frame
+_ONSET_FRACTION = 0.2
 
 
 @dataclass(frozen=True)
@@ -340,8 +342,8 @@ def detect_events(
     dfof: np.ndarray,
     frame_rate: float = 30.0,
     *,
-    threshold: float = 2.0,
-    merge_s: float = 0.1,
+    threshold: float = 1.75,
+    merge_s: float = 0.07,
     inference: SpikeInference | None = None,
     **infer_options,
 ) -> list[np.ndarray]:
@@ -349,8 +351,11 @@ def detect_events(
 
     Runs :func:`infer_spikes` (unless ``inference`` is given), then per neuron groups frames of
     positive inferred activity that lie at most ``merge_s`` apart into clusters, keeps clusters
-    whose total activity exceeds ``threshold`` noise standard deviations, and reports each
-    cluster's first frame as the event onset.
+    whose total activity reaches ``threshold`` noise standard deviations, and reports as the
+    onset of each cluster its first frame holding at least 20 % of the cluster's largest
+    per-frame activity. On synthetic recordings (200 neurons x 9 000 frames, realistic noise
+    and drift) this finds events within ±3 frames (100 ms at 30 Hz) with F1 ≈ 0.95; see
+    ``benchmarks/bench_event_quality.py``.
 
     Parameters
     ----------
@@ -358,11 +363,11 @@ def detect_events(
         ``(neurons, frames)`` ΔF/F0, or one ``(frames,)`` trace.
     frame_rate : float, default 30.0
         Frame rate (Hz).
-    threshold : float, default 2.0
+    threshold : float, default 1.75
         Minimum cluster activity, in units of each trace's noise s.d.
-    merge_s : float, default 0.1
-        Activity within this many seconds of the previous active frame joins its event
-        (spikes closer than this are one event).
+    merge_s : float, default 0.07
+        Activity within this many seconds (rounded to frames, at least 1; 2 frames at 30 Hz)
+        of the previous active frame joins its event (spikes closer than this are one event).
     inference : SpikeInference, optional
         A result of :func:`infer_spikes` for the same ``dfof``, to avoid recomputing it.
     **infer_options
@@ -400,8 +405,16 @@ def _cluster_onsets(activity: np.ndarray, minimum: float, gap: int) -> np.ndarra
     if active.size == 0:
         return np.zeros(0, dtype=np.int64)
     starts = np.concatenate([[0], np.flatnonzero(np.diff(active) > gap) + 1])
-    totals = np.add.reduceat(activity[active], starts)
-    return active[starts[totals >= minimum]].astype(np.int64)
+    values = activity[active]
+    totals = np.add.reduceat(values, starts)
+    peaks = np.maximum.reduceat(values, starts)
+    cluster = np.repeat(np.arange(starts.size), np.diff(np.append(starts, active.size)))
+    # onset: first frame carrying a real share of the cluster's activity (the L1 solution
+    # smears a little activity onto the frames just before a spike)
+    strong = np.flatnonzero(values >= _ONSET_FRACTION * peaks[cluster])
+    _, first = np.unique(cluster[strong], return_index=True)
+    onsets = active[strong[first]]
+    return onsets[totals >= minimum].astype(np.int64)
 
 
 # ---------------------------------------------------------------------------------------------
