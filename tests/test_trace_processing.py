@@ -157,6 +157,29 @@ def test_dfof_1d_equals_2d_row(rng):
     assert out is row and out.ndim == 1
 
 
+def test_dfof_strided_and_fortran_input(rng):
+    x = rng.normal(100, 5, (6, 900))
+    np.testing.assert_allclose(calculate_dfof(x[::2, ::3]), reference_dfof(x[::2, ::3]),
+                               rtol=1e-10)
+    xf = np.asfortranarray(x)
+    np.testing.assert_array_equal(calculate_dfof(xf), calculate_dfof(x))
+    view = x[:, 100:700]
+    out = calculate_dfof(view, in_place=True)
+    assert out is view
+    np.testing.assert_allclose(x[:, 100:700], reference_dfof(xf[:, 100:700]), rtol=1e-10)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n_neurons=st.integers(1, 3), n_frames=st.integers(4, 400),
+       frame_rate=st.floats(2.5, 100.0), seed=st.integers(0, 2**16))
+def test_dfof_property_matches_loop_and_rows(n_neurons, n_frames, frame_rate, seed):
+    x = np.random.default_rng(seed).uniform(50, 150, (n_neurons, n_frames))
+    got = calculate_dfof(x, frame_rate=frame_rate)
+    assert got.shape == x.shape
+    np.testing.assert_allclose(got, reference_dfof(x, frame_rate), rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(calculate_dfof(x[-1], frame_rate=frame_rate), got[-1])
+
+
 def test_dfof_method_aliases(rng):
     x = rng.normal(100, 5, (2, 300))
     base = calculate_dfof(x)
