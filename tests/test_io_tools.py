@@ -462,6 +462,17 @@ def test_documented_savers_replace_new_ones_refuse(tmp_path):
     assert leftovers(tmp_path) == []
 
 
+def test_never_replaces_a_folder_with_a_file(tmp_path):
+    save_images(tmp_path / "tiffs", stack())
+    for overwrite in (False, True):
+        with pytest.raises(IsADirectoryError):
+            save_stack(tmp_path / "tiffs", stack(), overwrite=overwrite)
+    (tmp_path / "odd.tif").mkdir()
+    with pytest.raises(IsADirectoryError):
+        save_images(tmp_path / "odd.tif", stack())
+    assert (tmp_path / "tiffs" / "images.tif").is_file()
+
+
 # ----------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize(
     "call",

@@ -122,6 +122,10 @@ def save_stack(
     if kind == "binary":
         save_binary(target, images, overwrite=overwrite, progress=progress)
         return binary_paths(target)[0]
+    if target.is_dir():
+        raise IsADirectoryError(
+            f"{str(target)!r} is an existing folder; name a .tif, .bin or .zarr output"
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     _save_single_tif(target, images, overwrite=overwrite, progress=progress)
     return target

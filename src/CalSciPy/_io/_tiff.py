@@ -337,6 +337,8 @@ def _save_single_tif(
     """
     images = check_images(images)
     path = as_path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{str(path)!r} is a folder; name the .tif file to write")
     with (
         progress_bar(nbytes_of(images), f"saving {path.name}", progress) as bar,
         atomic_path(path, overwrite=overwrite) as staged,
