@@ -9,6 +9,7 @@ file read from PrairieView and written back holds the same elements, attributes 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -41,12 +42,14 @@ def _class_mapping(version: str) -> dict[str, type]:
     return {tag: PROTOCOL_CLASSES[name] for tag, name in load_mapping(version).items()}
 
 
+@functools.cache
 def _attribute_fields(cls: type) -> dict[str, dataclasses.Field]:
     return {f.metadata["xml"]: f for f in dataclasses.fields(cls) if "xml" in f.metadata}
 
 
-def _child_fields(cls: type) -> list[dataclasses.Field]:
-    return [f for f in dataclasses.fields(cls) if f.metadata.get("children")]
+@functools.cache
+def _child_fields(cls: type) -> tuple[dataclasses.Field, ...]:
+    return tuple(f for f in dataclasses.fields(cls) if f.metadata.get("children"))
 
 
 def _element_type(child_field: dataclasses.Field) -> str:

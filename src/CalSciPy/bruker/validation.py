@@ -11,12 +11,13 @@ Type expectations are written as strings with at most one level of nesting
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import numbers
 import re
 import types
 import typing
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 __all__ = [
@@ -119,24 +120,27 @@ _NESTED = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*\[(.*)\]\s*$", re.DOTALL)
 _NAME = re.compile(r"^[A-Za-z_][\w.]*$")
 
 
-def _is_instance(value: Any, name: str) -> bool:
-    """``isinstance`` by type *name*: builtins by type, anything else by class name in the MRO.
+def _leaf(name: str) -> Callable[[Any], bool]:
+    """Predicate for one type *name*: builtins by type, anything else by class name in the MRO.
 
     ``int`` excludes ``bool``; ``float`` accepts any real number except ``bool`` (ints are
     converted to floats by the protocol objects).
     """
     name = name.strip().rsplit(".", 1)[-1]
     if name == "int":
-        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+        return lambda v: type(v) is int or (
+            isinstance(v, numbers.Integral) and not isinstance(v, bool))
     if name == "float":
-        return isinstance(value, numbers.Real) and not isinstance(value, bool)
+        return lambda v: type(v) is float or (
+            isinstance(v, numbers.Real) and not isinstance(v, bool))
     if name == "bool":
-        return isinstance(value, bool)
+        return lambda v: isinstance(v, bool)
     if name in _BUILTIN_NAMES:
-        return isinstance(value, _BUILTIN_NAMES[name])
+        cls = _BUILTIN_NAMES[name]
+        return lambda v: isinstance(v, cls)
     if not _NAME.match(name):
         raise ValueError(f"cannot interpret type name {name!r}")
-    return any(cls.__name__ == name for cls in type(value).__mro__)
+    return lambda v: any(klass.__name__ == name for klass in type(v).__mro__)
 
 
 def _split_top_level(expected: str) -> list[str]:
@@ -154,6 +158,43 @@ def _split_top_level(expected: str) -> list[str]:
     return parts
 
 
+@functools.lru_cache(maxsize=512)
+def _compile(expected: str) -> Callable[[Any], bool]:
+    """Predicate for a type string (parsed once, then cached); ValueError when unsupported."""
+    alternatives = _split_top_level(expected)
+    if len(alternatives) > 1:
+        if any(not alt or "|" in alt for alt in alternatives):
+            raise ValueError(f"empty or nested alternative in {expected!r}")
+        checks = tuple(_compile(alt) for alt in alternatives)
+        return lambda v: any(check(v) for check in checks)
+    match = _NESTED.match(expected)
+    if match is None:
+        return _leaf(expected)
+    outer, inner = match.group(1).rsplit(".", 1)[-1], match.group(2)
+    if "[" in inner or "]" in inner:
+        raise ValueError(f"type_check_nested_types handles one nesting level only: {expected!r}")
+    args = [arg.strip() for arg in inner.split(",")]
+    if any(not arg for arg in args):
+        raise ValueError(f"empty type argument in {expected!r}")
+    if outer in ("Optional", "Union"):
+        inner_checks = tuple(_leaf(arg) for arg in args)
+        allow_none = outer == "Optional"
+        return lambda v: (allow_none and v is None) or any(c(v) for c in inner_checks)
+    if outer not in _CONTAINERS:
+        raise ValueError(f"unsupported container {outer!r} in {expected!r}")
+    container = _CONTAINERS[outer]
+    if len(args) == 2 and args[1] == "...":
+        args = args[:1]
+    if len(args) == 1:
+        item = _leaf(args[0])
+        return lambda v: isinstance(v, container) and all(item(i) for i in v)
+    if "..." in args:
+        raise ValueError(f"'...' is only allowed as the second of two arguments: {expected!r}")
+    items = tuple(_leaf(arg) for arg in args)
+    return lambda v: (isinstance(v, container) and len(v) == len(items)
+                      and all(check(i) for check, i in zip(items, v)))
+
+
 def type_check_nested_types(var: Any, expected: str) -> bool:
     """Check ``var`` against a type written as a string, with at most one level of nesting.
 
@@ -167,6 +208,7 @@ def type_check_nested_types(var: Any, expected: str) -> bool:
         ``"Tuple[T1, T2]"`` (exactly two items of those types), the same for ``List``/``Set``,
         ``"Optional[T]"`` / ``"Union[T1, T2]"`` with plain inner names, or alternatives
         ``"A | B"`` each of which may be one of the forms above (``"tuple[int, ...] | None"``).
+        Each distinct string is parsed once and cached; checking is one linear pass.
 
     Returns
     -------
@@ -180,35 +222,7 @@ def type_check_nested_types(var: Any, expected: str) -> bool:
     """
     if not isinstance(expected, str):
         raise TypeError(f"expected must be a str such as 'Tuple[int]', not {type(expected)!r}")
-    alternatives = _split_top_level(expected)
-    if len(alternatives) > 1:
-        if any(not alt or "|" in alt for alt in alternatives):
-            raise ValueError(f"empty or nested alternative in {expected!r}")
-        return any(type_check_nested_types(var, alt) for alt in alternatives)
-    match = _NESTED.match(expected)
-    if match is None:
-        return _is_instance(var, expected)
-    outer, inner = match.group(1).rsplit(".", 1)[-1], match.group(2)
-    if "[" in inner or "]" in inner:
-        raise ValueError(f"type_check_nested_types handles one nesting level only: {expected!r}")
-    args = [arg.strip() for arg in inner.split(",")]
-    if any(not arg for arg in args):
-        raise ValueError(f"empty type argument in {expected!r}")
-    if outer == "Optional":
-        return var is None or any(_is_instance(var, arg) for arg in args)
-    if outer == "Union":
-        return any(_is_instance(var, arg) for arg in args)
-    if outer not in _CONTAINERS:
-        raise ValueError(f"unsupported container {outer!r} in {expected!r}")
-    if not isinstance(var, _CONTAINERS[outer]):
-        return False
-    if len(args) == 2 and args[1] == "...":
-        args = args[:1]
-    if len(args) == 1:
-        return all(_is_instance(item, args[0]) for item in var)
-    if "..." in args:
-        raise ValueError(f"'...' is only allowed as the second of two arguments: {expected!r}")
-    return len(var) == len(args) and all(_is_instance(i, a) for i, a in zip(var, args))
+    return bool(_compile(expected)(var))
 
 
 def annotation_to_string(annotation: Any) -> str:
