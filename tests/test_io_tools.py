@@ -229,6 +229,21 @@ def test_tiffstack_partial_reads(tmp_path):
     np.testing.assert_array_equal(lazy[:], images)
 
 
+def test_compressed_and_page_by_page_tiffs(tmp_path):
+    images = stack((9, 6, 5), np.uint16)
+    tifffile.imwrite(tmp_path / "z.tif", images, compression="zlib", photometric="minisblack")
+    with tifffile.TiffWriter(tmp_path / "pages.tif") as writer:  # generic pages, no metadata
+        for frame in images:
+            writer.write(frame, photometric="minisblack", metadata=None, compression="zlib")
+    for name in ("z.tif", "pages.tif"):
+        np.testing.assert_array_equal(load_images(tmp_path / name), images)
+        assert type(open_stack(tmp_path / name)) is np.ndarray  # not memory-mappable
+        lazy = io_tools.TiffStack.open(tmp_path / name)
+        np.testing.assert_array_equal(lazy[3:7], images[3:7])
+    convert_images(tmp_path / "pages.tif", tmp_path / "pages.bin")
+    np.testing.assert_array_equal(load_binary(tmp_path / "pages.bin"), images)
+
+
 # Bruker files carry a MetaMorph UIC2 tag with zero denominators that tifffile divides by
 @pytest.mark.filterwarnings("ignore:invalid value encountered in divide:RuntimeWarning")
 def test_real_prairieview_single_page_files(prairieview_fixtures):
@@ -439,6 +454,13 @@ def test_progress_bar_shown_only_when_large(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().err == ""
     save_binary(tmp_path / "c.bin", images)
     assert "c.bin" in capsys.readouterr().err
+    for i in range(3):
+        save_images(tmp_path / "tiffs" / f"t_{i}.tif", images, progress=False)
+    assert capsys.readouterr().err == ""
+    load_images(tmp_path / "tiffs")
+    assert "loading TIFFs" in capsys.readouterr().err
+    load_images(tmp_path / "tiffs", progress=False)
+    assert capsys.readouterr().err == ""
 
 
 # ----------------------------------------------------------------------------- overwrite rules

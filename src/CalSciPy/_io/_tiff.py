@@ -124,19 +124,29 @@ def _open(path: Path) -> tifffile.TiffFile:
         raise _corrupt(path, err) from err
 
 
+def _layout(tif: tifffile.TiffFile, path: Path) -> tuple[list[Any], list[int], tuple, np.dtype]:
+    """Series, frames per series, stack shape ``(frames, y, x)`` and dtype of an open file.
+
+    Validates that the file is complete; any tifffile error becomes a DataFormatError naming
+    the file.
+    """
+    try:
+        series = _main_series(tif, path)
+        shapes = [_stack_shape(s, path) for s in series]
+        _check_complete(tif, series, path)
+    except DataFormatError:
+        raise
+    except _TIFF_ERRORS as err:
+        raise _corrupt(path, err) from err
+    shape = (sum(n for n, _, _ in shapes), shapes[0][1], shapes[0][2])
+    return list(series), [n for n, _, _ in shapes], shape, np.dtype(series[0].dtype)
+
+
 def _tif_info(path: Path) -> tuple[tuple[int, int, int], np.dtype]:
     """Shape ``(frames, y, x)`` and dtype of a TIFF file without reading pixel data."""
     with _open(path) as tif:
-        try:
-            series = _main_series(tif, path)
-            shapes = [_stack_shape(s, path) for s in series]
-            _check_complete(tif, series, path)
-        except DataFormatError:
-            raise
-        except _TIFF_ERRORS as err:
-            raise _corrupt(path, err) from err
-        frames = sum(s[0] for s in shapes)
-        return (frames, shapes[0][1], shapes[0][2]), np.dtype(series[0].dtype)
+        _, _, shape, dtype = _layout(tif, path)
+    return shape, dtype
 
 
 def _load_single_tif(path: str | os.PathLike, out: np.ndarray | None = None) -> np.ndarray:
@@ -152,16 +162,7 @@ def _load_single_tif(path: str | os.PathLike, out: np.ndarray | None = None) -> 
     """
     path = existing_path(path)
     with _open(path) as tif:
-        try:
-            series = _main_series(tif, path)
-            shapes = [_stack_shape(s, path) for s in series]
-            _check_complete(tif, series, path)
-        except DataFormatError:
-            raise
-        except _TIFF_ERRORS as err:
-            raise _corrupt(path, err) from err
-        shape = (sum(s[0] for s in shapes), shapes[0][1], shapes[0][2])
-        dtype = np.dtype(series[0].dtype)
+        series, counts, shape, dtype = _layout(tif, path)
         if out is None:
             out = np.empty(shape, dtype)
         elif out.shape != shape or out.dtype != dtype or not out.flags.c_contiguous:
@@ -169,14 +170,12 @@ def _load_single_tif(path: str | os.PathLike, out: np.ndarray | None = None) -> 
                 f"out must be a C-contiguous {shape} {dtype} array to read {path}, "
                 f"got {out.shape} {out.dtype}"
             )
+        start = 0
         try:
-            start = 0
-            for s, (n, _, _) in zip(series, shapes):
+            for s, n in zip(series, counts):
                 # a fresh view: tifffile reshapes the array it is given in place
                 s.asarray(out=out[start:start + n].view())
                 start += n
-        except DataFormatError:
-            raise
         except _TIFF_ERRORS as err:
             raise _corrupt(path, err) from err
     return out
@@ -516,18 +515,11 @@ def memmap_tif(path: str | os.PathLike) -> np.memmap | None:
     """Read-only ``(frames, y, x)`` memmap of an uncompressed, contiguous TIFF; else None."""
     path = existing_path(path)
     with _open(path) as tif:
-        try:
-            series = _main_series(tif, path)
-            if len(series) != 1 or series[0].dataoffset is None:
-                return None
-            shape = _stack_shape(series[0], path)
-            _check_complete(tif, series, path)
-            offset = series[0].dataoffset
-            dtype = np.dtype(series[0].dtype).newbyteorder(tif.byteorder)
-        except DataFormatError:
-            raise
-        except _TIFF_ERRORS as err:
-            raise _corrupt(path, err) from err
+        series, _, shape, _ = _layout(tif, path)
+        if len(series) != 1 or series[0].dataoffset is None:
+            return None
+        offset = series[0].dataoffset
+        dtype = np.dtype(series[0].dtype).newbyteorder(tif.byteorder)
     return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape)
 
 
