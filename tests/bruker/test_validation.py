@@ -139,3 +139,27 @@ def test_validate_fields_lists_every_problem():
 def test_validate_fields_runs_cross_field_checks():
     with pytest.raises(DingusException, match="disagree"):
         validate_fields(_Example(count=1, names=("a", "b")))
+
+
+def test_alternatives_with_one_nesting_level():
+    assert type_check_nested_types(None, "tuple[int, ...] | None")
+    assert type_check_nested_types((1, 2), "tuple[int, ...] | None")
+    assert not type_check_nested_types((1, "a"), "tuple[int, ...] | None")
+    with pytest.raises(ValueError):
+        type_check_nested_types(1, "int | ")
+
+
+def test_typing_annotations_are_understood():
+    import typing
+
+    from CalSciPy.bruker.validation import annotation_to_string
+
+    assert annotation_to_string(typing.Optional[float]) == "Optional[float]"  # noqa: UP045
+    assert annotation_to_string(float | None) == "Optional[float]"
+    assert annotation_to_string(tuple[int, ...]) == "Tuple[int, ...]"
+    assert annotation_to_string(typing.Union[int, str]) == "Union[int, str]"  # noqa: UP007
+    var = dataclasses.field(default=0, metadata={"range": (0, 5)})
+    var.name, var.type = "count", tuple[int, ...]
+    assert field_validator("count", (1, 2), var) == []
+    problems = field_validator("count", (1, 9), var)
+    assert len(problems) == 1 and "count=9" in str(problems[0])
