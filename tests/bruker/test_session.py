@@ -88,7 +88,7 @@ def test_incomplete_last_volume_dropped(tmp_path):
     written = write_prairieview_session(tmp_path / "vol", _images(3, 4, 1), aborted_planes=2)
     with pytest.warns(UserWarning, match="incomplete"):
         session = read_prairieview_session(written.folder)
-    assert session.n_frames == 3 and session.dropped_frames == 2
+    assert session.n_frames == 3 and session.dropped_frames == 2 == written.dropped_frames
     with pytest.warns(UserWarning, match="incomplete"):
         names = read_prairieview_session(written.folder, use_xml=False)
     assert names.n_frames == 3

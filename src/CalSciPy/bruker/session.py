@@ -313,7 +313,7 @@ class PrairieViewSession:
     voltage_recordings
         ``*_VoltageRecording_*.csv`` files in the folder, sorted.
     dropped_frames
-        Frames of an incomplete last volume that were left out.
+        Images (one per frame, plane and channel) of an incomplete last volume left out.
     """
 
     folder: Path
@@ -365,6 +365,55 @@ class PrairieViewSession:
             return float(period) * self.n_planes
         return None
 
+    def frame_shape(self) -> tuple[int, int]:
+        """``(y, x)`` pixels of a frame, from the XML settings or the first image's header."""
+        state = self.state
+        height, width = state.get("linesPerFrame"), state.get("pixelsPerLine")
+        if isinstance(height, int) and isinstance(width, int):
+            return height, width
+        import tifffile
+
+        from CalSciPy.bruker._tiffread import quiet_tifffile
+
+        first = self.files.flat[0]
+        try:
+            with quiet_tifffile(), tifffile.TiffFile(first) as tif:
+                shape = tif.pages.first.shape
+        except Exception as err:  # tifffile raises many types for corrupt files
+            raise DataFormatError(f"{first}: not a readable TIFF image ({err})") from err
+        return int(shape[0]), int(shape[1])
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able overview: version, channels, planes, frames, size, rate, duration, signals.
+
+        ``frame_rate`` (Hz) and ``duration`` (s) are per plane (per volume for volumetric
+        data) and None without a master XML; ``voltage_signals`` maps each VoltageRecording CSV
+        to its enabled signal names (from its XML, else the CSV header).
+        """
+        height, width = self.frame_shape()
+        period = self.frame_period
+        signals: dict[str, list[str]] = {}
+        for csv in self.voltage_recordings:
+            signals[csv.name] = _voltage_signal_names(csv)
+        return {
+            "folder": str(self.folder),
+            "base_name": self.base_name,
+            "master_xml": str(self.xml.path) if self.xml else None,
+            "version": self.version,
+            "date": self.date,
+            "channels": [f"{i} = Ch{c} ({n})" for i, (c, n) in
+                         enumerate(zip(self.channels, self.channel_names))],
+            "planes": self.n_planes,
+            "frames": self.n_frames,
+            "height": height,
+            "width": width,
+            "plane_z_um": None if self.plane_z is None else [float(z) for z in self.plane_z],
+            "frame_rate_hz": None if not period else 1.0 / period,
+            "duration_s": None if not period else self.n_frames * period,
+            "dropped_frames": self.dropped_frames,
+            "voltage_signals": signals,
+        }
+
     def check_channel_plane(self, channel: int | None, plane: int | None) -> None:
         """Raise ``ValueError`` naming the channels/planes that exist when one is out of range."""
         if channel is not None:
@@ -384,6 +433,17 @@ class PrairieViewSession:
                     f"plane {plane} is out of range for {self.folder}: it has {self.n_planes} "
                     f"plane(s), zero-indexed 0..{self.n_planes - 1}"
                 )
+
+
+def _voltage_signal_names(csv: Path) -> list[str]:
+    xml = csv.with_suffix(".xml")
+    if xml.is_file():
+        from CalSciPy.bruker.xml_load import get_voltage_recording
+
+        return list(get_voltage_recording(xml)["enabled"])
+    with open(csv, encoding="utf-8-sig") as handle:
+        header = handle.readline()
+    return [name.strip() for name in header.split(",")[1:]]
 
 
 def find_master_xml(folder: Path, names: list[str] | None = None) -> Path | None:
@@ -640,10 +700,10 @@ def _session_from_xml(folder: Path, xml: PrairieViewXML, voltage: tuple[Path, ..
         for seq in seqs:
             _check_index_sequence(xml.path, seq, [fr.index for fr in seq.frames], "plane")
         if len(seqs[-1].frames) < n_planes and all(len(s.frames) == n_planes for s in seqs[:-1]):
-            dropped = len(seqs[-1].frames)
+            dropped = len(seqs[-1].frames) * len(channels)
             warnings.warn(
                 f"{xml.path}: the last volume (cycle {seqs[-1].cycle}) is incomplete "
-                f"({dropped} of {n_planes} planes); it was dropped",
+                f"({len(seqs[-1].frames)} of {n_planes} planes); it was dropped",
                 UserWarning, stacklevel=3,
             )
             seqs = seqs[:-1]
