@@ -120,7 +120,7 @@ def test_ground_truth_is_consistent(sim):
 
 def test_dfof_true_is_spikes_convolved_with_kernel():
     sim = generate_traces(6, 1500, 30.0, amplitude_cv=0.0, rate_range=(0.5, 2.0), seed=2)
-    kernels = gcamp_kernel(sim.tau_rise, sim.tau_decay, sim.frame_rate)
+    kernels = gcamp_kernel(sim.tau_rise, sim.tau_decay, sim.frame_rate, n_samples=1500)
     for i in range(6):
         expected = sim.amplitude[i] * np.convolve(sim.spikes[i], kernels[i])[:1500]
         np.testing.assert_allclose(sim.dfof_true[i], expected, atol=1e-5)

@@ -71,8 +71,11 @@ def spike_times_to_counts(times: list[np.ndarray], n_frames: int, frame_rate: fl
         [i * n_frames + f[(f >= 0) & (f < n_frames)] for i, f in enumerate(frames)]
         or [np.empty(0, dtype=np.int64)]
     )
-    counts = np.bincount(flat, minlength=len(times) * n_frames)
-    return counts.astype(dtype, copy=False).reshape(len(times), n_frames)
+    counts = np.zeros((len(times), n_frames), dtype=dtype)
+    # spikes are sparse: count the few occupied frames instead of bincounting every frame
+    occupied, per_frame = np.unique(flat, return_counts=True)
+    counts.reshape(-1)[occupied] = per_frame
+    return counts
 
 def generate_spike_trains(
     n_neurons: int,

@@ -1,19 +1,16 @@
 """Seeded synthetic fluorescence traces with their ground truth (spikes, F0, kernels)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
-from scipy import fft as sp_fft
 
 from CalSciPy.synthetic._validate import check_count, check_positive, check_range
 from CalSciPy.synthetic.spikes import draw_rates, spike_times, spike_times_to_counts
 
 __all__ = ["SyntheticTraces", "generate_traces", "gcamp_kernel"]
-
-#: bytes of complex spectrum per FFT chunk (bounds memory for large recordings)
-_FFT_CHUNK_BYTES = 64 * 2**20
-
 
 @dataclass
 class SyntheticTraces:
@@ -117,19 +114,48 @@ def gcamp_kernel(tau_rise, tau_decay, frame_rate: float, n_samples: int | None =
     return kernel[0] if scalar else kernel
 
 
-def _convolve_rows(weights: np.ndarray, kernels: np.ndarray, out: np.ndarray) -> None:
-    """``out[i] = (weights[i] ⊛ kernels[i])[:frames]`` by real FFT, in row chunks."""
-    n_rows, n_frames = weights.shape
-    nfft = sp_fft.next_fast_len(n_frames + kernels.shape[1] - 1, real=True)
-    rows = max(1, _FFT_CHUNK_BYTES // (16 * (nfft // 2 + 1)))
-    for start in range(0, n_rows, rows):
-        stop = min(n_rows, start + rows)
-        spectrum = sp_fft.rfft(weights[start:stop], nfft, axis=1, workers=-1)
-        spectrum *= sp_fft.rfft(kernels[start:stop], nfft, axis=1, workers=-1)
-        block = sp_fft.irfft(spectrum, nfft, axis=1, workers=-1)[:, :n_frames]
-        # FFT round-off leaves ±1e-16 where the true response is exactly zero
-        np.maximum(block, 0.0, out=block)
-        out[start:stop] = block
+@numba.njit(cache=True, parallel=True)
+def _kernel_response(row_ptr, cols, vals, decay_step, rise_step, decay_scale, rise_scale,
+                     out):  # pragma: no cover - compiled
+    """``out[i] = Σ_spikes val · kernel_i(t − frame)`` with the double-exponential kernel.
+
+    Each exponential is a first-order recursion (``y[t] = a · y[t−1] + w[t]``), so the
+    untruncated kernel costs two multiply-adds per frame; spikes come as sorted CSR rows.
+    """
+    n_rows, n_frames = out.shape
+    for i in numba.prange(n_rows):
+        slow = 0.0
+        fast = 0.0
+        p = row_ptr[i]
+        end = row_ptr[i + 1]
+        for t in range(n_frames):
+            slow *= decay_step[i]
+            fast *= rise_step[i]
+            while p < end and cols[p] == t:
+                slow += vals[p]
+                fast += vals[p]
+                p += 1
+            value = decay_scale[i] * slow - rise_scale[i] * fast
+            out[i, t] = value if value > 0.0 else 0.0
+
+
+@numba.njit(cache=True, parallel=True)
+def _compose(envelope, coarse_step, dfof, normal, gain, read_var, baseline, traces
+             ):  # pragma: no cover - compiled
+    """Baseline (linear interpolation of the coarse envelope), F = F0 · (1 + ΔF/F0) and,
+    when ``normal`` has rows, Poisson–Gaussian noise ``sqrt(gain · F + read_var) · normal``."""
+    n_rows, n_frames = dfof.shape
+    noisy = normal.shape[0] > 0
+    for i in numba.prange(n_rows):
+        for t in range(n_frames):
+            left = t // coarse_step
+            frac = (t - left * coarse_step) / coarse_step
+            base = envelope[i, left] + (envelope[i, left + 1] - envelope[i, left]) * frac
+            baseline[i, t] = base
+            clean = base * (1.0 + dfof[i, t])
+            if noisy:
+                clean += math.sqrt(gain * clean + read_var) * normal[i, t]
+            traces[i, t] = clean
 
 
 def generate_traces(
@@ -262,51 +288,50 @@ def generate_traces(
     event_frames = [frames[k] for frames, k in zip(event_frames, keep)]
     spikes = spike_times_to_counts(times, n_frames, frame_rate)
 
-    # per-spike amplitudes on the nonzero entries only (spikes are sparse)
+    # per-spike amplitudes on the nonzero entries only (spikes are sparse); np.nonzero
+    # returns them row by row in frame order, i.e. as sorted CSR rows
     rows, cols = np.nonzero(spikes)
     counts = spikes[rows, cols].astype(np.float64)
     jitter = np.maximum(0.0, 1.0 + amplitude_cv * rng.standard_normal(rows.size))
-    weights = np.zeros((n_neurons, n_frames))
     # several spikes in one frame: the jitter of their sum scales with √count
-    weights[rows, cols] = amplitude[rows] * (counts + (jitter - 1.0) * np.sqrt(counts))
-    kernels = gcamp_kernel(tau_rise, tau_decay, frame_rate)
+    vals = amplitude[rows] * (counts + (jitter - 1.0) * np.sqrt(counts))
+    row_ptr = np.zeros(n_neurons + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_neurons), out=row_ptr[1:])
+    # gcamp_kernel sampled at t = (k + 0.5) / frame_rate and divided by its peak
+    t_peak = np.log(tau_decay / tau_rise) * tau_rise * tau_decay / (tau_decay - tau_rise)
+    peak = np.exp(-t_peak / tau_decay) - np.exp(-t_peak / tau_rise)
     dfof_true = np.empty((n_neurons, n_frames), dtype=np.float32)
-    _convolve_rows(weights, kernels, dfof_true)
-    del weights
+    _kernel_response(
+        row_ptr, cols.astype(np.int64), vals,
+        np.exp(-1.0 / (tau_decay * frame_rate)), np.exp(-1.0 / (tau_rise * frame_rate)),
+        np.exp(-0.5 / (tau_decay * frame_rate)) / peak,
+        np.exp(-0.5 / (tau_rise * frame_rate)) / peak,
+        dfof_true,
+    )
 
     # bleaching and drift vary over tens of seconds: evaluate them on a coarse grid (10 Hz)
     # and interpolate linearly to the frames (error < 1e-6 of F0)
     coarse_step = max(1, int(frame_rate // 10))
-    coarse_idx = np.arange(0, n_frames + coarse_step, coarse_step)
-    coarse_t = coarse_idx / frame_rate
-    frame_idx = np.arange(n_frames)
-    left = frame_idx // coarse_step
-    frac = ((frame_idx - left * coarse_step) / coarse_step).astype(np.float32)
+    coarse_t = np.arange(0, n_frames + coarse_step, coarse_step) / frame_rate
+    envelope = f0[:, None] * np.exp(-coarse_t / bleach_tau[:, None])
+    if drift > 0:
+        wobble = np.zeros_like(envelope)
+        for k in range(3):
+            arg = 2.0 * np.pi / periods[:, k, None] * coarse_t + phases[:, k, None]
+            wobble += drift_weights[:, k, None] * (np.sin(arg) - np.sin(phases[:, k, None]))
+        envelope *= 1.0 + wobble
     baseline = np.empty((n_neurons, n_frames), dtype=np.float32)
     traces = np.empty((n_neurons, n_frames), dtype=np.float32)
-    noise_sd = np.zeros(n_neurons)
-    if noise:
-        noise_sd = np.sqrt(gain * f0 + read_noise**2) / f0
-    # row chunks keep temporaries small and the noise draws in a fixed order
-    chunk = max(1, (16 * 2**20) // (8 * n_frames))
+    noise_sd = np.sqrt(gain * f0 + read_noise**2) / f0 if noise else np.zeros(n_neurons)
+    # row chunks bound the memory of the normal draws and fix their order
+    chunk = max(1, (32 * 2**20) // (4 * n_frames))
+    no_noise = np.empty((0, n_frames), dtype=np.float32)
     for start in range(0, n_neurons, chunk):
         sl = slice(start, min(n_neurons, start + chunk))
-        wobble = np.zeros((sl.stop - sl.start, coarse_t.size))
-        if drift > 0:
-            for k in range(3):
-                arg = 2.0 * np.pi / periods[sl, k, None] * coarse_t + phases[sl, k, None]
-                wobble += drift_weights[sl, k, None] * (np.sin(arg) - np.sin(phases[sl, k, None]))
-        envelope = (f0[sl, None] * np.exp(-coarse_t / bleach_tau[sl, None])
-                    * (1.0 + wobble)).astype(np.float32)
-        base = envelope[:, left]
-        base += (envelope[:, left + 1] - base) * frac
-        baseline[sl] = base
-        clean = base * (np.float32(1.0) + dfof_true[sl])
-        if noise:
-            sd = np.sqrt(np.float32(gain) * clean + np.float32(read_noise**2))
-            sd *= rng.standard_normal(clean.shape, dtype=np.float32)
-            clean += sd
-        traces[sl] = clean
+        normal = (rng.standard_normal((sl.stop - sl.start, n_frames), dtype=np.float32)
+                  if noise else no_noise)
+        _compose(envelope[sl], coarse_step, dfof_true[sl], normal, gain, read_noise**2,
+                 baseline[sl], traces[sl])
     return SyntheticTraces(
         traces=traces,
         spikes=spikes,
