@@ -87,6 +87,8 @@ def save_zarr(
     images = check_images(images)
     dtype = check_dtype(images.dtype)
     chunks = _chunks(chunks, tuple(images.shape), dtype)
+    if hasattr(images, "rechunk"):  # dask: compute whole Zarr chunks, never half of one
+        images = images.rechunk((chunks[0], -1, -1))
     target = as_path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     # blocks of whole chunks so no chunk is written twice
