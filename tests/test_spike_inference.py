@@ -63,6 +63,17 @@ def test_infer_spikes_fixed_ar1_kernel_and_1d(recording):
     assert one.tau_decay == pytest.approx(0.5, rel=1e-6)
 
 
+def test_infer_spikes_flat_and_short_traces():
+    flat = np.vstack([np.zeros(300), np.full(300, 2.0)])
+    for order in (1, 2):
+        result = ep.infer_spikes(flat, ar_order=order, n_jobs=1)
+        assert np.all(result.spikes == 0) and np.all(np.isnan(result.tau_decay))
+        np.testing.assert_array_equal(result.baseline, [0.0, 2.0])
+        assert [e.size for e in ep.detect_events(flat, inference=result)] == [0, 0]
+    short = ep.infer_spikes(np.random.default_rng(0).normal(size=(2, 10)), n_jobs=1)
+    assert short.spikes.shape == (2, 10) and np.all(np.isfinite(short.spikes))
+
+
 def test_infer_spikes_bad_input(recording):
     dfof = recording[1][:2].copy()
     with pytest.raises(ValueError, match="method"):
@@ -112,6 +123,10 @@ def test_detect_events_one_trace_and_errors(recording, inference):
         ep.detect_events(dfof, inference=inference, ar_order=1)
     with pytest.raises(ValueError, match="threshold"):
         ep.detect_events(dfof, inference=inference, threshold=0)
+    with pytest.raises(ValueError, match="Hz"):
+        ep.detect_events(dfof, 15.0, inference=inference)
+    with pytest.raises(TypeError, match="SpikeInference"):
+        ep.detect_events(dfof, inference=inference.spikes)
 
 
 # --------------------------------------------------------------------------- score_events

@@ -47,6 +47,11 @@ class SpikeInference:
         a decaying kernel.
     frame_rate : float
         Frame rate (Hz) of the traces.
+
+    Notes
+    -----
+    A flat (constant) trace gets zero activity, its median as baseline, noise 0 and NaN AR
+    coefficients and decay.
     """
 
     spikes: np.ndarray
@@ -105,66 +110,84 @@ def _decay_from_ar(g: np.ndarray, frame_rate: float) -> float:
     return -1.0 / (math.log(root) * frame_rate)
 
 
-def _deconvolve_rows(rows: np.ndarray, options: dict) -> tuple[np.ndarray, ...]:
-    """Run OASIS on each row (module-level so a process pool can pickle it)."""
+def _deconvolve_rows(rows: np.ndarray, options: dict, first: int = 0) -> tuple[np.ndarray, ...]:
+    """Run OASIS on each row (module-level so a process pool can pickle it).
+
+    ``first`` is the index of ``rows[0]`` among all neurons (for error messages).
+    """
     from threadpoolctl import threadpool_limits
 
     # OASIS's AR(2) solver makes thousands of tiny BLAS calls: BLAS threads only add overhead
     # (and oversubscribe the CPUs in worker processes), and one thread keeps results identical
-    # whether or not a process pool is used
+    # whether or not a process pool is used.
     # OASIS's AR estimate draws from numpy's global RNG when a fitted root is out of range:
     # reseed it per trace (and restore the caller's state) so results are reproducible and
-    # independent of how neurons are split between processes
+    # independent of how neurons are split between processes.
     state = np.random.get_state()  # noqa: NPY002 - OASIS uses the legacy global RNG
     try:
         with threadpool_limits(limits=1):
-            return _deconvolve_rows_serial(rows, options)
+            return _deconvolve_rows_serial(rows, options, first)
     finally:
         np.random.set_state(state)  # noqa: NPY002
 
 
-def _deconvolve_rows_serial(rows: np.ndarray, options: dict) -> tuple[np.ndarray, ...]:
+def _deconvolve_rows_serial(rows: np.ndarray, options: dict, first: int) -> tuple[np.ndarray, ...]:
     functions = optional_import("oasis.functions", "spike inference")
     n, frames = rows.shape
     p = options["ar_order"]
-    spikes = np.empty((n, frames))
-    denoised = np.empty((n, frames))
+    spikes = np.zeros((n, frames))
+    denoised = np.zeros((n, frames))
     baseline = np.empty(n)
-    noise = np.empty(n)
+    noise = np.zeros(n)
     coefficients = np.full((n, p), np.nan)
     for i in range(n):
         y = np.ascontiguousarray(rows[i], dtype=np.float64)
+        baseline[i] = float(np.median(y))
+        if np.ptp(y) <= 1e-12 * max(1.0, abs(baseline[i])):
+            continue  # a flat trace has no activity (and no noise to fit a model to)
         np.random.seed(0)  # noqa: NPY002
-        # data-driven AR(p) and noise, then noise-constrained L1 deconvolution
-        if options["tau_decay"] is None:
-            g, sn = functions.estimate_parameters(y, p=p, fudge_factor=0.98)
-        else:
-            sn = functions.GetSn(y)
-            if p == 1:
-                g = [functions.tau_to_ar1(options["tau_decay"], options["frame_rate"])]
-            else:
-                g = functions.tau_to_ar2(
-                    options["tau_decay"], options["tau_rise"], options["frame_rate"]
-                )
-        g = np.asarray(g, dtype=np.float64).ravel()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # OASIS warns about its own AR(2) heuristics
-            if p == 1:
-                c, s, b, g_fit, _ = functions.constrained_oasisAR1(
-                    y, float(g[0]), float(sn), optimize_b=True, b_nonneg=False,
-                    optimize_g=options["optimize_g"], penalty=1,
-                )
-            else:
-                c, s, b, g_fit, _ = functions.constrained_onnlsAR2(
-                    y, tuple(g), float(sn), optimize_b=True, b_nonneg=False,
-                    optimize_g=options["optimize_g"], penalty=1,
-                )
-        spikes[i] = np.maximum(s, 0.0)
+        try:
+            with warnings.catch_warnings():
+                # OASIS warns about its own AR(2) heuristics, welch about short traces
+                warnings.simplefilter("ignore")
+                c, s, b, g_fit, sn = _deconvolve_one(functions, y, options)
+        except (ArithmeticError, ValueError, np.linalg.LinAlgError) as err:
+            raise ValueError(
+                f"OASIS deconvolution failed for neuron {first + i} of dfof: {err}"
+            ) from err
+        spikes[i] = np.maximum(np.nan_to_num(s, nan=0.0), 0.0)
         denoised[i] = c
         baseline[i] = float(b)
         noise[i] = float(sn)
         coefficients[i] = np.asarray(g_fit, dtype=np.float64).ravel()[:p]
     return spikes, denoised, baseline, noise, coefficients
+
+
+def _deconvolve_one(functions, y: np.ndarray, options: dict):
+    p = options["ar_order"]
+    # data-driven AR(p) and noise, then noise-constrained L1 deconvolution with a fitted baseline
+    if options["tau_decay"] is None:
+        g, sn = functions.estimate_parameters(y, p=p, fudge_factor=0.98)
+    else:
+        sn = functions.GetSn(y)
+        if p == 1:
+            g = [functions.tau_to_ar1(options["tau_decay"], options["frame_rate"])]
+        else:
+            g = functions.tau_to_ar2(
+                options["tau_decay"], options["tau_rise"], options["frame_rate"]
+            )
+    g = np.asarray(g, dtype=np.float64).ravel()
+    if p == 1:
+        c, s, b, g_fit, _ = functions.constrained_oasisAR1(
+            y, float(g[0]), float(sn), optimize_b=True, b_nonneg=False,
+            optimize_g=options["optimize_g"], penalty=1,
+        )
+    else:
+        c, s, b, g_fit, _ = functions.constrained_onnlsAR2(
+            y, tuple(g), float(sn), optimize_b=True, b_nonneg=False,
+            optimize_g=options["optimize_g"], penalty=1,
+        )
+    return c, s, b, g_fit, sn
 
 
 def infer_spikes(
@@ -266,7 +289,9 @@ def infer_spikes(
     try:
         if workers > 1:
             with ProcessPoolExecutor(max_workers=workers) as pool:
-                futures = [pool.submit(_deconvolve_rows, array[c], options) for c in chunks]
+                futures = [
+                    pool.submit(_deconvolve_rows, array[c], options, int(c[0])) for c in chunks
+                ]
                 parts = []
                 for c, future in zip(chunks, futures):
                     parts.append(future.result())
@@ -274,7 +299,7 @@ def infer_spikes(
         else:
             parts = []
             for c in chunks:
-                parts.append(_deconvolve_rows(array[c], options))
+                parts.append(_deconvolve_rows(array[c], options, int(c[0])))
                 bar.update(c.size)
     finally:
         bar.close()
@@ -388,6 +413,12 @@ def detect_events(
         inference = infer_spikes(array, frame_rate, **infer_options)
     elif infer_options:
         raise TypeError("pass either inference or infer_spikes options, not both")
+    if not isinstance(inference, SpikeInference):
+        raise TypeError(f"inference must be a SpikeInference, got {type(inference).__name__}")
+    if not math.isclose(inference.frame_rate, frame_rate):
+        raise ValueError(
+            f"inference was computed at {inference.frame_rate} Hz but frame_rate is {frame_rate}"
+        )
     spikes = np.atleast_2d(inference.spikes)
     noise = np.atleast_1d(inference.noise)
     if spikes.shape != array.shape:
