@@ -137,7 +137,10 @@ def histogram_figure(
     with style_context():
         fig = new_figure(figsize, managed=False)
         ax = fig.add_subplot()
+        from matplotlib.ticker import MaxNLocator
+
         ax.hist(finite, bins=bins, color=COLORS["blue"], edgecolor="white", linewidth=0.5)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         for k, (label, position) in enumerate((markers or {}).items()):
             ax.axvline(position, color=get_color(k + 1), linestyle="--", label=label)
         if markers:

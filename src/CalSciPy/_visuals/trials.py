@@ -163,6 +163,8 @@ class TrialPlot(NeuronBrowser):
         return trial_windows(self._data, self.onsets, self.pre, self.post, neuron)
 
     def _build(self, specs: list) -> None:
+        from matplotlib.ticker import MaxNLocator
+
         ax_mean = self.figure.add_subplot(specs[0])
         ax_map = self.figure.add_subplot(specs[1], sharex=ax_mean)
         self.axes.extend([ax_mean, ax_map])
@@ -188,7 +190,10 @@ class TrialPlot(NeuronBrowser):
         ax_map.axvline(0.0, color="#595959", linewidth=0.8, linestyle="--")
         ax_map.set_ylabel("Trial (by condition)")
         ax_map.set_xlabel(self.x_label)
-        self.figure.colorbar(self.image, ax=ax_map, label=self.y_label)
+        ax_map.yaxis.set_major_locator(MaxNLocator(integer=True))
+        # attach the colour bar to both axes so they keep the same width (aligned time axes)
+        self.figure.colorbar(self.image, ax=[ax_mean, ax_map], label=self.y_label,
+                             shrink=0.45, anchor=(0.0, 0.0))
 
     def _update(self, neuron: int) -> None:
         windows = self.windows(neuron)
