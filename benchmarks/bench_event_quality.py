@@ -56,7 +56,7 @@ def main() -> None:
     scores = {}
     for order in (2, 1):
         start = time.perf_counter()
-        inference = infer_spikes(dfof, 30.0, ar_order=order)
+        inference = infer_spikes(dfof, 30.0, ar_order=order, progress=False)
         events = detect_events(dfof, 30.0, inference=inference)
         name = f"detect_events (OASIS AR({order}){', default' if order == 2 else ''})"
         scores[order] = row(name, events, time.perf_counter() - start)

@@ -10,7 +10,7 @@
    (OASIS holds the GIL, so threads do not help).
 
 Timings: best of ``--repeats`` runs after a warm-up. Run:
-``python benchmarks/bench_events.py [--neurons 500] [--frames 18000] [--repeats 3]``
+``python benchmarks/bench_events.py [--neurons 500] [--frames 18000] [--repeats 5]``
 """
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def main() -> None:
     parser.add_argument("--neurons", type=int, default=500)
     parser.add_argument("--frames", type=int, default=18000)
     parser.add_argument("--infer-neurons", type=int, default=100)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
 
     synthetic = generate_traces(args.neurons, args.frames, seed=0)
@@ -94,12 +94,17 @@ def main() -> None:
     print(f"| infer_spikes ({n} x {args.frames}) | time (s) | neurons / s | speed-up |")
     print("|---|---|---|---|")
     for order in (1, 2):
-        t_one, _ = best_of(lambda o=order: infer_spikes(sub, 30.0, ar_order=o, n_jobs=1), 1)
-        t_pool, _ = best_of(lambda o=order: infer_spikes(sub, 30.0, ar_order=o, n_jobs=-1), 1)
-        def threaded(o=order):
+        def run(jobs, o=order, rows=None):
+            data = sub if rows is None else sub[rows]
+            return infer_spikes(data, 30.0, ar_order=o, n_jobs=jobs, progress=False)
+
+        t_one, _ = best_of(lambda: run(1), 1)
+        t_pool, _ = best_of(lambda: run(-1), 1)
+
+        def threaded(run=run):
             chunks = np.array_split(np.arange(n), cpus * 4)
             with ThreadPoolExecutor(cpus) as pool:
-                list(pool.map(lambda c: infer_spikes(sub[c], 30.0, ar_order=o, n_jobs=1), chunks))
+                list(pool.map(lambda c: run(1, rows=c), chunks))
 
         t_thread, _ = best_of(threaded, 1)
         print(f"| AR({order}), 1 process | {t_one:.2f} | {n / t_one:.0f} | 1.00 |")

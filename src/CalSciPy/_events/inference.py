@@ -200,7 +200,7 @@ def infer_spikes(
     tau_rise: float | None = None,
     optimize_g: int = 0,
     n_jobs: int | None = None,
-    progress: bool = False,
+    progress: bool = True,
 ) -> SpikeInference:
     """Infer spiking activity from ΔF/F0 by sparse non-negative deconvolution (OASIS).
 
@@ -232,8 +232,8 @@ def infer_spikes(
     n_jobs : int, optional
         Worker processes (OASIS holds the GIL, so threads would not help). Default: all CPUs
         when there are at least 32 neurons, else 1.
-    progress : bool, default False
-        Show a tqdm progress bar over neurons.
+    progress : bool, default True
+        Show a tqdm progress bar over neurons (False hides it).
 
     Returns
     -------
