@@ -445,6 +445,33 @@ def test_convert_streams_in_bounded_blocks(tmp_path, monkeypatch):
     np.testing.assert_array_equal(load_binary(tmp_path / "d.bin"), images)
 
 
+class SlowLazyStack:
+    """A custom lazy stack (like a PrairieView reader) that records every read."""
+
+    def __init__(self, images):
+        self.images, self.shape, self.dtype, self.ndim = images, images.shape, images.dtype, 3
+        self.reads = []
+
+    def __getitem__(self, key):
+        self.reads.append(len(range(*key.indices(self.shape[0]))))
+        return self.images[key]
+
+
+def test_split_save_of_lazy_stack_streams_blocks(tmp_path, monkeypatch):
+    images = stack((20, 8, 8), np.uint16)
+    lazy = SlowLazyStack(images)
+    real = _common.iter_blocks
+    monkeypatch.setattr(
+        _tiff, "iter_blocks", lambda arr, block_bytes=0, dtype=None: real(arr, 2 * 128, dtype)
+    )
+    save_images(tmp_path, lazy, size_cap=5 * 128 / 2**30)  # 5 frames per file, 2 per read
+    assert len(list(tmp_path.glob("images_*.tif"))) == 4
+    assert max(lazy.reads) == 2 and sum(lazy.reads) == 20
+    np.testing.assert_array_equal(load_images(tmp_path), images)
+    save_stack(tmp_path / "one.bin", SlowLazyStack(images))
+    np.testing.assert_array_equal(load_binary(tmp_path / "one.bin"), images)
+
+
 def test_progress_bar_shown_only_when_large(tmp_path, monkeypatch, capsys):
     images = stack((4, 8, 8))
     save_binary(tmp_path / "a.bin", images)

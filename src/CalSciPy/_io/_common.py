@@ -122,6 +122,36 @@ def iter_blocks(
         yield start, np.ascontiguousarray(np.asarray(block), dtype=dtype)
 
 
+class FrameWindow:
+    """Lazy view of frames ``start:stop`` of a lazy stack (nothing is read until sliced).
+
+    Slicing a custom lazy stack usually reads it; splitting one into files must not read a
+    whole file's worth of frames at once, so the split keeps this view and streams it.
+    """
+
+    def __init__(self, source: Any, start: int, stop: int):
+        self.source, self.start = source, start
+        self.shape = (stop - start, *tuple(source.shape[1:]))
+        self.dtype = np.dtype(source.dtype)
+        self.ndim = len(self.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key: slice) -> Any:
+        if not isinstance(key, slice) or key.step not in (None, 1):
+            raise TypeError("FrameWindow supports contiguous frame slices only")
+        a, b, _ = key.indices(self.shape[0])
+        return self.source[self.start + a:self.start + max(a, b)]
+
+
+def frame_range(images: Any, start: int, stop: int) -> Any:
+    """Frames ``start:stop`` without reading: a view for numpy/dask, a FrameWindow otherwise."""
+    if isinstance(images, np.ndarray) or hasattr(images, "compute"):
+        return images[start:stop]
+    return FrameWindow(images, start, min(stop, int(images.shape[0])))
+
+
 def nbytes_of(images: Any) -> int:
     """Size of ``images`` in bytes, from its shape and dtype (nothing is read)."""
     return int(np.prod(images.shape, dtype=np.int64)) * np.dtype(images.dtype).itemsize

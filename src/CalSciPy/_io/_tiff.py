@@ -19,6 +19,7 @@ from CalSciPy._io._common import (
     check_dtype,
     check_images,
     existing_path,
+    frame_range,
     iter_blocks,
     natural_key,
     nbytes_of,
@@ -389,7 +390,7 @@ def _save_many_tif(
                 raise FileExistsError(f"{part} already exists; pass overwrite=True to replace it")
     with progress_bar(nbytes_of(images), f"saving {path.stem}_*", progress) as bar:
         for i, part in enumerate(parts):
-            chunk = images[i * per_file:(i + 1) * per_file]
+            chunk = frame_range(images, i * per_file, (i + 1) * per_file)
             with atomic_path(part, overwrite=overwrite) as staged:
                 _write_tiff(staged, chunk, bar)
     return parts
