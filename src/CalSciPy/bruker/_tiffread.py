@@ -145,7 +145,8 @@ def _check_page(path: Path, page, size: int) -> None:
 
 def _read_with_tifffile(path: Path, page: int, shape: tuple[int, int], out: np.ndarray) -> None:
     try:
-        with quiet_tifffile(), tifffile.TiffFile(path) as tif:
+        # warnings/logging are silenced by read_frames for all threads (their state is global)
+        with tifffile.TiffFile(path) as tif:
             if page >= len(tif.pages):
                 raise DataFormatError(
                     f"{path}: has {len(tif.pages)} page(s), page {page + 1} was expected"
@@ -236,6 +237,11 @@ def read_frames(
         return len(batch)
 
     batches = [jobs[i:i + chunk] for i in range(0, len(jobs), chunk)]
+    with quiet_tifffile():
+        _run_batches(run, batches, workers, on_done)
+
+
+def _run_batches(run, batches, workers, on_done) -> None:
     if workers == 1 or len(batches) == 1:
         for batch in batches:
             n = run(batch)

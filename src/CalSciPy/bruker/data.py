@@ -129,21 +129,8 @@ def determine_imaging_content(folder: str | Path) -> tuple[int, int, int, int, i
 
 
 def _frame_shape(session: PrairieViewSession) -> tuple[int, int]:
-    import tifffile
-
-    from CalSciPy.bruker._tiffread import quiet_tifffile
-    from CalSciPy.errors import DataFormatError
-
-    first = session.files.flat[0]
-    try:
-        with quiet_tifffile(), tifffile.TiffFile(first) as tif:
-            page = tif.pages.first
-            shape = page.shape
-    except Exception as err:
-        raise DataFormatError(f"{first}: not a readable TIFF image ({err})") from err
-    if len(shape) != 2:
-        raise DataFormatError(f"{first}: expected one (y, x) grayscale frame, got shape {shape}")
-    return int(shape[0]), int(shape[1])
+    # the first image's header, not the XML: the files are what will be read
+    return session.frame_shape(use_xml=False)
 
 
 def _selection(session: PrairieViewSession, channel: int | None, plane: int | None

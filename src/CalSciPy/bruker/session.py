@@ -365,11 +365,11 @@ class PrairieViewSession:
             return float(period) * self.n_planes
         return None
 
-    def frame_shape(self) -> tuple[int, int]:
+    def frame_shape(self, *, use_xml: bool = True) -> tuple[int, int]:
         """``(y, x)`` pixels of a frame, from the XML settings or the first image's header."""
         state = self.state
         height, width = state.get("linesPerFrame"), state.get("pixelsPerLine")
-        if isinstance(height, int) and isinstance(width, int):
+        if use_xml and isinstance(height, int) and isinstance(width, int):
             return height, width
         import tifffile
 
@@ -381,6 +381,10 @@ class PrairieViewSession:
                 shape = tif.pages.first.shape
         except Exception as err:  # tifffile raises many types for corrupt files
             raise DataFormatError(f"{first}: not a readable TIFF image ({err})") from err
+        if len(shape) != 2:
+            raise DataFormatError(
+                f"{first}: expected one (y, x) grayscale frame per page, got shape {shape}"
+            )
         return int(shape[0]), int(shape[1])
 
     def summary(self) -> dict[str, Any]:
