@@ -337,6 +337,18 @@ def test_load_zarr_lazy_dask_chunked_by_frames(tmp_path):
     assert load_zarr(tmp_path / "default.zarr").chunks[1:] == ((8,), (6,))
 
 
+def test_reads_zarr_v2_stores(tmp_path):
+    zarr = pytest.importorskip("zarr")
+    images = stack((5, 4, 3), np.int16)
+    kwargs = {"zarr_format": 2} if int(zarr.__version__.split(".")[0]) >= 3 else {}
+    store = zarr.open_array(str(tmp_path / "v2"), mode="w", shape=images.shape,
+                            chunks=(2, 4, 3), dtype=images.dtype, **kwargs)
+    store[:] = images
+    assert (tmp_path / "v2" / ".zarray").exists()
+    np.testing.assert_array_equal(open_stack(tmp_path / "v2").compute(), images)
+    np.testing.assert_array_equal(load_zarr(tmp_path / "v2", lazy=False), images)
+
+
 def test_zarr_refuses_existing_unless_overwrite(tmp_path):
     save_zarr(tmp_path / "s.zarr", stack((2, 3, 3)))
     with pytest.raises(FileExistsError):

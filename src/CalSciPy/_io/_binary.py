@@ -193,7 +193,9 @@ def save_binary(
     Both files are written to temporary files in the destination folder, fsynced and renamed
     into place (the ``.bin`` first), so a crash never leaves a partial file under either name;
     an existing pair stays intact until the new one is complete. On any error the temporary
-    files are removed.
+    files are removed. Replacing a pair takes two renames microseconds apart; a crash exactly
+    between them leaves the new ``.bin`` beside the old ``.json``, which :func:`load_binary`
+    reports as a size mismatch unless both stacks have the same number of bytes.
     """
     images = check_images(images)
     bin_path, json_path = binary_paths(path, create=True)
