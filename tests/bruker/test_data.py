@@ -398,3 +398,19 @@ def _write_data_first_tiff(handle, frame: np.ndarray) -> None:
             out += struct.pack("<HHII", code, kind, count, value)
     out += struct.pack("<I", 0)
     handle.write(out)
+
+
+def test_voltage_alignment_figure(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from CalSciPy.bruker._figures import plot_voltage_alignment
+
+    written = write_prairieview_session(tmp_path / "f", _images(30), frame_rate=10.0)
+    aligned = align_data(load_voltage_recording(written.folder),
+                         extract_frame_times(written.xml_path))
+    ax = plot_voltage_alignment(aligned, "Stimulus", window_ms=(0, 2000))
+    assert len(ax.collections[0].get_segments()) == 21  # frame ticks at 0, 100, ..., 2000 ms
+    assert ax.get_lines()[0].get_ydata().max() == 5.0
+    with pytest.raises(ValueError, match="Nope"):
+        plot_voltage_alignment(aligned, "Nope")
+    plt.close("all")
