@@ -12,6 +12,8 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from CalSciPy import interactive_visuals as iv
 from CalSciPy.interactive_visuals import plot_spikes, plot_traces, plot_trials
@@ -118,6 +120,45 @@ def test_digits_enter_jump_and_editing(traces):
     assert "no neuron 9" in plot._status.get_text()
     press(plot, "3", "escape", "enter")
     assert plot.neuron == 1
+
+
+_KEYS = ["left", "right", "up", "down", "home", "end", "pageup", "pagedown", "enter",
+         "backspace", "escape", "0", "1", "2", "7"]
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(_KEYS), max_size=12))
+def test_key_sequences_follow_the_navigation_model(traces, keys):
+    plot = plot_traces(traces, slider=False)
+    plot.figure.canvas.draw_idle = lambda *args, **kwargs: None  # logic only, no rendering
+    expected, typed, last = 0, "", plot.n_neurons - 1
+    for key in keys:
+        press(plot, key)
+        if key in ("left", "up"):
+            expected, typed = max(expected - 1, 0), ""
+        elif key in ("right", "down"):
+            expected, typed = min(expected + 1, last), ""
+        elif key == "pageup":
+            expected = max(expected - 10, 0)
+        elif key == "pagedown":
+            expected = min(expected + 10, last)
+        elif key == "home":
+            expected, typed = 0, ""
+        elif key == "end":
+            expected, typed = last, ""
+        elif key.isdigit():
+            typed += key
+        elif key == "enter" and typed:
+            expected = int(typed) if int(typed) <= last else expected
+            typed = ""
+        elif key == "backspace":
+            typed = typed[:-1]
+        elif key == "escape":
+            typed = ""
+        assert plot.neuron == expected
+    np.testing.assert_array_equal(plot.lines[0].get_ydata(), traces[expected])
+    plot.close()
 
 
 def test_slider_and_set_neuron_stay_in_sync(traces):
