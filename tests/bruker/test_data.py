@@ -167,6 +167,12 @@ def test_determine_imaging_content(tmp_path):
     assert determine_imaging_content(single.folder) == (1, 1, 9, 16, 20)
 
 
+def test_determine_imaging_content_multipage_uses_xml(tmp_path):
+    written = write_prairieview_session(tmp_path / "mp", _images(5, 1, 2), multipage=True,
+                                        voltage=False)
+    assert determine_imaging_content(written.folder) == (2, 1, 5, 16, 20)
+
+
 def test_determine_imaging_content_planes_over_ten(tmp_path):
     folder = tmp_path / "many"
     folder.mkdir()

@@ -125,7 +125,21 @@ def determine_imaging_content(folder: str | Path) -> tuple[int, int, int, int, i
     """
     session = read_prairieview_session(folder, use_xml=False)
     height, width = _frame_shape(session)
+    if _page_count(session.files.flat[0]) > 1:
+        # multi-page files (PrairieView >= 5.6): the names cannot tell the frames, the XML can
+        with_xml = read_prairieview_session(folder)
+        if with_xml.xml is not None:
+            session = with_xml
     return session.n_channels, session.n_planes, session.n_frames, height, width
+
+
+def _page_count(path: Path) -> int:
+    import tifffile
+
+    from CalSciPy.bruker._tiffread import quiet_tifffile
+
+    with quiet_tifffile(), tifffile.TiffFile(path) as tif:
+        return len(tif.pages)
 
 
 def _frame_shape(session: PrairieViewSession) -> tuple[int, int]:
