@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral, Real
 
 import numpy as np
@@ -101,8 +100,8 @@ def identify_events(
     negative values are set to 0. Events are the peaks found by
     ``scipy.signal.find_peaks(Δ, prominence=nanstd(Δ) / 2, distance=timeout)``.
 
-    The derivative and smoothing are computed for all neurons at once; only ``find_peaks``
-    runs per neuron (in a thread pool: it releases the GIL).
+    The derivative, smoothing (FFT convolution, equal to ``gaussian_filter1d`` to rounding) and
+    thresholds are computed for all neurons at once; only ``find_peaks`` runs per neuron.
 
     Parameters
     ----------
@@ -145,16 +144,10 @@ def identify_events(
     # traces were checked finite, so nanstd reduces to std (which skips the NaN masking)
     thresholds = np.std(delta, axis=1) / 2
 
-    def peaks(i: int) -> np.ndarray:
-        found, _ = find_peaks(delta[i], prominence=thresholds[i], distance=timeout)
-        return found.astype(np.int64, copy=False)
-
-    n = array.shape[0]
-    if n >= 64:
-        with ThreadPoolExecutor(max_workers=min(4, n)) as pool:
-            events = list(pool.map(peaks, range(n)))
-    else:
-        events = [peaks(i) for i in range(n)]
+    events = [
+        find_peaks(row, prominence=threshold, distance=timeout)[0].astype(np.int64, copy=False)
+        for row, threshold in zip(delta, thresholds)
+    ]
     return events[0] if was_1d else events
 
 
