@@ -438,6 +438,41 @@ def test_static_figures_are_headless_and_saved_atomically(traces, tmp_path):
         iv.save_figure(figures["hist"], tmp_path / "hist.png")
 
 
+def test_traces_figure_columns_window_styles_into_subfigure(traces, tmp_path):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 4), layout="constrained")
+    left, right = fig.subfigures(1, 2, width_ratios=(3, 1))
+    drawn = iv.traces_figure(
+        [traces, traces + 1, traces * 2], 10.0, neurons=[1, 4], columns=[0, 0, 1],
+        frames=(20, 50), labels=["F", "F0", "dF"], column_titles=["raw", "ΔF/F0"],
+        line_styles=[None, {"color": "black", "linestyle": "--"}, {"linewidth": 2.0}],
+        figure=left,
+    )
+    iv.histogram_figure(traces.mean(axis=1), figure=right)
+    assert drawn is left and len(left.axes) == 4 and len(right.axes) == 1
+    top_left, top_right = left.axes[0], left.axes[1]
+    assert len(top_left.lines) == 2 and len(top_right.lines) == 1
+    np.testing.assert_allclose(top_left.lines[0].get_xdata(), np.arange(20, 50) / 10.0)
+    np.testing.assert_array_equal(top_left.lines[1].get_ydata(), traces[1, 20:50] + 1)
+    np.testing.assert_array_equal(left.axes[3].lines[0].get_ydata(), traces[4, 20:50] * 2)
+    assert top_left.lines[1].get_linestyle() == "--"
+    assert top_right.lines[0].get_linewidth() == 2.0
+    assert top_left.get_title() == "raw" and top_left.get_legend() is not None
+    image = read_png(iv.save_figure(right, tmp_path / "composite.png", dpi=50))
+    assert image.shape[:2] == (200, 400)
+    with pytest.raises(ValueError, match="columns"):
+        iv.traces_figure([traces, traces], columns=[0, 2])
+    with pytest.raises(ValueError, match="columns"):
+        iv.traces_figure([traces, traces], columns=[0])
+    with pytest.raises(ValueError, match="selects no frames"):
+        iv.traces_figure(traces, frames=(50, 50))
+    with pytest.raises(ValueError, match="line_styles"):
+        iv.traces_figure(traces, line_styles=[None, None])
+    with pytest.raises(TypeError, match="Figure"):
+        iv.traces_figure(traces, figure="nope")
+
+
 def test_static_figure_bad_input(traces):
     with pytest.raises(ValueError, match="shape"):
         iv.frames_figure(np.ones((4, 4)), np.ones((4, 5)))

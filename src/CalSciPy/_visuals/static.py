@@ -42,6 +42,31 @@ def _select_neurons(n_neurons: int, neurons) -> list[int]:
     return [n % n_neurons for n in chosen]
 
 
+def _canvas(figure, size):
+    """The figure to draw into: a new headless one, or the caller's Figure/SubFigure."""
+    if figure is None:
+        return new_figure(size, managed=False)
+    if not hasattr(figure, "add_subplot") or not hasattr(figure, "subplots"):
+        raise TypeError(f"figure must be a matplotlib Figure or SubFigure, got {figure!r}")
+    return figure
+
+
+def _frame_window(frames, n_frames: int) -> slice:
+    if frames is None:
+        return slice(0, n_frames)
+    if isinstance(frames, slice):
+        window = slice(*frames.indices(n_frames)[:2])
+    else:
+        try:
+            start, stop = (int(v) for v in frames)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"frames must be a slice or (start, stop), got {frames!r}") from err
+        window = slice(*slice(start, stop).indices(n_frames)[:2])
+    if window.stop <= window.start:
+        raise ValueError(f"frames {frames!r} selects no frames of the {n_frames} available")
+    return window
+
+
 def traces_figure(
     traces,
     frame_rate: float | None = None,
@@ -50,8 +75,13 @@ def traces_figure(
     labels: Sequence[str] | None = None,
     y_labels: Sequence[str] | str | None = None,
     mode: str = "stacked",
+    columns: Sequence[int] | None = None,
+    column_titles: Sequence[str] | None = None,
+    frames: slice | tuple[int, int] | None = None,
+    line_styles: Sequence[dict | None] | None = None,
     title: str | None = None,
     figsize: tuple[float, float] | None = None,
+    figure=None,
 ):
     """A few neurons' traces, one row per neuron, from one or several datasets.
 
@@ -64,50 +94,80 @@ def traces_figure(
     neurons
         Neuron indices to draw (default: the first five).
     labels
-        One name per dataset (column titles in ``'stacked'`` mode, legend in ``'overlay'``).
+        One name per dataset: the legend (columns holding several datasets) or the column
+        title (columns holding one).
     y_labels
-        y-axis label per dataset (``'stacked'``) or one label.
+        One y-axis label per column, or one label for all.
     mode
         ``'stacked'``: one column per dataset, so datasets with different units (raw F and
         ΔF/F0) each get their own scale; ``'overlay'``: all datasets on one axis per neuron.
+    columns
+        Column index of each dataset, overriding ``mode`` (e.g. ``[0, 0, 1, 1]``: raw F and its
+        baseline on the left, two ΔF/F0 versions on the right).
+    column_titles
+        Title of each column (default: the dataset label when a column holds one dataset).
+    frames
+        Frame window to draw, a slice or ``(start, stop)`` (x values stay absolute).
+    line_styles
+        Per-dataset :class:`~matplotlib.lines.Line2D` keyword dicts (color, linewidth,
+        linestyle, alpha...), over the default palette colour.
     title
         Figure title.
     figsize
-        Inches; default scales with the number of rows.
+        Inches; default scales with rows and columns. Ignored with ``figure``.
+    figure
+        Draw into this Figure or SubFigure (e.g. one panel of a composite) instead of a new one.
 
     Returns
     -------
-    matplotlib.figure.Figure
-        A headless figure (save it with :func:`save_figure` or ``Figure.savefig``).
+    matplotlib.figure.Figure or matplotlib.figure.SubFigure
+        The headless figure drawn into (save it with :func:`save_figure`). Axes are
+        ``fig.axes`` in row-major order.
     """
     datasets = as_datasets(traces)
     mode = check_mode(mode)
     labels = check_labels(labels, len(datasets))
     rate = optional_frame_rate(frame_rate)
     rows = _select_neurons(datasets[0].shape[0], neurons)
-    columns = len(datasets) if mode == "stacked" else 1
+    if columns is None:
+        columns = list(range(len(datasets))) if mode == "stacked" else [0] * len(datasets)
+    columns = [int(c) for c in columns]
+    if len(columns) != len(datasets):
+        raise ValueError(f"got {len(columns)} columns for {len(datasets)} datasets")
+    n_columns = max(columns) + 1
+    if min(columns) < 0 or sorted(set(columns)) != list(range(n_columns)):
+        raise ValueError(f"columns must number the columns 0, 1, ... without gaps, got {columns}")
     if y_labels is None or isinstance(y_labels, str):
-        y_labels = [y_labels or ""] * len(datasets)
-    y_labels = check_labels(y_labels, len(datasets), "y_labels")
+        y_labels = [y_labels or ""] * n_columns
+    y_labels = check_labels(y_labels, n_columns, "y_labels")
+    column_titles = check_labels(column_titles, n_columns, "column_titles")
+    if line_styles is not None and len(line_styles) != len(datasets):
+        raise ValueError(f"got {len(line_styles)} line_styles for {len(datasets)} datasets")
+    window = _frame_window(frames, datasets[0].shape[1])
     x, x_label = time_axis(datasets[0].shape[1], rate)
-    size = figsize or (4.0 * columns + 1.0, 1.4 * len(rows) + 1.0)
+    x = x[window]
+    members = [[k for k, c in enumerate(columns) if c == column] for column in range(n_columns)]
+    size = figsize or (4.0 * n_columns + 1.0, 1.4 * len(rows) + 1.0)
     with style_context():
-        fig = new_figure(size, managed=False)
-        axes = fig.subplots(len(rows), columns, sharex=True, squeeze=False)
+        fig = _canvas(figure, size)
+        axes = fig.subplots(len(rows), n_columns, sharex=True, squeeze=False)
         for r, neuron in enumerate(rows):
             for k, data in enumerate(datasets):
-                c = k if mode == "stacked" else 0
-                ax = axes[r, c]
-                label = labels[k] if labels else None
-                ax.plot(x, data[neuron], color=get_color(k), label=label)
-                if c == 0:
-                    ax.set_ylabel(f"#{neuron}\n{y_labels[k]}".rstrip())
-                elif y_labels[k]:
-                    ax.set_ylabel(y_labels[k])
-                if r == 0 and mode == "stacked" and labels:
-                    ax.set_title(labels[k])
-            if mode == "overlay" and labels and r == 0:
-                axes[0, 0].legend(loc="upper right")
+                ax = axes[r, columns[k]]
+                style = {"color": get_color(k), "label": labels[k] if labels else None}
+                style.update((line_styles[k] or {}) if line_styles is not None else {})
+                ax.plot(x, data[neuron, window], **style)
+            for c in range(n_columns):
+                ylabel = f"#{neuron}\n{y_labels[c]}".rstrip() if c == 0 else y_labels[c]
+                axes[r, c].set_ylabel(ylabel)
+        for c, ks in enumerate(members):
+            if column_titles:
+                axes[0, c].set_title(column_titles[c])
+            elif labels and len(ks) == 1:
+                axes[0, c].set_title(labels[ks[0]])
+            if labels and len(ks) > 1:
+                axes[0, c].legend(loc="upper right", frameon=True, framealpha=0.85,
+                                  edgecolor="none")
         for ax in axes[-1]:
             ax.set_xlabel(x_label)
         if title:
@@ -124,18 +184,20 @@ def histogram_figure(
     title: str | None = None,
     markers: dict[str, float] | None = None,
     figsize: tuple[float, float] = (5.0, 3.5),
+    figure=None,
 ):
     """Histogram of per-neuron values (e.g. standardized noise), NaNs left out.
 
     ``markers`` maps a legend label to an x position drawn as a vertical line (e.g. the
-    median). Returns a headless :class:`matplotlib.figure.Figure`.
+    median). ``figure``: draw into this Figure/SubFigure instead of a new one. Returns the
+    headless figure drawn into.
     """
     data = np.asarray(values, dtype=np.float64).ravel()
     finite = data[np.isfinite(data)]
     if finite.size == 0:
         raise ValueError("values has no finite entries to histogram")
     with style_context():
-        fig = new_figure(figsize, managed=False)
+        fig = _canvas(figure, figsize)
         ax = fig.add_subplot()
         from matplotlib.ticker import MaxNLocator
 
@@ -159,6 +221,7 @@ def raster_figure(
     n_frames: int | None = None,
     title: str | None = None,
     figsize: tuple[float, float] = (8.0, 4.0),
+    figure=None,
 ):
     """Event raster: one row per neuron, a tick per event.
 
@@ -171,6 +234,8 @@ def raster_figure(
         Hz; x axis in seconds when given, else frames.
     n_frames
         Recording length in frames (x extent) when ``events`` is a list.
+    figure
+        Draw into this Figure/SubFigure instead of a new one.
 
     Returns
     -------
@@ -186,7 +251,7 @@ def raster_figure(
         n_frames = 1 + max((int(f.max()) for f in lists if f.size), default=0)
     scale = 1.0 / rate if rate else 1.0
     with style_context():
-        fig = new_figure(figsize, managed=False)
+        fig = _canvas(figure, figsize)
         ax = fig.add_subplot()
         ax.eventplot(
             [f * scale for f in lists], colors=COLORS["grey"], linelengths=0.8, linewidths=0.8
@@ -221,12 +286,14 @@ def frames_figure(
     cmap: str = "calscipy_fluorescence",
     title: str | None = None,
     figsize: tuple[float, float] = (8.0, 4.2),
+    figure=None,
 ):
     """Two frames side by side (e.g. before/after denoising) with display contrast.
 
     Both frames are clipped to the ``cutoffs`` percentiles (:func:`CalSciPy.coloring.cutoff_images`)
     and, with ``shared_limits``, drawn with the same colour limits (taken from ``before``) so
-    the comparison is fair. Returns a headless :class:`matplotlib.figure.Figure`.
+    the comparison is fair. ``figure``: draw into this Figure/SubFigure instead of a new one.
+    Returns the headless figure drawn into.
     """
     first = _as_frame(before, "before")
     second = _as_frame(after, "after")
@@ -240,7 +307,7 @@ def frames_figure(
         limits = [limits[0], limits[0]]
     colormap = get_colormap(cmap)
     with style_context():
-        fig = new_figure(figsize, managed=False)
+        fig = _canvas(figure, figsize)
         axes = fig.subplots(1, 2, sharex=True, sharey=True)
         for ax, frame, label, (vmin, vmax) in zip(axes, shown, titles, limits):
             image = ax.imshow(frame, cmap=colormap, vmin=vmin, vmax=vmax)
@@ -262,6 +329,7 @@ def stimulus_figure(
     y_label: str = "Voltage (V)",
     title: str | None = None,
     figsize: tuple[float, float] = (8.0, 3.5),
+    figure=None,
 ):
     """Voltage-recording channel(s) over time with imaging-frame ticks underneath.
 
@@ -275,6 +343,8 @@ def stimulus_figure(
         Frame acquisition times in seconds, drawn as ticks on a strip below.
     channel_labels
         Legend names per channel.
+    figure
+        Draw into this Figure/SubFigure instead of a new one.
 
     Returns
     -------
@@ -290,7 +360,7 @@ def stimulus_figure(
     labels = check_labels(channel_labels, volts.shape[0], "channel_labels")
     ticks = None if frame_times is None else np.asarray(frame_times, dtype=np.float64).ravel()
     with style_context():
-        fig = new_figure(figsize, managed=False)
+        fig = _canvas(figure, figsize)
         if ticks is not None:
             grid = fig.add_gridspec(2, 1, height_ratios=[4, 1])
             ax = fig.add_subplot(grid[0])
@@ -327,10 +397,12 @@ def save_figure(
 ) -> Path:
     """Save ``figure`` atomically (temporary file + rename) under the package style.
 
-    The image is ``figsize × dpi`` pixels (no tight cropping). Existing files raise
+    The image is ``figsize × dpi`` pixels (no tight cropping); a SubFigure saves its whole
+    parent figure. Existing files raise
     ``FileExistsError`` unless ``overwrite=True``. Returns the path written.
     """
     target = as_path(path)
+    root = figure if hasattr(figure, "savefig") else figure.figure  # SubFigure → its Figure
     with style_context(), atomic_path(target, overwrite=overwrite) as staged:
-        figure.savefig(staged, dpi=dpi or figure.dpi, format=format)
+        root.savefig(staged, dpi=dpi or root.dpi, format=format)
     return target
