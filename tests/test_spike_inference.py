@@ -5,6 +5,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from CalSciPy import event_processing as ep
 from CalSciPy.errors import MissingDependencyError
@@ -182,3 +184,26 @@ def test_detect_events_clustering_hand_computed():
     np.testing.assert_array_equal(detected[0], [3, 9])
     split = ep.detect_events(np.zeros((1, 30)), 30.0, inference=fake, merge_s=0.0)
     np.testing.assert_array_equal(split[0], [3, 9, 11])
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    spikes=st.lists(st.lists(st.integers(0, 500), max_size=30), min_size=1, max_size=5),
+    jitter=st.integers(-1, 1),
+)
+def test_score_events_properties(spikes, jitter):
+    # detections = the merged true events (>= 4 frames apart) shifted by one frame at most, so
+    # each is strictly closest to its own event: a perfect score
+    merged = []
+    for frames in spikes:
+        unique = sorted(set(frames))
+        merged.append([f for k, f in enumerate(unique) if k == 0 or f - unique[k - 1] > 3])
+    shifted = [[e + jitter + 10 for e in events] for events in merged]
+    truth = [[f + 10 for f in frames] for frames in spikes]
+    perfect = ep.score_events(shifted, truth, tolerance=3)
+    assert perfect.false_positives == perfect.false_negatives == 0
+    assert perfect.true_positives == sum(map(len, merged))
+    # dropping detections lowers recall only; true positives never exceed either count
+    partial = ep.score_events([events[::2] for events in shifted], truth, tolerance=3)
+    assert partial.false_positives == 0
+    assert partial.true_positives == sum(len(events[::2]) for events in shifted)
