@@ -47,7 +47,7 @@ def test_session_from_xml(single):
     assert session.frame_period == pytest.approx(0.1)
     assert [p.name for p in session.voltage_recordings] == [
         "TSeries-001_Cycle00001_VoltageRecording_001.csv"]
-    assert session.files[3, 0, 0].name == "TSeries-001_Cycle00001_Ch2_000004.ome.tif"
+    assert os.path.basename(session.files[3, 0, 0]) == "TSeries-001_Cycle00001_Ch2_000004.ome.tif"
 
 
 def test_names_fallback_matches_xml(single):
@@ -64,8 +64,8 @@ def test_volumetric_bidirectional_plane_order(tmp_path):
     assert session.n_planes == 3 and session.n_frames == 4
     np.testing.assert_allclose(session.plane_z, [-150, -140, -130])
     # even cycles are acquired deep-to-shallow: file index 1 is plane 2
-    assert session.files[1, 2, 0].name.endswith("_Cycle00002_Ch2_000001.ome.tif")
-    assert session.files[0, 2, 0].name.endswith("_Cycle00001_Ch2_000003.ome.tif")
+    assert os.path.basename(session.files[1, 2, 0]).endswith("_Cycle00002_Ch2_000001.ome.tif")
+    assert os.path.basename(session.files[0, 2, 0]).endswith("_Cycle00001_Ch2_000003.ome.tif")
     # volume times: first acquired plane of each cycle
     np.testing.assert_allclose(session.frame_times, written.frame_times)
 
@@ -81,7 +81,7 @@ def test_bidirectional_without_z_uses_cycle_parity(tmp_path):
     written.xml_path.write_text(text, encoding="utf-8")
     session = read_prairieview_session(written.folder)
     assert session.plane_z is None
-    assert session.files[1, 0, 0].name.endswith("_Cycle00002_Ch2_000003.ome.tif")
+    assert os.path.basename(session.files[1, 0, 0]).endswith("_Cycle00002_Ch2_000003.ome.tif")
 
 
 def test_incomplete_last_volume_dropped(tmp_path):
@@ -98,7 +98,7 @@ def test_multipage_files(tmp_path):
     written = write_prairieview_session(tmp_path / "mp", _images(5, 1, 2), multipage=True)
     session = read_prairieview_session(written.folder)
     assert session.pages[:, 0, 0].tolist() == [0, 1, 2, 3, 4]
-    assert {p.name for p in session.files.ravel()} == {
+    assert {os.path.basename(p) for p in session.files.ravel()} == {
         "mp_Cycle00001_Ch1_000001.ome.tif", "mp_Cycle00001_Ch2_000001.ome.tif"}
 
 

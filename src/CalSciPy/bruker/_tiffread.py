@@ -86,7 +86,7 @@ def _merge_segments(offsets: Sequence[int], counts: Sequence[int]) -> tuple[tupl
     return tuple((o, c) for o, c in merged)
 
 
-def probe_layout(path: Path) -> TiffLayout | None:
+def probe_layout(path: str | Path) -> TiffLayout | None:
     """Parse ``path``'s layout, or return None when it cannot be read by raw offsets.
 
     Raises
@@ -143,7 +143,8 @@ def _check_page(path: Path, page, size: int) -> None:
         )
 
 
-def _read_with_tifffile(path: Path, page: int, shape: tuple[int, int], out: np.ndarray) -> None:
+def _read_with_tifffile(path: str | Path, page: int, shape: tuple[int, int],
+                        out: np.ndarray) -> None:
     try:
         # warnings/logging are silenced by read_frames for all threads (their state is global)
         with tifffile.TiffFile(path) as tif:
@@ -166,7 +167,7 @@ def _read_with_tifffile(path: Path, page: int, shape: tuple[int, int], out: np.n
     out[...] = frame
 
 
-def _read_raw(path: Path, layout: TiffLayout, out: np.ndarray) -> bool:
+def _read_raw(path: str | Path, layout: TiffLayout, out: np.ndarray) -> bool:
     """Read one frame by raw offsets into ``out``; False when the file's layout differs."""
     fd = os.open(path, os.O_RDONLY | _O_BINARY)
     try:
@@ -204,7 +205,7 @@ def _pread_into(fd: int, target: memoryview, offset: int) -> int:
 
 
 def read_frames(
-    jobs: Sequence[tuple[Path, int, np.ndarray]],
+    jobs: Sequence[tuple[str | Path, int, np.ndarray]],
     shape: tuple[int, int],
     *,
     layout: TiffLayout | None,
@@ -222,7 +223,7 @@ def read_frames(
     workers = workers or min(32, 4 * (os.cpu_count() or 1))
     chunk = max(1, min(64, len(jobs) // (workers * 4) or 1))
 
-    def run(batch: Sequence[tuple[Path, int, np.ndarray]]) -> int:
+    def run(batch: Sequence[tuple[str | Path, int, np.ndarray]]) -> int:
         for path, page, out in batch:
             done = False
             if layout is not None and page == 0 and out.dtype == layout.dtype.newbyteorder("="):
@@ -231,7 +232,7 @@ def read_frames(
                 except FileNotFoundError as err:
                     raise FileNotFoundError(f"image file not found: {path}") from err
             if not done:
-                if not path.is_file():
+                if not os.path.isfile(path):
                     raise FileNotFoundError(f"image file not found: {path}")
                 _read_with_tifffile(path, page, shape, out)
         return len(batch)
