@@ -249,7 +249,7 @@ class _SessionStack:
 
 
 def repackage_bruker_tifs(input_folder: str | Path, output_folder: str | Path, channel: int = 0,
-                          plane: int = 0) -> None:
+                          plane: int = 0, *, progress: bool = True) -> None:
     """Repackage one channel/plane of a PrairieView folder into < 4 GB multi-page TIFF stacks.
 
     Writes ``images.tif``, or ``images_00.tif, images_01.tif, …`` of at most 3.9 GB each,
@@ -267,6 +267,8 @@ def repackage_bruker_tifs(input_folder: str | Path, output_folder: str | Path, c
         Zero-indexed channel.
     plane
         Zero-indexed plane.
+    progress
+        Keyword-only: show a tqdm progress bar.
 
     Raises
     ------
@@ -294,7 +296,7 @@ def repackage_bruker_tifs(input_folder: str | Path, output_folder: str | Path, c
             )
     output.mkdir(parents=True, exist_ok=True)
     stack = _SessionStack(session, channel, plane, _frame_shape(session))
-    save_images(output, stack, 3.9, overwrite=False, progress=True)
+    save_images(output, stack, 3.9, overwrite=False, progress=progress)
 
 
 def extract_frame_times(filename: str | Path) -> pd.DataFrame:
