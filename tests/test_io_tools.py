@@ -212,6 +212,17 @@ def test_folder_natural_sort_order(tmp_path):
     assert _common.natural_key(Path("a_2.tif")) < _common.natural_key(Path("a_10.tif"))
 
 
+@pytest.mark.parametrize("counts", [[3, 3, 3, 1], [3, 1, 3, 3], [1, 3, 2, 5], [4, 4, 9, 4]])
+def test_folder_files_with_different_frame_counts(tmp_path, counts):
+    images = stack((sum(counts), 5, 4))
+    bounds = np.cumsum([0, *counts])
+    for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+        save_images(tmp_path / f"part_{i}.tif", images[a:b])
+    loaded = load_images(tmp_path)
+    assert loaded.shape == images.shape
+    np.testing.assert_array_equal(loaded, images)
+
+
 def test_folder_parallel_read_many_files(tmp_path):
     images = stack((40, 6, 7))
     for i in range(20):

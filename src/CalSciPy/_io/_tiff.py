@@ -1,10 +1,12 @@
 """Multi-page TIFF stacks (tifffile): single files, folders of files, split saving."""
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
 import struct
+import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -49,6 +51,27 @@ BIGTIFF_BYTES = 2**32 - 2**25
 DEFAULT_STEM = "images"
 #: threads reading a folder; I/O and decoding release the GIL
 MAX_READ_THREADS = 8
+
+
+
+class _BrukerMetaMorphNoise(logging.Filter):
+    """Drop tifffile's complaints about the zeroed MetaMorph (UIC) dates in Bruker files.
+
+    PrairieView writes UIC tags with Julian day 0; tifffile logs four errors per file about
+    them, which for a 20 000-file session floods the log and slows reading. The pixels are
+    unaffected. Only that exact message is dropped.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "no datetime before year 1" not in record.getMessage()
+
+
+logging.getLogger("tifffile").addFilter(_BrukerMetaMorphNoise())
+# tifffile divides the same zeroed UIC2 tag fields (0/0) while parsing Bruker files
+warnings.filterwarnings(
+    "ignore", message="invalid value encountered in divide", category=RuntimeWarning,
+    module="tifffile",
+)
 
 #: errors tifffile raises on corrupt or truncated files
 _TIFF_ERRORS = (tifffile.TiffFileError, ValueError, struct.error, IndexError, KeyError, EOFError)
@@ -150,6 +173,19 @@ def _tif_info(path: Path) -> tuple[tuple[int, int, int], np.dtype]:
     return shape, dtype
 
 
+def _read_into(
+    tif: tifffile.TiffFile, path: Path, series: list[Any], counts: list[int], out: np.ndarray
+) -> None:
+    start = 0
+    try:
+        for s, n in zip(series, counts):
+            # a fresh view: tifffile reshapes the array it is given in place
+            s.asarray(out=out[start:start + n].view())
+            start += n
+    except _TIFF_ERRORS as err:
+        raise _corrupt(path, err) from err
+
+
 def _load_single_tif(path: str | os.PathLike, out: np.ndarray | None = None) -> np.ndarray:
     """Read one TIFF file into a ``(frames, y, x)`` array (a single page is ``(1, y, x)``).
 
@@ -171,14 +207,7 @@ def _load_single_tif(path: str | os.PathLike, out: np.ndarray | None = None) -> 
                 f"out must be a C-contiguous {shape} {dtype} array to read {path}, "
                 f"got {out.shape} {out.dtype}"
             )
-        start = 0
-        try:
-            for s, n in zip(series, counts):
-                # a fresh view: tifffile reshapes the array it is given in place
-                s.asarray(out=out[start:start + n].view())
-                start += n
-        except _TIFF_ERRORS as err:
-            raise _corrupt(path, err) from err
+        _read_into(tif, path, series, counts, out)
     return out
 
 
@@ -195,10 +224,8 @@ def _threads(n_files: int) -> int:
     return max(1, min(n_files, MAX_READ_THREADS, 2 * (os.cpu_count() or 1)))
 
 
-def _scan(files: Sequence[Path]) -> tuple[list[int], tuple[int, int], np.dtype]:
-    """Frames per file, common (y, x) and dtype; raises naming the first odd file."""
-    with ThreadPoolExecutor(_threads(len(files))) as pool:
-        infos = list(pool.map(_tif_info, files))
+def _check_same(files: Sequence[Path], infos: Sequence[tuple[tuple, np.dtype]]) -> None:
+    """Raise naming the first file whose frame size or dtype differs from the first file's."""
     (_, y, x), dtype = infos[0]
     for path, ((_, fy, fx), fdtype) in zip(files, infos):
         if (fy, fx) != (y, x) or fdtype != dtype:
@@ -206,7 +233,30 @@ def _scan(files: Sequence[Path]) -> tuple[list[int], tuple[int, int], np.dtype]:
                 f"{path} holds {fy}x{fx} {fdtype} images but {files[0].name} holds "
                 f"{y}x{x} {dtype}; all files in {path.parent} must match"
             )
+
+
+def _scan(files: Sequence[Path]) -> tuple[list[int], tuple[int, int], np.dtype]:
+    """Frames per file, common (y, x) and dtype; raises naming the first odd file."""
+    with ThreadPoolExecutor(_threads(len(files))) as pool:
+        infos = list(pool.map(_tif_info, files))
+    _check_same(files, infos)
+    (_, y, x), dtype = infos[0]
     return [info[0][0] for info in infos], (y, x), dtype
+
+
+def _tiff_list(path: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Path]:
+    if isinstance(path, (str, os.PathLike)):
+        folder = existing_path(path)
+        if not folder.is_dir():
+            raise NotADirectoryError(f"{str(folder)!r} is not a folder")
+        files = tiff_files(folder)
+        if not files:
+            raise DataFormatError(f"folder {str(folder)!r} holds no .tif/.tiff files")
+        return files
+    files = [existing_path(p) for p in path]
+    if not files:
+        raise ValueError("no TIFF files given")
+    return files
 
 
 def _load_many_tif(
@@ -215,35 +265,59 @@ def _load_many_tif(
     """Read every TIFF of a folder (or a list of files) into one ``(frames, y, x)`` array.
 
     Files are taken in natural sort order (``images_2`` before ``images_10``) when a folder is
-    given, scanned for shape/dtype first, then read in parallel threads straight into one
-    preallocated array (peak memory ≈ the result).
+    given and read in parallel threads straight into one preallocated array (peak memory ≈ the
+    result). The array is sized from the first file, so a uniform folder (e.g. PrairieView's
+    single-frame files) opens each file once; from the first file with another frame count on
+    (e.g. the short last part of a split stack) files are read again at their true offsets.
     """
-    if isinstance(path, (str, os.PathLike)):
-        folder = existing_path(path)
-        if not folder.is_dir():
-            raise NotADirectoryError(f"{str(folder)!r} is not a folder")
-        files = tiff_files(folder)
-        if not files:
-            raise DataFormatError(f"folder {str(folder)!r} holds no .tif/.tiff files")
-    else:
-        files = [existing_path(p) for p in path]
-        if not files:
-            raise ValueError("no TIFF files given")
-    counts, (y, x), dtype = _scan(files)
+    files = _tiff_list(path)
+    first_shape, dtype = _tif_info(files[0])
+    per_file = first_shape[0]
+    images = np.empty((per_file * len(files), *first_shape[1:]), dtype)
+
+    def read_uniform(i: int) -> tuple[tuple, np.dtype, int]:
+        with _open(files[i]) as tif:
+            series, counts, shape, fdtype = _layout(tif, files[i])
+            if shape != first_shape or fdtype != dtype:
+                return shape, fdtype, 0
+            out = images[i * per_file:(i + 1) * per_file]
+            _read_into(tif, files[i], series, counts, out)
+            return shape, fdtype, out.nbytes
+
+    with (
+        progress_bar(images.nbytes, "loading TIFFs", progress) as bar,
+        ThreadPoolExecutor(_threads(len(files))) as pool,
+    ):
+        infos = []
+        for shape, fdtype, nbytes in pool.map(read_uniform, range(len(files))):
+            infos.append((shape, fdtype))
+            bar.update(nbytes)
+    _check_same(files, infos)
+    if all(shape == first_shape for shape, _ in infos):
+        return images
+    # frame counts differ (e.g. the short last part of a split stack): files before the first
+    # odd one are already in place; re-read the rest at their true offsets
+    counts = [shape[0] for shape, _ in infos]
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(int)
-    images = np.empty((int(offsets[-1]), y, x), dtype)
+    total = int(offsets[-1])
+    first_odd = next(i for i, (shape, _) in enumerate(infos) if shape != first_shape)
+    if total > images.shape[0]:
+        del images
+        images = np.empty((total, *first_shape[1:]), dtype)
+        first_odd = 0
 
     def read(i: int) -> int:
         _load_single_tif(files[i], out=images[offsets[i]:offsets[i + 1]])
         return images[offsets[i]:offsets[i + 1]].nbytes
 
     with (
-        progress_bar(images.nbytes, "loading TIFFs", progress) as bar,
+        progress_bar(int(offsets[-1] - offsets[first_odd]) * images[0].nbytes, "loading TIFFs",
+                     progress) as bar,
         ThreadPoolExecutor(_threads(len(files))) as pool,
     ):
-        for nbytes in pool.map(read, range(len(files))):
+        for nbytes in pool.map(read, range(first_odd, len(files))):
             bar.update(nbytes)
-    return images
+    return images if images.shape[0] == total else images[:total]
 
 
 def load_images(path: str | os.PathLike, *, progress: bool = True) -> np.ndarray:
