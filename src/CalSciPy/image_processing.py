@@ -280,6 +280,8 @@ def _as_stack(images):
             images = np.asarray(images)
         except (TypeError, ValueError) as err:
             raise TypeError(f"images must be an array, got {type(images).__name__}") from err
+    if np.dtype(images.dtype).kind not in "buif":
+        raise TypeError(f"images must hold real numbers, got dtype {images.dtype}")
     if images.ndim == 2:
         return images[np.newaxis], True
     if images.ndim != 3:

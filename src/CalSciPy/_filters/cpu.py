@@ -79,25 +79,25 @@ def reflect_indices(n: int, radius: int) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # median 3×3×3
 # ---------------------------------------------------------------------------------------------
-@njit(inline="always")
+@njit(cache=True)
 def _cs(a, b):
     """Compare-swap: ``(min, max)``."""
     return (a, b) if a <= b else (b, a)
 
 
-@njit(inline="always")
+@njit(cache=True)
 def _min3(a, b, c):
     m = a if a <= b else b
     return m if m <= c else c
 
 
-@njit(inline="always")
+@njit(cache=True)
 def _max3(a, b, c):
     m = a if a >= b else b
     return m if m >= c else c
 
 
-@njit(inline="always")
+@njit(cache=True)
 def _med3(a, b, c):
     lo = a if a <= b else b
     hi = a if a >= b else b
@@ -105,109 +105,114 @@ def _med3(a, b, c):
     return m if m >= lo else lo
 
 
-@njit(inline="always")
+@njit(cache=True)
 def _mn(a, b):
     return a if a <= b else b
 
 
-@njit(inline="always")
+@njit(cache=True)
 def _mx(a, b):
     return a if a >= b else b
 
 
 @njit(parallel=True, cache=True)
 def _median27(images, out, t_src, y_src):  # pragma: no cover - compiled by numba
-    n_t, n_y, n_x = images.shape
-    for t in prange(n_t):
+    for t in prange(images.shape[0]):
         # sorted (t±1, y±1) columns, padded by one reflected column on each side
-        col = np.empty((9, n_x + 2), dtype=images.dtype)
-        ta = t_src[t]
-        tc = t_src[t + 2]
-        for y in range(n_y):
-            ya = y_src[y]
-            yc = y_src[y + 2]
-            for x in range(n_x):
-                v0 = images[ta, ya, x]
-                v1 = images[ta, y, x]
-                v2 = images[ta, yc, x]
-                v3 = images[t, ya, x]
-                v4 = images[t, y, x]
-                v5 = images[t, yc, x]
-                v6 = images[tc, ya, x]
-                v7 = images[tc, y, x]
-                v8 = images[tc, yc, x]
-                # Batcher odd-even merge sort of 16, restricted to 9 inputs (28 comparators)
-                v0, v1 = _cs(v0, v1)
-                v2, v3 = _cs(v2, v3)
-                v0, v2 = _cs(v0, v2)
-                v1, v3 = _cs(v1, v3)
-                v1, v2 = _cs(v1, v2)
-                v4, v5 = _cs(v4, v5)
-                v6, v7 = _cs(v6, v7)
-                v4, v6 = _cs(v4, v6)
-                v5, v7 = _cs(v5, v7)
-                v5, v6 = _cs(v5, v6)
-                v0, v4 = _cs(v0, v4)
-                v2, v6 = _cs(v2, v6)
-                v2, v4 = _cs(v2, v4)
-                v1, v5 = _cs(v1, v5)
-                v3, v7 = _cs(v3, v7)
-                v3, v5 = _cs(v3, v5)
-                v1, v2 = _cs(v1, v2)
-                v3, v4 = _cs(v3, v4)
-                v5, v6 = _cs(v5, v6)
-                v0, v8 = _cs(v0, v8)
-                v4, v8 = _cs(v4, v8)
-                v2, v4 = _cs(v2, v4)
-                v6, v8 = _cs(v6, v8)
-                v3, v5 = _cs(v3, v5)
-                v1, v2 = _cs(v1, v2)
-                v3, v4 = _cs(v3, v4)
-                v5, v6 = _cs(v5, v6)
-                v7, v8 = _cs(v7, v8)
-                col[0, x + 1] = v0
-                col[1, x + 1] = v1
-                col[2, x + 1] = v2
-                col[3, x + 1] = v3
-                col[4, x + 1] = v4
-                col[5, x + 1] = v5
-                col[6, x + 1] = v6
-                col[7, x + 1] = v7
-                col[8, x + 1] = v8
-            for k in range(9):
-                col[k, 0] = col[k, 1]
-                col[k, n_x + 1] = col[k, n_x]
-            for x in range(n_x):
-                # candidates (see module docstring): L_5..L_8, M_2..M_6, H_0..H_3
-                s0 = _min3(col[5, x], col[5, x + 1], col[5, x + 2])
-                s1 = _min3(col[6, x], col[6, x + 1], col[6, x + 2])
-                s2 = _min3(col[7, x], col[7, x + 1], col[7, x + 2])
-                s3 = _min3(col[8, x], col[8, x + 1], col[8, x + 2])
-                s4 = _max3(col[0, x], col[0, x + 1], col[0, x + 2])
-                s5 = _max3(col[1, x], col[1, x + 1], col[1, x + 2])
-                s6 = _max3(col[2, x], col[2, x + 1], col[2, x + 2])
-                s7 = _max3(col[3, x], col[3, x + 1], col[3, x + 2])
-                m1 = _med3(col[2, x], col[2, x + 1], col[2, x + 2])
-                m2 = _med3(col[3, x], col[3, x + 1], col[3, x + 2])
-                m3 = _med3(col[4, x], col[4, x + 1], col[4, x + 2])
-                m4 = _med3(col[5, x], col[5, x + 1], col[5, x + 2])
-                m5 = _med3(col[6, x], col[6, x + 1], col[6, x + 2])
-                # Batcher merge of the sorted halves s0..s3 and s4..s7
-                s0, s4 = _cs(s0, s4)
-                s2, s6 = _cs(s2, s6)
-                s2, s4 = _cs(s2, s4)
-                s1, s5 = _cs(s1, s5)
-                s3, s7 = _cs(s3, s7)
-                s3, s5 = _cs(s3, s5)
-                s1, s2 = _cs(s1, s2)
-                s3, s4 = _cs(s3, s4)
-                s5, s6 = _cs(s5, s6)
-                # 7th smallest of the sorted lists s (8) and m (5)
-                r = _mn(_mx(s1, m5), _mx(s2, m4))
-                r = _mn(r, _mx(s3, m3))
-                r = _mn(r, _mx(s4, m2))
-                r = _mn(r, _mx(s5, m1))
-                out[t, y, x] = _mn(r, s6)
+        col = np.empty((9, images.shape[2] + 2), dtype=images.dtype)
+        _median_frame(images, out, t, t_src[t], t_src[t + 2], y_src, col)
+
+
+@njit(cache=True)
+def _median_frame(images, out, t, ta, tc, y_src, col):  # pragma: no cover - compiled by numba
+    # the per-frame body is a separate (LLVM-inlined) function: numba's parfor passes on one
+    # big prange body would take tens of seconds to compile
+    n_y, n_x = images.shape[1], images.shape[2]
+    for y in range(n_y):
+        ya = y_src[y]
+        yc = y_src[y + 2]
+        for x in range(n_x):
+            v0 = images[ta, ya, x]
+            v1 = images[ta, y, x]
+            v2 = images[ta, yc, x]
+            v3 = images[t, ya, x]
+            v4 = images[t, y, x]
+            v5 = images[t, yc, x]
+            v6 = images[tc, ya, x]
+            v7 = images[tc, y, x]
+            v8 = images[tc, yc, x]
+            # Batcher odd-even merge sort of 16, restricted to 9 inputs (28 comparators)
+            v0, v1 = _cs(v0, v1)
+            v2, v3 = _cs(v2, v3)
+            v0, v2 = _cs(v0, v2)
+            v1, v3 = _cs(v1, v3)
+            v1, v2 = _cs(v1, v2)
+            v4, v5 = _cs(v4, v5)
+            v6, v7 = _cs(v6, v7)
+            v4, v6 = _cs(v4, v6)
+            v5, v7 = _cs(v5, v7)
+            v5, v6 = _cs(v5, v6)
+            v0, v4 = _cs(v0, v4)
+            v2, v6 = _cs(v2, v6)
+            v2, v4 = _cs(v2, v4)
+            v1, v5 = _cs(v1, v5)
+            v3, v7 = _cs(v3, v7)
+            v3, v5 = _cs(v3, v5)
+            v1, v2 = _cs(v1, v2)
+            v3, v4 = _cs(v3, v4)
+            v5, v6 = _cs(v5, v6)
+            v0, v8 = _cs(v0, v8)
+            v4, v8 = _cs(v4, v8)
+            v2, v4 = _cs(v2, v4)
+            v6, v8 = _cs(v6, v8)
+            v3, v5 = _cs(v3, v5)
+            v1, v2 = _cs(v1, v2)
+            v3, v4 = _cs(v3, v4)
+            v5, v6 = _cs(v5, v6)
+            v7, v8 = _cs(v7, v8)
+            col[0, x + 1] = v0
+            col[1, x + 1] = v1
+            col[2, x + 1] = v2
+            col[3, x + 1] = v3
+            col[4, x + 1] = v4
+            col[5, x + 1] = v5
+            col[6, x + 1] = v6
+            col[7, x + 1] = v7
+            col[8, x + 1] = v8
+        for k in range(9):
+            col[k, 0] = col[k, 1]
+            col[k, n_x + 1] = col[k, n_x]
+        for x in range(n_x):
+            # candidates (see module docstring): L_5..L_8, M_2..M_6, H_0..H_3
+            s0 = _min3(col[5, x], col[5, x + 1], col[5, x + 2])
+            s1 = _min3(col[6, x], col[6, x + 1], col[6, x + 2])
+            s2 = _min3(col[7, x], col[7, x + 1], col[7, x + 2])
+            s3 = _min3(col[8, x], col[8, x + 1], col[8, x + 2])
+            s4 = _max3(col[0, x], col[0, x + 1], col[0, x + 2])
+            s5 = _max3(col[1, x], col[1, x + 1], col[1, x + 2])
+            s6 = _max3(col[2, x], col[2, x + 1], col[2, x + 2])
+            s7 = _max3(col[3, x], col[3, x + 1], col[3, x + 2])
+            m1 = _med3(col[2, x], col[2, x + 1], col[2, x + 2])
+            m2 = _med3(col[3, x], col[3, x + 1], col[3, x + 2])
+            m3 = _med3(col[4, x], col[4, x + 1], col[4, x + 2])
+            m4 = _med3(col[5, x], col[5, x + 1], col[5, x + 2])
+            m5 = _med3(col[6, x], col[6, x + 1], col[6, x + 2])
+            # Batcher merge of the sorted halves s0..s3 and s4..s7
+            s0, s4 = _cs(s0, s4)
+            s2, s6 = _cs(s2, s6)
+            s2, s4 = _cs(s2, s4)
+            s1, s5 = _cs(s1, s5)
+            s3, s7 = _cs(s3, s7)
+            s3, s5 = _cs(s3, s5)
+            s1, s2 = _cs(s1, s2)
+            s3, s4 = _cs(s3, s4)
+            s5, s6 = _cs(s5, s6)
+            # 7th smallest of the sorted lists s (8) and m (5)
+            r = _mn(_mx(s1, m5), _mx(s2, m4))
+            r = _mn(r, _mx(s3, m3))
+            r = _mn(r, _mx(s4, m2))
+            r = _mn(r, _mx(s5, m1))
+            out[t, y, x] = _mn(r, s6)
 
 
 def median_cpu(images: np.ndarray, footprint: np.ndarray) -> np.ndarray:
@@ -254,50 +259,51 @@ def gaussian_kernel1d(sigma: float, truncate: float) -> np.ndarray:
 @njit(parallel=True, cache=True)
 def _gaussian3(images, out, w_t, w_y, w_x, t_src, y_src, x_src, work_zero,
                integer):  # pragma: no cover - compiled by numba
-    n_t, n_y, n_x = images.shape
-    r_t = (w_t.size - 1) // 2
-    r_y = (w_y.size - 1) // 2
-    r_x = (w_x.size - 1) // 2
-    for t in prange(n_t):
+    n_y, n_x = images.shape[1], images.shape[2]
+    for t in prange(images.shape[0]):
         plane = np.empty((n_y, n_x), dtype=work_zero.dtype)
         plane2 = np.empty((n_y, n_x), dtype=work_zero.dtype)
-        row = np.empty(n_x + 2 * r_x, dtype=work_zero.dtype)
-        # frames
-        for y in range(n_y):
-            for x in range(n_x):
-                plane[y, x] = 0
-        for k in range(2 * r_t + 1):
-            src = t_src[t + k]
-            w = w_t[k]
-            for y in range(n_y):
-                for x in range(n_x):
-                    plane[y, x] += w * images[src, y, x]
-        if integer:
-            for y in range(n_y):
-                for x in range(n_x):
-                    plane[y, x] = np.trunc(plane[y, x])
-        # y
-        for y in range(n_y):
-            for x in range(n_x):
-                plane2[y, x] = 0
-            for k in range(2 * r_y + 1):
-                src = y_src[y + k]
-                w = w_y[k]
-                for x in range(n_x):
-                    plane2[y, x] += w * plane[src, x]
-            if integer:
-                for x in range(n_x):
-                    plane2[y, x] = np.trunc(plane2[y, x])
-        # x, through a reflect-padded copy of the row so the inner loop stays contiguous
-        for y in range(n_y):
-            for p in range(n_x + 2 * r_x):
-                row[p] = plane2[y, x_src[p]]
-            for x in range(n_x):
-                acc = work_zero[0]
-                for k in range(2 * r_x + 1):
-                    acc += w_x[k] * row[x + k]
-                out[t, y, x] = acc
+        row = np.empty(n_x + w_x.size - 1, dtype=work_zero.dtype)
+        _gaussian_frame(images, out, t, w_t, w_y, w_x, t_src, y_src, x_src, integer,
+                        plane, plane2, row)
 
+
+@njit(cache=True)
+def _gaussian_frame(images, out, t, w_t, w_y, w_x, t_src, y_src, x_src, integer,
+                    plane, plane2, row):  # pragma: no cover - compiled by numba
+    n_y, n_x = images.shape[1], images.shape[2]
+    # frames: weighted sum of whole frames (contiguous, vectorised)
+    plane[:, :] = 0
+    for k in range(w_t.size):
+        src = t_src[t + k]
+        w = w_t[k]
+        for y in range(n_y):
+            for x in range(n_x):
+                plane[y, x] += w * images[src, y, x]
+    if integer:  # scipy stores each axis' result in the integer dtype (C cast truncates)
+        for y in range(n_y):
+            for x in range(n_x):
+                plane[y, x] = np.trunc(plane[y, x])
+    # y: weighted sum of rows
+    plane2[:, :] = 0
+    for y in range(n_y):
+        for k in range(w_y.size):
+            src = y_src[y + k]
+            w = w_y[k]
+            for x in range(n_x):
+                plane2[y, x] += w * plane[src, x]
+        if integer:
+            for x in range(n_x):
+                plane2[y, x] = np.trunc(plane2[y, x])
+    # x: through a reflect-padded copy of the row so the inner loop stays contiguous
+    for y in range(n_y):
+        for p in range(row.size):
+            row[p] = plane2[y, x_src[p]]
+        for x in range(n_x):
+            acc = row[x] * w_x[0]
+            for k in range(1, w_x.size):
+                acc += w_x[k] * row[x + k]
+            out[t, y, x] = acc
 
 def gaussian_cpu(images: np.ndarray, sigmas: tuple[float, float, float],
                  truncate: float) -> np.ndarray:
