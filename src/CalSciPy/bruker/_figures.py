@@ -51,5 +51,5 @@ def plot_voltage_alignment(aligned: pd.DataFrame, signal: str, *, ax=None,
     ax.set_xlabel("time (s)")
     ax.set_ylabel(f"{signal} (V)")
     ax.set_ylim(low - 0.2 * span, high + 0.1 * span)
-    ax.legend(loc="upper right", fontsize="small", frameon=False)
+    ax.legend(loc="upper left", fontsize="small", frameon=False)
     return ax
