@@ -472,3 +472,12 @@ def test_perona_malik_bad_input():
         perona_malik_diffusion(np.array([[0.0, np.nan, 1.0]]))
     with pytest.raises(ValueError):
         perona_malik_diffusion(np.ones((2, 2, 2)))
+
+
+def test_vectorisable_exp_is_accurate():
+    from CalSciPy.trace_processing import _exp_neg
+
+    y = np.concatenate([np.linspace(0, 1, 2001), np.linspace(1, 700, 20001)])
+    got = np.array([_exp_neg(v) for v in y])
+    np.testing.assert_allclose(got, np.exp(-y), rtol=1e-12, atol=0)
+    assert _exp_neg(1e6) < 1e-320 and _exp_neg(np.inf) < 1e-320

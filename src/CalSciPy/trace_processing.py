@@ -479,6 +479,27 @@ def calculate_standardized_noise(
     return restore_ndim(noise.astype(dtype, copy=False), was_1d)
 
 
+@numba.njit(cache=True, parallel=True)
+def _project_out_kernel(x, basis, out):  # pragma: no cover - compiled
+    """``out[i] = x[i] − Σ_k (x[i] · basis[k]) basis[k]`` for orthonormal rows ``basis``."""
+    n_rows, n = x.shape
+    n_basis = basis.shape[0]
+    for i in numba.prange(n_rows):
+        row = x[i]
+        coef = np.zeros(n_basis)
+        # one sweep over the row for all coefficients (independent accumulators)
+        for t in range(n):
+            v = np.float64(row[t])
+            for k in range(n_basis):
+                coef[k] += v * basis[k, t]
+        dst = out[i]
+        for t in range(n):
+            trend = 0.0
+            for k in range(n_basis):
+                trend += coef[k] * basis[k, t]
+            dst[t] = np.float64(row[t]) - trend
+
+
 def detrend_polynomial(traces: np.ndarray, in_place: bool = False) -> np.ndarray:
     """Remove a fourth-order polynomial trend from each neuron's trace.
 
@@ -501,7 +522,8 @@ def detrend_polynomial(traces: np.ndarray, in_place: bool = False) -> np.ndarray
     -----
     All neurons share the design matrix, so the fit is one orthogonal projection: the
     Vandermonde matrix of the (rescaled) frame index is QR-factorised once and the trend of
-    every neuron is ``(Y Q) Qᵀ`` (BLAS, float64, in row chunks). This spans the same
+    every neuron is ``(Y Q) Qᵀ`` (float64, a numba kernel parallel over neurons, no
+    temporaries). This spans the same
     polynomials as ``polyfit`` and agrees with it to floating-point precision (better
     conditioned than the unscaled fit). With fewer than 5 frames the polynomial interpolates
     the data and the result is zero.
@@ -515,11 +537,7 @@ def detrend_polynomial(traces: np.ndarray, in_place: bool = False) -> np.ndarray
     # (and so the least-squares fit) is unchanged
     x = np.linspace(-1.0, 1.0, n_frames) if n_frames > 1 else np.zeros(1)
     q, _ = np.linalg.qr(np.vander(x, degree + 1))
-    rows = max(1, _CHUNK_BYTES // max(1, n_frames * 8))
-    for start in range(0, traces2d.shape[0], rows):
-        block = traces2d[start:start + rows].astype(np.float64)
-        block -= (block @ q) @ q.T
-        out[start:start + rows] = block
+    _project_out_kernel(_as_float_input(traces2d), np.ascontiguousarray(q.T), out)
     return _result(traces, out, was_1d, in_place)
 
 
@@ -533,6 +551,47 @@ def _reflect_index(i, n):  # pragma: no cover - compiled
     if j >= n:
         j = period - 1 - j
     return j
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _exp_neg(y):  # pragma: no cover - compiled
+    """``exp(−y)`` for ``y ≥ 0`` in float64, relative error < 1e-12 (tested).
+
+    ``exp(−y/1024)`` from its Taylor series (z ≤ 0.73: truncation < 1e-18), then squared ten
+    times. Unlike a call to libm's ``exp`` this is plain arithmetic the compiler vectorises
+    (SIMD), which makes the diffusion about 2–3× faster. Explicit Horner steps: a loop over
+    a coefficient tuple is not unrolled by numba and loses the vectorisation.
+    """
+    z = min(y, 745.0) * (1.0 / 1024.0)
+    p = -2.8114572543455206e-15  # -1/17!
+    p = p * z + 4.779477332387385e-14  # 1/16!
+    p = p * z - 7.647163731819816e-13  # 1/15!
+    p = p * z + 1.1470745597729725e-11  # 1/14!
+    p = p * z - 1.6059043836821613e-10  # 1/13!
+    p = p * z + 2.08767569878681e-09  # 1/12!
+    p = p * z - 2.505210838544172e-08  # 1/11!
+    p = p * z + 2.755731922398589e-07  # 1/10!
+    p = p * z - 2.7557319223985893e-06  # 1/9!
+    p = p * z + 2.48015873015873e-05  # 1/8!
+    p = p * z - 0.0001984126984126984  # 1/7!
+    p = p * z + 0.001388888888888889  # 1/6!
+    p = p * z - 0.008333333333333333  # 1/5!
+    p = p * z + 0.041666666666666664  # 1/4!
+    p = p * z - 0.16666666666666666  # 1/3!
+    p = p * z + 0.5  # 1/2!
+    p = p * z - 1.0  # 1/1!
+    p = p * z + 1.0  # 1/0!
+    p = p * p
+    p = p * p
+    p = p * p
+    p = p * p
+    p = p * p
+    p = p * p
+    p = p * p
+    p = p * p
+    p = p * p
+    p = p * p
+    return p
 
 
 @numba.njit(cache=True, parallel=True)
@@ -569,7 +628,7 @@ def _perona_malik_kernel(x, iters, kappa, gamma, weights):  # pragma: no cover -
                     d[t] = smooth[t]
             for t in range(n):
                 r = d[t] / k
-                phi[t] = d[t] * math.exp(-(r * r))
+                phi[t] = d[t] * _exp_neg(r * r)
             row[0] = row[0] + gamma * phi[0]
             for t in range(1, n):
                 row[t] = row[t] + gamma * (phi[t] - phi[t - 1])
