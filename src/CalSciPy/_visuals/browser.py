@@ -127,9 +127,12 @@ class NeuronBrowser:
             self._update(self.neuron)
             self.axes[0].set_title(self.title, loc="left")
             if self._slider is not None and int(self._slider.val) != self.neuron:
-                self._slider.eventson = False
-                self._slider.set_val(self.neuron)
-                self._slider.eventson = True
+                # no callbacks (we are the callback) and no draw of its own (we draw below)
+                self._slider.eventson = self._slider.drawon = False
+                try:
+                    self._slider.set_val(self.neuron)
+                finally:
+                    self._slider.eventson = self._slider.drawon = True
         if draw:
             self.figure.canvas.draw_idle()
 
