@@ -63,6 +63,10 @@ def test_infer_spikes_fixed_ar1_kernel_and_1d(recording):
     one = ep.infer_spikes(recording[1][0], 30.0, ar_order=1, tau_decay=0.5)
     assert one.spikes.shape == (recording[1].shape[1],) and one.ar_coefficients.shape == (1,)
     assert one.tau_decay == pytest.approx(0.5, rel=1e-6)
+    two = ep.infer_spikes(recording[1][:2], 30.0, tau_decay=0.8, tau_rise=0.05, n_jobs=1)
+    np.testing.assert_allclose(two.tau_decay, 0.8, rtol=1e-6)
+    d, r = np.exp(-1 / (0.8 * 30)), np.exp(-1 / (0.05 * 30))
+    np.testing.assert_allclose(two.ar_coefficients, [[d + r, -d * r]] * 2, rtol=1e-9)
 
 
 def test_infer_spikes_flat_and_short_traces():

@@ -170,12 +170,13 @@ def _deconvolve_one(functions, y: np.ndarray, options: dict):
         g, sn = functions.estimate_parameters(y, p=p, fudge_factor=0.98)
     else:
         sn = functions.GetSn(y)
+        # the AR kernel with these time constants: roots exp(-1 / (tau * frame_rate))
+        decay = math.exp(-1.0 / (options["tau_decay"] * options["frame_rate"]))
         if p == 1:
-            g = [functions.tau_to_ar1(options["tau_decay"], options["frame_rate"])]
+            g = [decay]
         else:
-            g = functions.tau_to_ar2(
-                options["tau_decay"], options["tau_rise"], options["frame_rate"]
-            )
+            rise = math.exp(-1.0 / (options["tau_rise"] * options["frame_rate"]))
+            g = [decay + rise, -decay * rise]
     g = np.asarray(g, dtype=np.float64).ravel()
     if p == 1:
         c, s, b, g_fit, _ = functions.constrained_oasisAR1(
