@@ -261,6 +261,22 @@ def test_plot_spikes_count_matrix_and_only_prob():
     assert only.prob_offset == 0.0 and only.events is None
 
 
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 4), st.integers(2, 40), st.data())
+def test_spike_ticks_match_matrix_and_lists_property(n_neurons, n_frames, data):
+    matrix = data.draw(
+        st.lists(st.lists(st.booleans(), min_size=n_frames, max_size=n_frames),
+                 min_size=n_neurons, max_size=n_neurons).map(np.array)
+    )
+    neuron = data.draw(st.integers(0, n_neurons - 1))
+    lists = [np.flatnonzero(row) for row in matrix]
+    for spike_times in (matrix, lists):
+        plot = plot_spikes(spike_times=spike_times, traces=np.zeros((n_neurons, n_frames)),
+                           frame_rate=5.0, neuron=neuron, slider=False)
+        np.testing.assert_allclose(plot.events.get_positions(), lists[neuron] / 5.0)
+        plot.close()
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
