@@ -257,6 +257,8 @@ def test_plot_spikes_count_matrix_and_only_prob():
     counts[0, [2, 5]] = [1, 2]
     plot = plot_spikes(spike_times=counts, traces=np.ones((2, 20)))
     np.testing.assert_array_equal(plot.events.get_positions(), [2, 5])
+    nested = plot_spikes(spike_times=[[False, True, True], [True, False, False]])
+    np.testing.assert_array_equal(nested.events.get_positions(), [1, 2])
     only = plot_spikes(spike_prob=np.linspace(0, 1, 40).reshape(2, 20))
     assert only.prob_offset == 0.0 and only.events is None
 

@@ -75,9 +75,16 @@ def as_event_lists(
 ) -> list[np.ndarray]:
     """Binary/count matrix ``(neurons, frames)`` or per-neuron frame lists → list of int arrays.
 
-    Non-zero matrix entries are events. Frame lists must hold whole, non-negative frame numbers
-    below ``n_frames`` (when known).
+    Non-zero matrix entries are events (nested lists of booleans count as a matrix). Frame
+    lists must hold whole, non-negative frame numbers below ``n_frames`` (when known).
     """
+    if (
+        isinstance(spike_times, (list, tuple))
+        and len(spike_times) > 0
+        and all(np.asarray(item).dtype == bool and np.ndim(item) == 1 for item in spike_times)
+        and len({len(item) for item in spike_times}) == 1
+    ):
+        spike_times = np.asarray(spike_times, dtype=bool)  # nested lists of booleans: a matrix
     if isinstance(spike_times, np.ndarray) and spike_times.ndim == 2:
         matrix = spike_times
         if not (matrix.dtype == bool or np.issubdtype(matrix.dtype, np.number)):
