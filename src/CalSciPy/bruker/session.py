@@ -229,7 +229,10 @@ def read_prairieview_xml(path: str | os.PathLike) -> PrairieViewXML:
         required attribute.
     """
     path = as_path(path, "path")
-    root = parse_xml(path, expected_root="PVScan")
+    return _xml_from_root(path, parse_xml(path, expected_root="PVScan"))
+
+
+def _xml_from_root(path: Path, root: Element) -> PrairieViewXML:
     state = parse_state_shard(root.find("PVStateShard"))
     sequences = []
     for seq in root.iter("Sequence"):
@@ -459,20 +462,23 @@ def find_master_xml(folder: Path, names: list[str] | None = None) -> Path | None
     DataFormatError
         ``<folder name>.xml`` exists but is not a PVScan file.
     """
+    found = _find_master(folder, names)
+    return None if found is None else found[0]
+
+
+def _find_master(folder: Path, names: list[str] | None) -> tuple[Path, Element] | None:
     names = os.listdir(folder) if names is None else names
     preferred = folder / f"{folder.name}.xml"
     if preferred.is_file():
-        parse_xml(preferred, expected_root="PVScan")
-        return preferred
+        return preferred, parse_xml(preferred, expected_root="PVScan")
     for name in sorted(n for n in names if n.lower().endswith(".xml")):
         if "_Cycle" in name:
             continue
         candidate = folder / name
         try:
-            parse_xml(candidate, expected_root="PVScan")
+            return candidate, parse_xml(candidate, expected_root="PVScan")
         except DataFormatError:
             continue
-        return candidate
     return None
 
 
@@ -529,9 +535,9 @@ def read_prairieview_session(folder: str | os.PathLike, *, use_xml: bool = True
             "<base>_Cycle00001_Ch<c>_000001.ome.tif"
         )
     voltage = _voltage_files(folder, names)
-    xml_path = find_master_xml(folder, names) if use_xml else None
-    if xml_path is not None:
-        return _session_from_xml(folder, read_prairieview_xml(xml_path), voltage)
+    found = _find_master(folder, names) if use_xml else None
+    if found is not None:
+        return _session_from_xml(folder, _xml_from_root(*found), voltage)
     return _session_from_names(folder, names, voltage)
 
 
