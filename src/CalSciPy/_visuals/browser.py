@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -26,7 +27,7 @@ _NEXT = {"right", "down"}
 _IMAGE_FORMATS = ("png", "svg", "pdf", "jpg", "jpeg", "tif", "tiff", "eps", "webp")
 
 
-class NeuronBrowser:
+class NeuronBrowser(ABC):
     """Base class: figure, neuron index, key handling, optional slider and saving.
 
     Subclasses implement :meth:`_height_ratios`, :meth:`_build` (create axes and artists once)
@@ -73,7 +74,7 @@ class NeuronBrowser:
             if use_slider:
                 self._add_slider(grid[-1, 0])
             self._status = self.figure.text(
-                0.995, 0.995, "", ha="right", va="top", fontsize=8, color="#595959"
+                0.5, 0.995, "", ha="center", va="top", fontsize=8, color="#595959"
             )
             self._redraw(draw=False)
         self._connect_keys()
@@ -84,14 +85,17 @@ class NeuronBrowser:
     def _default_figsize(self) -> tuple[float, float]:
         return (9.0, 4.5)
 
+    @abstractmethod
     def _height_ratios(self) -> Sequence[float]:
-        raise NotImplementedError
+        """Relative heights of the data rows (one SubplotSpec each is passed to ``_build``)."""
 
+    @abstractmethod
     def _build(self, specs: list) -> None:
-        raise NotImplementedError
+        """Create the axes (append to ``self.axes``) and artists, once."""
 
+    @abstractmethod
     def _update(self, neuron: int) -> None:
-        raise NotImplementedError
+        """Put ``neuron``'s data into the existing artists (no new figure or axes)."""
 
     # -- navigation -----------------------------------------------------------------------
     @property
