@@ -1,0 +1,98 @@
+"""Out-of-core filtering into files (memmap, Zarr, TIFF) and the ``calscipy filter`` command."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from CalSciPy import io_tools
+from CalSciPy.cli import main
+from CalSciPy.image_processing import filter_to_file, gaussian_filter, median_filter
+
+RNG = np.random.default_rng(31)
+STACK = RNG.integers(0, 3000, (17, 10, 12)).astype(np.uint16)
+
+
+@pytest.fixture
+def binary_stack(tmp_path):
+    io_tools.save_binary(tmp_path / "raw.bin", STACK)
+    return tmp_path / "raw.bin"
+
+
+def test_memmap_to_binary_in_blocks(tmp_path, binary_stack):
+    source = io_tools.load_binary(binary_stack, mapped=True)
+    assert isinstance(source, np.memmap)
+    written = filter_to_file(source, tmp_path / "out.bin", block_size=4, progress=False)
+    result = io_tools.load_binary(written)
+    assert result.dtype == STACK.dtype
+    assert np.array_equal(result, median_filter(STACK))
+    assert np.array_equal(np.asarray(source), STACK)  # source untouched
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".zarr", ".bin"])
+def test_paths_of_every_format(tmp_path, binary_stack, suffix):
+    pytest.importorskip("zarr")
+    src = tmp_path / f"src{suffix}"
+    io_tools.save_stack(src, STACK, progress=False)
+    dst = tmp_path / f"dst{suffix}"
+    filter_to_file(src, dst, "gaussian", sigma=(1.0, 0.5, 0.5), block_size=5, progress=False)
+    result = np.asarray(io_tools.open_stack(dst, lazy=False))
+    assert np.array_equal(result, gaussian_filter(STACK, sigma=(1.0, 0.5, 0.5)))
+
+
+def test_zarr_array_source(tmp_path):
+    zarr = pytest.importorskip("zarr")
+    store = zarr.open_array(str(tmp_path / "z.zarr"), mode="w", shape=STACK.shape,
+                            chunks=(3, 10, 12), dtype=STACK.dtype)
+    store[:] = STACK
+    filter_to_file(store, tmp_path / "out.tif", block_size=2, progress=False)
+    assert np.array_equal(io_tools.load_images(tmp_path / "out.tif"), median_filter(STACK))
+
+
+def test_refuses_to_overwrite_and_bad_arguments(tmp_path, binary_stack):
+    dst = tmp_path / "out.bin"
+    filter_to_file(binary_stack, dst, progress=False)
+    with pytest.raises(FileExistsError):
+        filter_to_file(binary_stack, dst, progress=False)
+    filter_to_file(binary_stack, dst, "gaussian", overwrite=True, progress=False)
+    assert np.array_equal(io_tools.load_binary(dst), gaussian_filter(STACK))
+    with pytest.raises(ValueError, match="same path"):
+        filter_to_file(binary_stack, binary_stack, overwrite=True, progress=False)
+    with pytest.raises(ValueError, match="filter"):
+        filter_to_file(binary_stack, tmp_path / "x.bin", "mean", progress=False)
+    with pytest.raises(FileNotFoundError):
+        filter_to_file(tmp_path / "missing.bin", tmp_path / "x.bin", progress=False)
+    with pytest.raises(ValueError, match="frames, y, x"):
+        filter_to_file(np.zeros((3, 4)), tmp_path / "x.bin", progress=False)
+    with pytest.raises(ValueError, match="backend"):
+        filter_to_file(binary_stack, tmp_path / "x.bin", backend="dask", progress=False)
+    with pytest.raises(ValueError, match="block_size"):
+        filter_to_file(binary_stack, tmp_path / "x.bin", block_size=0, progress=False)
+    assert not (tmp_path / "x.bin").exists()
+
+
+def test_cli_median_and_gaussian(tmp_path, binary_stack, capsys):
+    dst = tmp_path / "median.tif"
+    assert main(["filter", str(binary_stack), str(dst), "--median", "--no-progress"]) == 0
+    assert np.array_equal(io_tools.load_images(dst), median_filter(STACK))
+    assert "median.tif" in capsys.readouterr().out
+    dst = tmp_path / "gauss.bin"
+    assert main(["filter", str(binary_stack), str(dst), "--gaussian", "0,1,1.5",
+                 "--block-size", "3", "--no-progress"]) == 0
+    assert np.array_equal(io_tools.load_binary(dst), gaussian_filter(STACK, (0, 1, 1.5)))
+    assert main(["filter", str(binary_stack), str(dst), "--gaussian", "2",
+                 "--no-progress"]) == 1
+    assert "overwrite" in capsys.readouterr().err
+    assert main(["filter", str(binary_stack), str(dst), "--gaussian", "2", "--overwrite",
+                 "--no-progress"]) == 0
+
+
+def test_cli_usage_errors(tmp_path, binary_stack):
+    with pytest.raises(SystemExit):
+        main(["filter", str(binary_stack), str(tmp_path / "o.bin")])  # no filter chosen
+    with pytest.raises(SystemExit):
+        main(["filter", str(binary_stack), str(tmp_path / "o.bin"), "--median",
+              "--gaussian", "1"])
+    with pytest.raises(SystemExit):
+        main(["filter", str(binary_stack), str(tmp_path / "o.bin"), "--gaussian", "1,2"])
+    assert main(["filter", str(tmp_path / "nope.bin"), str(tmp_path / "o.bin"),
+                 "--median"]) == 1
