@@ -420,3 +420,12 @@ def test_voltage_alignment_figure(tmp_path):
     with pytest.raises(ValueError, match="Nope"):
         plot_voltage_alignment(aligned, "Nope")
     plt.close("all")
+
+
+def test_multipage_page_missing_named(tmp_path):
+    written = write_prairieview_session(tmp_path / "mp", _images(3), multipage=True,
+                                        voltage=False)
+    text = written.xml_path.read_text(encoding="utf-8-sig").replace('page="3"', 'page="7"')
+    written.xml_path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"mp_Cycle00001_Ch2_000001.*3 page.*page 7"):
+        load_bruker_tifs(written.folder, progress=False)

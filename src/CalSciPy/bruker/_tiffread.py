@@ -18,6 +18,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -167,6 +168,32 @@ def _read_with_tifffile(path: str | Path, page: int, shape: tuple[int, int],
     out[...] = frame
 
 
+def _read_pages_with_tifffile(path: str | Path, pages: list[tuple[int, np.ndarray]],
+                              shape: tuple[int, int]) -> None:
+    size = os.path.getsize(path)
+    try:
+        with tifffile.TiffFile(path) as tif:
+            n_pages = len(tif.pages)
+            for page, out in sorted(pages, key=lambda item: item[0]):
+                if page >= n_pages:
+                    raise DataFormatError(
+                        f"{path}: has {n_pages} page(s), page {page + 1} was expected"
+                    )
+                tiff_page = tif.pages[page]
+                _check_page(path, tiff_page, size)
+                frame = tiff_page.asarray()
+                if frame.shape != tuple(shape):
+                    raise DataFormatError(
+                        f"{path}: page {page + 1} is {frame.shape[0]}x{frame.shape[1]} pixels "
+                        f"but the session's frames are {shape[0]}x{shape[1]} (mixed frame sizes)"
+                    )
+                out[...] = frame
+    except DataFormatError:
+        raise
+    except Exception as err:
+        raise DataFormatError(f"{path}: not a readable TIFF image ({err})") from err
+
+
 def _read_raw(path: str | Path, layout: TiffLayout, out: np.ndarray) -> bool:
     """Read one frame by raw offsets into ``out``; False when the file's layout differs."""
     fd = os.open(path, os.O_RDONLY | _O_BINARY)
@@ -223,6 +250,19 @@ def read_frames(
     workers = workers or min(32, 4 * (os.cpu_count() or 1))
     chunk = max(1, min(64, len(jobs) // (workers * 4) or 1))
 
+    # multi-page files (PrairieView >= 5.6) are opened once each and their pages read in order
+    multi = {path for path, page, _ in jobs if page > 0}
+    single = [job for job in jobs if job[0] not in multi] if multi else list(jobs)
+    grouped: dict = {}
+    for path, page, out in (job for job in jobs if job[0] in multi):
+        grouped.setdefault(path, []).append((page, out))
+
+    def run_file(path, pages: list[tuple[int, np.ndarray]]) -> int:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"image file not found: {path}")
+        _read_pages_with_tifffile(path, pages, shape)
+        return len(pages)
+
     def run(batch: Sequence[tuple[str | Path, int, np.ndarray]]) -> int:
         for path, page, out in batch:
             done = False
@@ -237,20 +277,23 @@ def read_frames(
                 _read_with_tifffile(path, page, shape, out)
         return len(batch)
 
-    batches = [jobs[i:i + chunk] for i in range(0, len(jobs), chunk)]
+    tasks = [partial(run, single[i:i + chunk]) for i in range(0, len(single), chunk)]
+    tasks += [partial(run_file, path, pages) for path, pages in grouped.items()]
     with quiet_tifffile():
-        _run_batches(run, batches, workers, on_done)
+        _run_tasks(tasks, workers, on_done)
 
 
-def _run_batches(run, batches, workers, on_done) -> None:
-    if workers == 1 or len(batches) == 1:
-        for batch in batches:
-            n = run(batch)
+def _run_tasks(tasks: list[Callable[[], int]], workers: int,
+               on_done: Callable[[int], None] | None) -> None:
+    """Run each task (returning frames read) on a thread pool, reporting progress in order."""
+    if workers == 1 or len(tasks) == 1:
+        for task in tasks:
+            n = task()
             if on_done:
                 on_done(n)
         return
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(run, batch) for batch in batches]
+        futures = [pool.submit(task) for task in tasks]
         try:
             for future in futures:
                 n = future.result()
