@@ -545,6 +545,23 @@ def test_never_replaces_a_folder_with_a_file(tmp_path):
     assert (tmp_path / "tiffs" / "images.tif").is_file()
 
 
+def test_replacing_a_file_is_one_rename(tmp_path, monkeypatch):
+    """The final name never disappears: an existing file is replaced by a single os.replace."""
+    save_images(tmp_path / "a.tif", stack(seed=1))
+    calls = []
+    real = os.replace
+
+    def spy(src, dst):
+        calls.append(Path(dst).name)
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", spy)
+    save_images(tmp_path / "a.tif", stack(seed=2))
+    assert calls == ["a.tif"]
+    monkeypatch.undo()
+    np.testing.assert_array_equal(load_images(tmp_path / "a.tif"), stack(seed=2))
+
+
 # ----------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize(
     "call",

@@ -92,7 +92,9 @@ def atomic_path(
 
     For ``directory=True`` (e.g. a Zarr store) the temporary path is a fresh folder; an existing
     ``target`` folder is replaced only with ``overwrite=True`` (moved aside first, deleted after
-    the new one is in place). Files written into the temporary path are fsynced before renaming.
+    the new one is in place). An existing file is replaced by one atomic rename, so its name
+    always holds either the old or the new content. Files written into the temporary path are
+    fsynced before renaming.
     """
     target = as_path(target, "target")
     _check_target(target, overwrite)
@@ -106,8 +108,14 @@ def atomic_path(
             if file.is_file():
                 with open(file, "rb+") as handle:
                     os.fsync(handle.fileno())
+            elif file.is_dir():  # entries of nested folders (e.g. Zarr chunk folders)
+                fsync_directory(file)
+        if staged.is_dir():
+            fsync_directory(staged)
         old = None
-        if target.exists():
+        if target.is_dir() and not target.is_symlink():
+            # a folder cannot be replaced in one rename: move it aside first; a file is
+            # replaced atomically by os.replace, so the final name never disappears
             old = target.with_name(f".{target.name}.{os.getpid()}.old")
             os.replace(target, old)
         os.replace(staged, target)
