@@ -113,19 +113,24 @@ x += 100
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 calculate_dfof(x, in_place=True)
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print((after - before) * 1024)
+# control: a copying call must show about one input size of growth
+calculate_dfof(x, in_place=False)
+control = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print((after - before) * 1024, (control - after) * 1024)
 """
 
 
-def rss_peak_extra(n_neurons: int, n_frames: int) -> float | None:
-    """Growth of the peak RSS during the call in a fresh process, in bytes (Linux)."""
+def rss_peak_extra(n_neurons: int, n_frames: int) -> tuple[float, float] | None:
+    """Growth of the peak RSS during the in-place call in a fresh process, and (control)
+    during a following copying call, in bytes (Linux)."""
     if not sys.platform.startswith("linux"):
         return None
     result = subprocess.run(
         [sys.executable, "-c", _RSS_CHILD, str(n_neurons), str(n_frames)],
         capture_output=True, text=True, check=True, env=os.environ.copy(),
     )
-    return float(result.stdout.strip().splitlines()[-1])
+    extra, control = (float(v) for v in result.stdout.strip().splitlines()[-1].split())
+    return extra, control
 
 
 def main(argv=None) -> int:
@@ -185,9 +190,12 @@ def main(argv=None) -> int:
     print(f"  tracemalloc: +{peak / 2**20:.2f} MiB → peak/input = {ratio_tm:.3f} "
           f"(target ≤ 1.5: {'yes' if ratio_tm <= 1.5 else 'NO'})")
     if rss is not None:
+        rss, control = rss
         ratio_rss = (traces.nbytes + rss) / traces.nbytes
         print(f"  peak RSS growth (fresh process): +{rss / 2**20:.2f} MiB → peak/input = "
               f"{ratio_rss:.3f} (target ≤ 1.5: {'yes' if ratio_rss <= 1.5 else 'NO'})")
+        print(f"  control, in_place=False in the same process: +{control / 2**20:.2f} MiB "
+              f"(the new output array)")
         failures += ratio_rss > 1.5
     failures += ratio_tm > 1.5
     return 1 if failures else 0
