@@ -481,3 +481,20 @@ def test_vectorisable_exp_is_accurate():
     got = np.array([_exp_neg(v) for v in y])
     np.testing.assert_allclose(got, np.exp(-y), rtol=1e-12, atol=0)
     assert _exp_neg(1e6) < 1e-320 and _exp_neg(np.inf) < 1e-320
+
+
+def test_read_only_and_memmap_inputs(tmp_path, rng):
+    x = rng.normal(100, 5, (3, 300)).astype(np.float32)
+    frozen = x.copy()
+    frozen.flags.writeable = False
+    np.testing.assert_array_equal(calculate_dfof(frozen), calculate_dfof(x))
+    np.testing.assert_array_equal(perona_malik_diffusion(frozen), perona_malik_diffusion(x))
+    with pytest.raises(ValueError, match="read-only"):
+        detrend_polynomial(frozen, in_place=True)
+    mapped = np.memmap(tmp_path / "traces.bin", dtype=np.float32, mode="w+", shape=x.shape)
+    mapped[:] = x
+    expected = calculate_dfof(x, method="sliding")
+    assert calculate_dfof(mapped, method="sliding", in_place=True) is mapped
+    mapped.flush()
+    reread = np.fromfile(tmp_path / "traces.bin", dtype=np.float32).reshape(x.shape)
+    np.testing.assert_array_equal(reread, expected)
