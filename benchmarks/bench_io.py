@@ -35,7 +35,7 @@ import tifffile
 from CalSciPy._io import _tiff
 from CalSciPy.io_tools import load_binary, load_images, save_binary, save_images
 
-REPEATS = 5
+REPEATS = 7
 OUT = Path(__file__).resolve().parent / "_out"
 
 
