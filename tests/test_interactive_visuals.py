@@ -456,6 +456,29 @@ def test_static_figures_are_headless_and_saved_atomically(traces, tmp_path):
         iv.save_figure(figures["hist"], tmp_path / "hist.png")
 
 
+def test_spikes_and_trials_figures_are_static_counterparts(traces, tmp_path):
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    open_before = plt.get_fignums()
+    frames = [np.array([3, 40]), [], [7], [0], [5], [60]]
+    fig = iv.spikes_figure(np.abs(traces - 1), frames, traces, 10.0, neuron=0,
+                           figsize=(5, 3), dpi=40)
+    trial_fig = iv.trials_figure(traces, [10, 50, 90], ["a", "b", "a"], neuron=4, pre=5,
+                                 post=20)
+    assert plt.get_fignums() == open_before
+    assert isinstance(fig, Figure) and isinstance(trial_fig, Figure)
+    ax = fig.axes[0]
+    assert "Neuron 0" in ax.get_title(loc="left") and len(fig.axes) == 1  # no slider
+    np.testing.assert_allclose(ax.collections[0].get_positions(), [0.3, 4.0])
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), traces[0])
+    windows = np.stack([traces[4, o - 5: o + 20] for o in (10, 90)])
+    np.testing.assert_allclose(trial_fig.axes[0].lines[0].get_ydata(), windows.mean(0),
+                               rtol=1e-6)
+    image = read_png(iv.save_figure(fig, tmp_path / "spikes.png"))
+    assert image.shape[:2] == (120, 200) and image[..., :3].var() > 1e-4
+
+
 def test_traces_figure_columns_window_styles_into_subfigure(traces, tmp_path):
     from matplotlib.figure import Figure
 

@@ -13,7 +13,11 @@ module imports neither :mod:`matplotlib.pyplot` nor selects a backend; the packa
 saved. Headless use (``MPLBACKEND=Agg``) works for ``.save(path)`` and ``.save_all(folder)``.
 
 The ``*_figure`` functions build static figures without pyplot (no GUI, nothing to close),
-for reports and the demo; :func:`save_figure` writes them atomically.
+for reports and the demo: ``spikes_figure``/``trials_figure`` are one-neuron counterparts of
+the browsers, ``traces_figure`` draws several neurons and datasets in a grid, and
+``histogram_figure``, ``raster_figure``, ``frames_figure`` (before/after images) and
+``stimulus_figure`` (voltage channel + frame ticks) cover the rest of a report. Pass
+``figure=`` a SubFigure to compose panels; :func:`save_figure` writes them atomically.
 
 Examples
 --------
@@ -37,8 +41,10 @@ from CalSciPy._visuals.static import (
     histogram_figure,
     raster_figure,
     save_figure,
+    spikes_figure,
     stimulus_figure,
     traces_figure,
+    trials_figure,
 )
 from CalSciPy._visuals.traces import TracePlot
 from CalSciPy._visuals.trials import TrialPlot
@@ -52,6 +58,8 @@ __all__ = [
     "SpikePlot",
     "TrialPlot",
     "traces_figure",
+    "spikes_figure",
+    "trials_figure",
     "histogram_figure",
     "raster_figure",
     "frames_figure",

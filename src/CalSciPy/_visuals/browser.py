@@ -44,6 +44,9 @@ class NeuronBrowser(ABC):
         Index of the neuron on display (0-based).
     n_neurons : int
         Number of neurons that can be browsed.
+    interactive : bool
+        False: a bare headless Figure (no pyplot, no slider, no keys) for static output;
+        ``set_neuron``/``save``/``save_all`` still work.
     """
 
     def __init__(
@@ -55,18 +58,22 @@ class NeuronBrowser(ABC):
         dpi: float | None = None,
         slider: bool = True,
         show: bool = False,
+        interactive: bool = True,
     ) -> None:
         if n_neurons < 1:
             raise ValueError("there are no neurons to plot")
         self.n_neurons = int(n_neurons)
         self.neuron = self._check_index(neuron)
+        self.interactive = bool(interactive)
         self._typed = ""
         self._slider = None
         self.axes: list = []
         with style_context():
-            self.figure = new_figure(figsize or self._default_figsize(), managed=True, dpi=dpi)
+            self.figure = new_figure(
+                figsize or self._default_figsize(), managed=interactive, dpi=dpi
+            )
             ratios = list(self._height_ratios())
-            use_slider = slider and self.n_neurons > 1
+            use_slider = slider and interactive and self.n_neurons > 1
             if use_slider:
                 ratios.append(0.06 * sum(ratios))
             grid = self.figure.add_gridspec(len(ratios), 1, height_ratios=ratios)
@@ -77,7 +84,8 @@ class NeuronBrowser(ABC):
                 0.5, 0.995, "", ha="center", va="top", fontsize=8, color="#595959"
             )
             self._redraw(draw=False)
-        self._connect_keys()
+        if interactive:
+            self._connect_keys()
         if show:
             self.show()
 
@@ -137,7 +145,7 @@ class NeuronBrowser(ABC):
                     self._slider.set_val(self.neuron)
                 finally:
                     self._slider.eventson = self._slider.drawon = True
-        if draw:
+        if draw and self.interactive:  # a headless figure renders when it is saved
             self.figure.canvas.draw_idle()
 
     # -- slider ---------------------------------------------------------------------------
@@ -233,6 +241,8 @@ class NeuronBrowser(ABC):
 
     def close(self) -> None:
         """Close the figure and release it from :mod:`matplotlib.pyplot`."""
+        if not self.interactive:
+            return  # pyplot never knew this figure
         import matplotlib.pyplot as plt
 
         plt.close(self.figure)

@@ -21,6 +21,8 @@ from CalSciPy._visuals._validate import (
 from CalSciPy.coloring import COLORS, cutoff_images, get_color, get_colormap
 
 __all__ = [
+    "spikes_figure",
+    "trials_figure",
     "traces_figure",
     "histogram_figure",
     "raster_figure",
@@ -173,6 +175,56 @@ def traces_figure(
         if title:
             fig.suptitle(title)
     return fig
+
+
+def spikes_figure(
+    spike_prob: np.ndarray | None = None,
+    spike_times=None,
+    traces: np.ndarray | None = None,
+    frame_rate: float | None = None,
+    y_label: str = "Δf/f0",
+    *,
+    neuron: int = 0,
+    figsize: tuple[float, float] | None = None,
+    dpi: float | None = None,
+):
+    """Static counterpart of ``plot_spikes``: one neuron's trace, probability and spike ticks.
+
+    Same inputs and checks as :func:`CalSciPy.interactive_visuals.plot_spikes`; returns a
+    headless :class:`matplotlib.figure.Figure` (no pyplot, no slider, no key handling).
+    """
+    from CalSciPy._visuals.spikes import SpikePlot
+
+    return SpikePlot(
+        spike_prob, spike_times, traces, frame_rate, y_label, neuron=neuron, figsize=figsize,
+        dpi=dpi, slider=False, interactive=False,
+    ).figure
+
+
+def trials_figure(
+    data: np.ndarray | None,
+    trials: np.ndarray,
+    trial_conditions: Sequence | None = None,
+    bin_duration: float | None = None,
+    y_label: str = "Firing Rate (Hz)",
+    *,
+    pre: int | None = None,
+    post: int | None = None,
+    neuron: int = 0,
+    figsize: tuple[float, float] | None = None,
+    dpi: float | None = None,
+):
+    """Static counterpart of ``plot_trials``: one neuron's condition means ± SEM and heat map.
+
+    Same inputs and checks as :func:`CalSciPy.interactive_visuals.plot_trials`; returns a
+    headless :class:`matplotlib.figure.Figure`.
+    """
+    from CalSciPy._visuals.trials import TrialPlot
+
+    return TrialPlot(
+        data, trials, trial_conditions, bin_duration, y_label, pre=pre, post=post,
+        neuron=neuron, figsize=figsize, dpi=dpi, slider=False, interactive=False,
+    ).figure
 
 
 def histogram_figure(
