@@ -6,7 +6,8 @@ References (written here): a per-neuron loop (``filtfilt`` + ``np.percentile`` p
 Perona–Malik diffusion (all neurons at once, float64 internals). Each timing is the best of
 ``--repeats`` runs after one warm-up call (numba compiles on first use; the compiled kernels
 are cached on disk). Also reports the peak memory of ``calculate_dfof(in_place=True)``
-relative to the input, by tracemalloc (numpy allocations) and by the process's peak RSS in a
+relative to the input, by tracemalloc (numpy allocations) and by the growth of the peak RSS
+(VmHWM reset through /proc/self/clear_refs) in a
 fresh subprocess (everything, including numba's buffers).
 
 Run: ``python benchmarks/bench_traces.py [--neurons 500] [--frames 18000] [--repeats 3]``
@@ -101,22 +102,37 @@ def tracemalloc_peak(traces: np.ndarray) -> float:
 
 
 _RSS_CHILD = r"""
-import resource, sys
+import sys
 import numpy as np
 from CalSciPy.trace_processing import calculate_dfof
+
+
+def status(key):
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+
+
+def peak_growth(fn):
+    # writing 5 to clear_refs resets the peak RSS (VmHWM) to the current RSS (Linux >= 4.0)
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")
+    before = status("VmRSS")
+    fn()
+    return status("VmHWM") - before
+
+
 n, t = int(sys.argv[1]), int(sys.argv[2])
 calculate_dfof(np.random.default_rng(0).normal(100, 5, (4, t)).astype(np.float32),
                in_place=True)  # load the compiled kernels and numba's thread pool
 x = np.random.default_rng(1).standard_normal((n, t), dtype=np.float32)
-x *= 5  # in place: no temporary that would raise the peak RSS before the measurement
+x *= 5
 x += 100
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-calculate_dfof(x, in_place=True)
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+extra = peak_growth(lambda: calculate_dfof(x, in_place=True))
 # control: a copying call must show about one input size of growth
-calculate_dfof(x, in_place=False)
-control = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print((after - before) * 1024, (control - after) * 1024)
+control = peak_growth(lambda: calculate_dfof(x, in_place=False))
+print(extra, control)
 """
 
 
