@@ -7,8 +7,8 @@ Perona–Malik diffusion (all neurons at once, float64 internals). Each timing i
 ``--repeats`` runs after one warm-up call (numba compiles on first use; the compiled kernels
 are cached on disk). Also reports the peak memory of ``calculate_dfof(in_place=True)``
 relative to the input, by tracemalloc (numpy allocations) and by the growth of the peak RSS
-(VmHWM reset through /proc/self/clear_refs) in a
-fresh subprocess (everything, including numba's buffers).
+(VmHWM, reset through /proc/self/clear_refs) in a fresh subprocess (everything, including
+numba's buffers), with a copying call as control.
 
 Run: ``python benchmarks/bench_traces.py [--neurons 500] [--frames 18000] [--repeats 3]``
 """
