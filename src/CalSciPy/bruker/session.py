@@ -699,8 +699,7 @@ def _session_from_xml(folder: Path, xml: PrairieViewXML, voltage: tuple[Path, ..
             rows.append([row])
             pages.append([page])
             frame_times.append(times[k])
-        files = np.empty((len(rows), 1, len(channels)), dtype=object)
-        files[...] = _object_rows(rows)
+        files = _object_rows(rows)
         page_arr = np.asarray(pages, dtype=np.int64)
         n_planes = 1
         frame_times_arr = np.asarray(frame_times)
@@ -738,8 +737,7 @@ def _session_from_xml(folder: Path, xml: PrairieViewXML, voltage: tuple[Path, ..
             rows.append(vol_rows)
             pages.append(vol_pages)
             frame_times.append(min(start[id(fr)] for fr in seq.frames))
-        files = np.empty((len(rows), n_planes, len(channels)), dtype=object)
-        files[...] = _object_rows(rows)
+        files = _object_rows(rows)
         page_arr = np.asarray(pages, dtype=np.int64)
         frame_times_arr = np.asarray(frame_times)
     n_frames = _files_on_disk(folder, files, xml)
@@ -766,6 +764,7 @@ def _session_from_xml(folder: Path, xml: PrairieViewXML, voltage: tuple[Path, ..
 
 
 def _object_rows(rows: list) -> np.ndarray:
+    """Nested ``[frame][plane][channel]`` lists of paths as an object array (no str splitting)."""
     out = np.empty((len(rows), len(rows[0]), len(rows[0][0])), dtype=object)
     for i, vol in enumerate(rows):
         for j, row in enumerate(vol):
