@@ -277,47 +277,58 @@ def _gaussian3(images, out, w_t, w_y, w_x, t_src, y_src, x_src, work_zero,
     for t in prange(images.shape[0]):
         plane = np.empty((n_y, n_x), dtype=work_zero.dtype)
         plane2 = np.empty((n_y, n_x), dtype=work_zero.dtype)
-        row = np.empty(n_x + w_x.size - 1, dtype=work_zero.dtype)
+        row = np.empty(n_x + w_x.size - 1, dtype=work_zero.dtype)  # also the accumulator
         _gaussian_frame(images, out, t, w_t, w_y, w_x, t_src, y_src, x_src, integer,
                         plane, plane2, row)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"contract"})
 def _gaussian_frame(images, out, t, w_t, w_y, w_x, t_src, y_src, x_src, integer,
                     plane, plane2, row):  # pragma: no cover - compiled by numba
+    # each pass accumulates one row at a time in ``row`` (stays in L1) and vectorises over x
     n_y, n_x = images.shape[1], images.shape[2]
-    # frames: weighted sum of whole frames (contiguous, vectorised)
-    plane[:, :] = 0
-    for k in range(w_t.size):
-        src = t_src[t + k]
-        w = w_t[k]
-        for y in range(n_y):
-            for x in range(n_x):
-                plane[y, x] += w * images[src, y, x]
-    if integer:  # scipy stores each axis' result in the integer dtype (C cast truncates)
-        for y in range(n_y):
-            for x in range(n_x):
-                plane[y, x] = _integral(plane[y, x])
-    # y: weighted sum of rows
-    plane2[:, :] = 0
+    r_x = (w_x.size - 1) // 2
+    acc = row[r_x:r_x + n_x]
+    # frames
     for y in range(n_y):
-        for k in range(w_y.size):
-            src = y_src[y + k]
+        w = w_t[0]
+        src = t_src[t]
+        for x in range(n_x):
+            acc[x] = w * images[src, y, x]
+        for k in range(1, w_t.size):
+            w = w_t[k]
+            src = t_src[t + k]
+            for x in range(n_x):
+                acc[x] += w * images[src, y, x]
+        for x in range(n_x):
+            plane[y, x] = _integral(acc[x]) if integer else acc[x]
+    # y
+    for y in range(n_y):
+        w = w_y[0]
+        src = y_src[y]
+        for x in range(n_x):
+            acc[x] = w * plane[src, x]
+        for k in range(1, w_y.size):
             w = w_y[k]
+            src = y_src[y + k]
             for x in range(n_x):
-                plane2[y, x] += w * plane[src, x]
-        if integer:
-            for x in range(n_x):
-                plane2[y, x] = _integral(plane2[y, x])
-    # x: through a reflect-padded copy of the row so the inner loop stays contiguous
+                acc[x] += w * plane[src, x]
+        for x in range(n_x):
+            plane2[y, x] = _integral(acc[x]) if integer else acc[x]
+    # x: from a reflect-padded copy of the row so the inner loop stays contiguous
     for y in range(n_y):
         for p in range(row.size):
             row[p] = plane2[y, x_src[p]]
+        total = plane[y]  # that row of the first pass is no longer needed
+        w = w_x[0]
         for x in range(n_x):
-            acc = row[x] * w_x[0]
-            for k in range(1, w_x.size):
-                acc += w_x[k] * row[x + k]
-            out[t, y, x] = _integral(acc) if integer else acc
+            total[x] = w * row[x]
+        for k in range(1, w_x.size):
+            w = w_x[k]
+            for x in range(n_x):
+                total[x] += w * row[x + k]
+        for x in range(n_x):
+            out[t, y, x] = _integral(total[x]) if integer else total[x]
 
 def gaussian_cpu(images: np.ndarray, sigmas: tuple[float, float, float],
                  truncate: float) -> np.ndarray:
