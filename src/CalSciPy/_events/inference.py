@@ -318,14 +318,20 @@ def infer_spikes(
     return SpikeInference(spikes, denoised, baseline, noise, coefficients, tau, frame_rate)
 
 
+def _available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # respects CPU pinning / container limits
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _n_workers(n_jobs, n: int) -> int:
     if n_jobs is None:
-        return (os.cpu_count() or 1) if n >= _MIN_NEURONS_FOR_POOL else 1
+        return min(_available_cpus(), n) if n >= _MIN_NEURONS_FOR_POOL else 1
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, Integral) or n_jobs == 0:
         raise ValueError(f"n_jobs must be a positive integer or -1 (all CPUs), got {n_jobs!r}")
-    if n_jobs < 0:
-        return os.cpu_count() or 1
-    return min(int(n_jobs), max(n, 1))
+    wanted = _available_cpus() if n_jobs < 0 else int(n_jobs)
+    return max(1, min(wanted, n))
 
 
 class _NoBar:
