@@ -4,13 +4,13 @@
 * :func:`generate_traces` → :class:`SyntheticTraces`: GCaMP-like fluorescence traces with
   their spikes, baseline F0(t), noise-free ΔF/F0 and kernel time constants;
 * :func:`generate_movie` → :class:`SyntheticMovie`: uint16 movies ``(frames, y, x)`` with soma
-  footprints, neuropil, background and shot noise.
+  footprints, neuropil, background and shot noise;
+* :func:`write_prairieview_session`: a synthetic Bruker PrairieView folder.
 """
 from CalSciPy.synthetic.movies import SyntheticMovie, generate_movie
+from CalSciPy.synthetic.prairieview import write_prairieview_session
 from CalSciPy.synthetic.spikes import generate_spike_trains
 from CalSciPy.synthetic.traces import SyntheticTraces, gcamp_kernel, generate_traces
-
-# the PrairieView session writer (synthetic/prairieview.py) is re-exported here by its owner
 
 __all__ = [
     "SyntheticMovie",
@@ -19,5 +19,5 @@ __all__ = [
     "generate_movie",
     "generate_spike_trains",
     "generate_traces",
+    "write_prairieview_session",
 ]
-from .prairieview import write_prairieview_session  # noqa: E402,F401
