@@ -8,8 +8,15 @@ import warnings
 import numpy as np
 import pytest
 import tifffile
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from CalSciPy.bruker.session import read_prairieview_session, read_prairieview_xml
+from CalSciPy.bruker._naming import image_name
+from CalSciPy.bruker.session import (
+    _session_from_names,
+    read_prairieview_session,
+    read_prairieview_xml,
+)
 from CalSciPy.errors import DataFormatError, MissingFramesError, SessionError
 from CalSciPy.synthetic import write_prairieview_session
 
@@ -211,3 +218,28 @@ def test_no_warning_for_complete_session(single):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         read_prairieview_session(single.folder)
+
+
+# ------------------------------------------------------------------ names-only properties
+@settings(max_examples=60, deadline=None)
+@given(hw_channels=st.sets(st.integers(1, 4), min_size=1, max_size=3),
+       planes=st.integers(1, 12), frames=st.integers(1, 15), first_cycle=st.integers(1, 3),
+       seed=st.integers(0, 2**16))
+def test_names_layout_property(tmp_path_factory, hw_channels, planes, frames, first_cycle, seed):
+    folder = tmp_path_factory.mktemp("names")
+    channels = sorted(hw_channels)
+    volumetric = planes > 1 and frames > 1
+    n_planes = planes if volumetric else 1
+    expected = {}
+    for f in range(frames):
+        for p in range(n_planes):
+            for ci, c in enumerate(channels):
+                cycle, index = (first_cycle + f, p + 1) if volumetric else (first_cycle, f + 1)
+                expected[f, p, ci] = image_name("T-1", cycle, c, index)
+    names = list(expected.values()) + ["T-1.xml", "T-1_Cycle00001_VoltageRecording_001.csv"]
+    np.random.default_rng(seed).shuffle(names)
+    session = _session_from_names(folder, names, ())
+    assert session.channels == tuple(channels)
+    assert (session.n_frames, session.n_planes) == (frames, n_planes)
+    for (f, p, ci), name in expected.items():
+        assert os.path.basename(session.files[f, p, ci]) == name
