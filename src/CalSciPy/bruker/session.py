@@ -509,6 +509,8 @@ def read_prairieview_session(folder: str | os.PathLike, *, use_xml: bool = True
         Use the master XML when present (file order, channels, planes, pages, frame times).
         ``False`` (or no XML) infers the layout from the file names: one cycle = a single-plane
         T-series (index = frame); several cycles = volumetric (cycle = volume, index = plane).
+        The names cannot tell a bidirectional z-stroke: without the XML every cycle's planes
+        are taken in file-index order.
 
     Raises
     ------
