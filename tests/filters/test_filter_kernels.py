@@ -114,3 +114,14 @@ def test_gaussian_float32_relative(images, sigma):
 def test_unsupported_dtype_falls_back_to_scipy():
     images = (np.random.default_rng(5).random((4, 5, 6)) > 0.5)
     assert np.array_equal(median_cpu(images, CUBE), ndi.median_filter(images, size=3))
+
+
+def test_float16_goes_through_float32():
+    images = np.random.default_rng(8).random((5, 6, 7)).astype(np.float16)
+    median = median_cpu(images, CUBE)
+    assert median.dtype == np.float16
+    assert np.array_equal(median, ndi.median_filter(images.astype(np.float32), size=3))
+    gauss = gaussian_cpu(images, (1.0, 1.0, 1.0), 4.0)
+    assert gauss.dtype == np.float16
+    ref = ndi.gaussian_filter(images.astype(np.float32), 1.0)
+    assert np.allclose(gauss, ref, rtol=1e-3, atol=1e-3)

@@ -222,9 +222,12 @@ def median_cpu(images: np.ndarray, footprint: np.ndarray) -> np.ndarray:
     """Median filter of a ``(frames, y, x)`` numpy stack with ``footprint``, reflect borders.
 
     A full 3×3×3 footprint on a supported dtype runs the numba kernel; any other footprint or
-    dtype calls ``scipy.ndimage.median_filter``. Returns a new array of the input dtype.
+    dtype calls ``scipy.ndimage.median_filter`` (float16 goes through float32, which scipy
+    lacks). Returns a new array of the input dtype.
     """
     footprint = np.asarray(footprint, dtype=bool)
+    if images.dtype == np.float16:  # scipy has no float16 kernels; float32 holds it exactly
+        return median_cpu(images.astype(np.float32), footprint).astype(np.float16)
     if footprint.shape == (3, 3, 3) and footprint.all() and images.dtype in FAST_DTYPES:
         images = np.ascontiguousarray(images)
         if images.dtype.kind == "f" and np.isnan(images).any():
@@ -334,9 +337,12 @@ def gaussian_cpu(images: np.ndarray, sigmas: tuple[float, float, float],
                  truncate: float) -> np.ndarray:
     """Gaussian filter of a ``(frames, y, x)`` numpy stack, reflect borders, dtype kept.
 
-    Supported dtypes run the numba kernel, others ``scipy.ndimage.gaussian_filter``.
+    Supported dtypes run the numba kernel (float16 through float32), others
+    ``scipy.ndimage.gaussian_filter``.
     """
     dtype = images.dtype
+    if dtype == np.float16:  # scipy has no float16 kernels
+        return gaussian_cpu(images.astype(np.float32), sigmas, truncate).astype(np.float16)
     if dtype not in FAST_DTYPES:
         return ndi.gaussian_filter(images, sigmas, mode="reflect", truncate=truncate)
     narrow = dtype == np.float32 or (dtype.kind in "iu" and dtype.itemsize <= 2)
