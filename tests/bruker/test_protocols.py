@@ -363,9 +363,9 @@ def test_write_protocol_never_overwrites_by_default(tmp_path):
 
 
 def test_xml_factory_refuses_other_objects():
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(TypeError):
         BrukerXMLFactory.validate_element({"x": 1})
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(TypeError):
         BrukerXMLFactory().constructor("not a protocol")
     with pytest.raises(ValueError):
         BrukerXMLFactory().construct_element(GalvoPoint(), level=-1)

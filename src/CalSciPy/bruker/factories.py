@@ -261,7 +261,7 @@ class BrukerXMLFactory:
         name = type(element).__name__
         tags = self._tags.get(name)
         if not tags:
-            raise NotImplementedError(
+            raise ValueError(
                 f"{name} has no XML tag in the mapping of PrairieView {self.version}")
         chooser = _PREFERRED_TAG.get(name)
         if chooser is not None and chooser(element) in tags:
@@ -307,13 +307,13 @@ class BrukerXMLFactory:
 
         Raises
         ------
-        NotImplementedError
+        TypeError
             ``element`` is not a protocol object of :mod:`~CalSciPy.bruker.xml_objects`.
         DingusException
             Its fields are invalid (e.g. after changes that bypassed validation).
         """
         if not isinstance(element, _BrukerObject):
-            raise NotImplementedError(
+            raise TypeError(
                 f"cannot write {type(element).__name__} as PrairieView XML: only protocol "
                 f"objects from CalSciPy.bruker.xml_objects are supported"
             )
