@@ -1,6 +1,9 @@
 """Out-of-core filtering into files (memmap, Zarr, TIFF) and the ``calscipy filter`` command."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -96,3 +99,43 @@ def test_cli_usage_errors(tmp_path, binary_stack):
         main(["filter", str(binary_stack), str(tmp_path / "o.bin"), "--gaussian", "1,2"])
     assert main(["filter", str(tmp_path / "nope.bin"), str(tmp_path / "o.bin"),
                  "--median"]) == 1
+
+
+_MEMORY_CHILD = """
+import sys
+import numpy as np
+from CalSciPy.io_tools import load_binary
+from CalSciPy.image_processing import filter_to_file, median_filter
+
+def status(key):
+    with open("/proc/self/status") as handle:
+        return next(int(r.split()[1]) // 1024 for r in handle if r.startswith(key))
+
+median_filter(np.zeros((3, 4, 4), np.uint16))  # load the kernel before the baseline
+base = status("VmRSS:")
+filter_to_file(load_binary(sys.argv[1], mapped=True), sys.argv[2], block_size=32,
+               progress=False)
+print(base, status("VmHWM:"))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_out_of_core_memory_is_bounded(tmp_path):
+    # 600 MB source: if its pages (or the output) stayed resident the peak would grow by that
+    frames, shape = 4600, (256, 256)
+    pool = RNG.integers(0, 4000, (50, *shape)).astype(np.uint16)
+    with io_tools.create_binary(tmp_path / "big.bin", (frames, *shape), np.uint16) as stack:
+        for start in range(0, frames, 50):
+            stack[start:start + 50] = pool
+    out = subprocess.run(
+        [sys.executable, "-c", _MEMORY_CHILD, str(tmp_path / "big.bin"),
+         str(tmp_path / "out.bin")],
+        check=True, capture_output=True, text=True,
+    )
+    base_mb, peak_mb = map(int, out.stdout.split())
+    assert peak_mb - base_mb < 300, (base_mb, peak_mb)
+    result = io_tools.load_binary(tmp_path / "out.bin", mapped=True, mode="r")
+    # frames 48..52 span a seam of the cycled pool; their neighbourhoods are frames 47..53
+    window = pool[[47, 48, 49, 0, 1, 2, 3]]
+    assert np.array_equal(result[48:53], median_filter(window)[1:6])
