@@ -19,6 +19,7 @@ Backends, chosen by the input (or forced with the keyword-only ``backend=``):
     ``map_overlap`` with the filter's radius as overlap, identical to the in-memory result;
     a dask input gives a lazy dask array (call ``.compute()``), which runs on whatever
     scheduler is active, e.g. a ``distributed`` cluster (``Client("tcp://host:8786")``).
+    ``backend="gpu"`` with a dask input filters every chunk on the GPU.
 
 Blockwise (``block_size``, ``block_buffer``)
     Frames are processed ``block_size`` at a time, each core block read together with
@@ -318,8 +319,8 @@ def _filter(images, spec: FilterSpec, block_size, block_buffer, in_place, backen
             raise ValueError("in_place=True needs a writable array; images is read-only "
                              "(e.g. a memmap opened with mode='r')")
 
-    if backend == "dask":
-        result = _run_dask(stack, spec, block_size, is_dask)
+    if backend == "dask" or (is_dask and backend == "gpu"):
+        result = _run_dask(stack, spec, block_size, is_dask, gpu=backend == "gpu")
     elif backend == "gpu":
         result = _run_blocks(stack, spec.run_gpu, block_size, block_buffer, in_place, progress)
     else:
@@ -329,7 +330,7 @@ def _filter(images, spec: FilterSpec, block_size, block_buffer, in_place, backen
             host = _backend.to_numpy(stack) if is_cupy else np.asarray(stack)
         writes_back = in_place and host is stack
         result = _run_blocks(host, spec.run_cpu, block_size, block_buffer, writes_back, progress)
-    if is_dask and backend == "dask":
+    if is_dask and backend in ("dask", "gpu"):
         return result[0] if squeeze else result
     if in_place:
         if result is not stack:
@@ -357,11 +358,11 @@ def _run_blocks(stack, run, block_size, block_buffer, in_place, progress):
                                     progress=progress)
 
 
-def _run_dask(stack, spec: FilterSpec, block_size, is_dask):
+def _run_dask(stack, spec: FilterSpec, block_size, is_dask, *, gpu: bool):
     if is_dask:
         if block_size is not None:
             stack = stack.rechunk({0: block_size})
-        return _dask.filter_dask(stack, spec)
+        return _dask.filter_dask(stack, spec, gpu=gpu)
     host = _backend.to_numpy(stack)
     return _dask.filter_dask(_dask.from_numpy(host, block_size), spec).compute()
 

@@ -96,6 +96,14 @@ def test_device_array_forced_to_cpu(fake_gpu):
     assert fake_gpu.calls == []
 
 
+def test_dask_chunks_on_the_gpu(fake_gpu):
+    lazy = da.from_array(STACK, chunks=(5, 6, 13))
+    result = median_filter(lazy, backend="gpu")
+    assert isinstance(result, da.Array)
+    assert np.array_equal(np.asarray(result.compute()), median_filter(STACK))
+    assert fake_gpu.calls and set(fake_gpu.calls) == {"median_filter"}
+
+
 @pytest.mark.parametrize("chunks", [(5, 12, 13), (3, 5, 4), (1, 2, 2), (14, 12, 13)])
 def test_dask_equals_in_memory(chunks):
     lazy = da.from_array(STACK, chunks=chunks)

@@ -19,13 +19,14 @@ from CalSciPy._optional import optional_import
 __all__ = ["filter_dask", "from_numpy"]
 
 
-def filter_dask(stack, spec: FilterSpec):
+def filter_dask(stack, spec: FilterSpec, *, gpu: bool = False):
     """Lazily filter a ``(frames, y, x)`` dask array; returns a dask array of the same dtype.
 
-    Chunks holding cupy arrays are filtered on the GPU, others on the CPU kernels.
+    Chunks are filtered on the GPU when ``gpu`` is True or they hold cupy arrays (numpy chunks
+    then travel to the device and back), else with the CPU kernels.
     """
     meta = getattr(stack, "_meta", None)
-    run = spec.run_gpu if _backend.is_cupy_array(meta) else spec.run_cpu
+    run = spec.run_gpu if gpu or _backend.is_cupy_array(meta) else spec.run_cpu
     depth = {axis: r for axis, r in enumerate(spec.radius)}
     return stack.map_overlap(
         run, depth=depth, boundary="none", dtype=stack.dtype, meta=meta, trim=True
