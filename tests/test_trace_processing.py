@@ -498,3 +498,43 @@ def test_read_only_and_memmap_inputs(tmp_path, rng):
     mapped.flush()
     reread = np.fromfile(tmp_path / "traces.bin", dtype=np.float32).reshape(x.shape)
     np.testing.assert_array_equal(reread, expected)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n_frames=st.integers(2, 50), dtype=st.sampled_from([np.float32, np.float64]),
+       nan_fraction=st.sampled_from([0.0, 0.2, 1.0]), seed=st.integers(0, 2**16))
+def test_standardized_noise_property_equals_numpy(n_frames, dtype, nan_fraction, seed):
+    gen = np.random.default_rng(seed)
+    x = gen.normal(0, 1, (3, n_frames)).astype(dtype)
+    x[gen.uniform(size=x.shape) < nan_fraction] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        median = np.nanmedian(np.abs(np.diff(x, axis=1)), axis=1)
+    want = dtype(100) * median.astype(dtype) / dtype(np.sqrt(30.0))
+    got = calculate_standardized_noise(x)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("n", [5, 2047, 2048, 5000, 18_000])
+@pytest.mark.parametrize("kind", ["normal", "ties", "sorted", "stride_adversarial"])
+def test_order_statistics_are_exact(n, kind):
+    from CalSciPy._trace_kernels import _order_stats
+
+    gen = np.random.default_rng(n)
+    if kind == "normal":
+        x = gen.normal(size=n)
+    elif kind == "ties":
+        x = gen.integers(0, 7, n).astype(np.float64)
+    elif kind == "sorted":
+        x = np.sort(gen.normal(size=n))[::-1].copy()
+    else:
+        # the sampled positions (multiples of n // 512) hold outliers: the bracket misses
+        x = gen.normal(size=n)
+        x[:: max(1, n // 512)] = 1e6
+    ordered = np.sort(x)
+    work = np.empty(n)
+    for k in sorted({0, 1, n // 20, n // 2, n - 2, n - 1}):
+        first, second = _order_stats(x, k, work)
+        assert first == ordered[k]
+        assert second == ordered[min(k + 1, n - 1)]

@@ -46,12 +46,70 @@ def _select_inplace(buf, k):  # pragma: no cover - compiled
             return
 
 
+@numba.njit(cache=True, nogil=True)
+def _order_stats(src, k, work):  # pragma: no cover - compiled
+    """The k-th and (k+1)-th smallest values of ``src`` (0-based; the second equals the
+    first when k is the last index). ``src`` is not modified; ``work`` needs ``len(src)``.
+
+    Long inputs use sample-based bracketing (Floyd–Rivest style): pivots taken from a sorted
+    sample of 512 values bracket rank k with > 4 standard deviations of margin, one
+    branch-free pass counts the values below the bracket and gathers those inside it, and
+    quickselect runs on that small set only. If the bracket misses (rare), or for short
+    inputs, it falls back to quickselect on a full copy. Exact either way.
+    """
+    n = src.shape[0]
+    if n >= 2048:
+        n_sample = 512
+        stride = n // n_sample
+        sample = work[:n_sample]
+        for j in range(n_sample):
+            sample[j] = src[j * stride]
+        sample.sort()
+        p = (k + 0.5) / n
+        pos = p * n_sample
+        margin = 4.0 * math.sqrt(n_sample * p * (1.0 - p)) + 3.0
+        lo_i = int(math.floor(pos - margin))
+        hi_i = int(math.ceil(pos + margin))
+        lo_p = sample[lo_i] if lo_i >= 0 else -np.inf
+        hi_p = sample[hi_i] if hi_i < n_sample else np.inf
+        below = 0
+        m = 0
+        for t in range(n):
+            v = src[t]
+            # branch-free: always store, advance only for values inside the bracket
+            work[m] = v
+            below += v < lo_p
+            m += (v >= lo_p) & (v <= hi_p)
+        kk = k - below
+        if kk >= 0 and kk + 1 < m:
+            mid = work[:m]
+            _select_inplace(mid, kk)
+            second = mid[kk + 1]
+            for j in range(kk + 2, m):
+                if mid[j] < second:
+                    second = mid[j]
+            return mid[kk], second
+    for t in range(n):
+        work[t] = src[t]
+    full = work[:n]
+    _select_inplace(full, k)
+    if k + 1 >= n:
+        return full[k], full[k]
+    # everything after position k is ≥ full[k]: the next order statistic is their minimum
+    second = full[k + 1]
+    for j in range(k + 2, n):
+        if full[j] < second:
+            second = full[j]
+    return full[k], second
+
+
 # numpy's "linear" percentile: virtual index n·q + 1 − q − 1, then a lerp that is evaluated
 # from the upper neighbour when the fraction is ≥ 0.5 (numpy does the same for accuracy)
 @numba.njit(cache=True, nogil=True)
-def _percentile_inplace(buf, q):  # pragma: no cover - compiled
-    """The q-quantile (0–1) of ``buf`` as ``np.percentile(buf, 100 q)``; reorders ``buf``."""
-    n = buf.shape[0]
+def _percentile(src, q, work):  # pragma: no cover - compiled
+    """The q-quantile (0–1) of ``src`` as ``np.percentile(src, 100 q)``; ``work`` is scratch
+    of ``len(src)`` values."""
+    n = src.shape[0]
     virtual = n * q + (1.0 - q) - 1.0
     lo = int(math.floor(virtual))
     if lo < 0:
@@ -59,15 +117,9 @@ def _percentile_inplace(buf, q):  # pragma: no cover - compiled
     if lo > n - 1:
         lo = n - 1
     frac = virtual - lo
-    _select_inplace(buf, lo)
-    below = buf[lo]
+    below, above = _order_stats(src, lo, work)
     if lo + 1 >= n or frac <= 0.0:
         return below
-    # everything after position lo is ≥ buf[lo]: the next order statistic is their minimum
-    above = buf[lo + 1]
-    for k in range(lo + 2, n):
-        if buf[k] < above:
-            above = buf[k]
     diff = above - below
     if frac >= 0.5:
         return above - diff * (1.0 - frac)
@@ -103,7 +155,7 @@ def dfof_baseline_kernel(source, values, out, h, q, offset, f0_out):  # pragma: 
         padded = np.empty(m + 2 * half)
         filtered = np.empty(m)
         _odd_filter_row(source[i], h, half, padded, filtered)
-        f0 = _percentile_inplace(filtered, q) + offset
+        f0 = _percentile(filtered, q, padded) + offset
         f0_out[i] = f0
         row = values[i]
         dst = out[i]
@@ -119,9 +171,7 @@ def _running_level(series, q, window, start, centre, buf, level, est):  # pragma
     n_centres = start.shape[0]
     for j in range(n_centres):
         s = start[j]
-        for k in range(window):
-            buf[k] = series[s + k]
-        level[j] = _percentile_inplace(buf, q)
+        level[j] = _percentile(series[s:s + window], q, buf)
     j = 0
     for t in range(n):
         if t <= centre[0]:
@@ -281,3 +331,32 @@ def perona_malik_kernel(x, iters, kappa, gamma, weights):  # pragma: no cover - 
             row[0] = row[0] + gamma * phi[0]
             for t in range(1, n):
                 row[t] = row[t] + gamma * (phi[t] - phi[t - 1])
+
+
+@numba.njit(cache=True, parallel=True)
+def median_abs_diff_kernel(x, out):  # pragma: no cover - compiled
+    """``out[i] = nanmedian(|x[i, t+1] − x[i, t]|)`` in the dtype of ``x`` (NaN if none).
+
+    Same value as numpy's (nan)median: the middle order statistic, or for an even count the
+    sum of the two middle ones halved.
+    """
+    n_rows, n = x.shape
+    for i in numba.prange(n_rows):
+        row = x[i]
+        buf = np.empty(n - 1, dtype=x.dtype)
+        work = np.empty(n - 1, dtype=x.dtype)
+        m = 0
+        for t in range(n - 1):
+            step = abs(row[t + 1] - row[t])
+            if not np.isnan(step):
+                buf[m] = step
+                m += 1
+        if m == 0:
+            out[i] = np.nan
+            continue
+        # numpy: the middle value, or the two middle values summed and halved
+        lower, upper = _order_stats(buf[:m], (m - 1) // 2, work)
+        if m % 2 == 1:
+            out[i] = lower
+        else:
+            out[i] = (lower + upper) * 0.5

@@ -27,6 +27,7 @@ from CalSciPy._checks import (
 from CalSciPy._trace_kernels import (
     dfof_baseline_kernel,
     dfof_sliding_kernel,
+    median_abs_diff_kernel,
     perona_malik_kernel,
     project_out_kernel,
 )
@@ -311,18 +312,8 @@ def calculate_standardized_noise(
                           min_frames=2)
     frame_rate = check_frame_rate(frame_rate)
     dtype = float_dtype_for(x.dtype)
-    # per row chunk: |diff| is as large as the input, keep the temporary bounded
-    rows = max(1, _CHUNK_BYTES // max(1, x.shape[1] * np.dtype(dtype).itemsize))
     median = np.empty(x.shape[0], dtype=dtype)
-    for start in range(0, x.shape[0], rows):
-        block = x[start:start + rows].astype(dtype, copy=False)
-        step = np.abs(np.diff(block, axis=1))
-        if np.isnan(step).any():
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows → NaN, documented
-                median[start:start + rows] = np.nanmedian(step, axis=1)
-        else:
-            median[start:start + rows] = np.median(step, axis=1)
+    median_abs_diff_kernel(_as_float_input(x), median)
     noise = dtype.type(100) * median / dtype.type(np.sqrt(frame_rate))
     return restore_ndim(noise.astype(dtype, copy=False), was_1d)
 
