@@ -51,11 +51,12 @@ def _order_stats(src, k, work):  # pragma: no cover - compiled
     """The k-th and (k+1)-th smallest values of ``src`` (0-based; the second equals the
     first when k is the last index). ``src`` is not modified; ``work`` needs ``len(src)``.
 
-    Long inputs use sample-based bracketing (Floyd–Rivest style): pivots taken from a sorted
-    sample of 512 values bracket rank k with > 4 standard deviations of margin, one
-    branch-free pass counts the values below the bracket and gathers those inside it, and
-    quickselect runs on that small set only. If the bracket misses (rare), or for short
-    inputs, it falls back to quickselect on a full copy. Exact either way.
+    Inputs of 2048 values or more use sample-based bracketing (Floyd–Rivest style): pivots
+    from a sorted, evenly strided sample of 512 values bracket rank k with > 4 standard
+    deviations of margin, one branch-free pass counts the values below the bracket and
+    gathers those inside it, and quickselect runs on that small set only. If the bracket
+    misses (rare), or for short inputs, it falls back to quickselect on a full copy. Exact
+    either way.
     """
     n = src.shape[0]
     if n >= 2048:
