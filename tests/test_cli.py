@@ -28,11 +28,34 @@ def test_demo_writes_summary_and_figure(tmp_path, capsys):
         assert all(0 <= e < 1 for e in per_neuron)
     assert len(summary["noise"]["per_neuron"]) == 12
     assert summary["noise"]["median"] > 0
-    assert {"traces", "dfof", "noise", "total", "figure"} <= set(summary["timings_s"])
+    assert {"prairieview", "denoise", "traces", "dfof", "noise", "events", "total",
+            "figure"} <= set(summary["timings_s"])
     printed = capsys.readouterr().out
     assert "ΔF/F0" in printed and "summary.json" in printed
     # no temporary files left behind
-    assert sorted(p.name for p in out.iterdir()) == ["demo_figure.png", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "demo_figure.png", "denoise_frame.png", "events_figure.png", "prairieview",
+        "stimulus_figure.png", "summary.json"]
+    for name in ("stimulus_figure.png", "denoise_frame.png", "events_figure.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_demo_pipeline_stages_report_ground_truth_agreement(tmp_path):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--neurons", "16", "--seconds", "100",
+                 "--seed", "2", "--no-progress"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    session = summary["prairieview"]
+    assert session["identical_to_written"] is True
+    assert session["frames"] == 600 and session["shape"] == [128, 128]
+    assert "Stimulus" in session["voltage_signals"]
+    # stimulus pulses every 2 s at 30 Hz: onset frames 60 apart
+    assert np.all(np.diff(session["stimulus_onset_frames"]) == 60)
+    denoise = summary["denoise"]
+    assert denoise["rms_error_denoised_adu"] < denoise["rms_error_raw_adu"]
+    events = summary["events"]
+    assert events["detect_events"]["f1"] > 0.8
+    assert len(events["fitted_tau_decay_s_per_neuron"]) == 16
 
 
 def test_demo_is_reproducible_and_overwrites_its_own_output(tmp_path):

@@ -1,18 +1,24 @@
-"""``calscipy demo``: a synthetic recording run through the CalSciPy pipeline.
+"""``calscipy demo``: synthetic recordings run through the whole CalSciPy pipeline.
 
 The demo is a list of *stages* (:data:`STAGES`), each a small function of a shared
 :class:`DemoContext` that calls library functions, keeps arrays for later stages in
 ``ctx.data`` and returns a JSON-able dict that is merged into ``summary.json``. New pipeline
 steps are added as further stage functions; the runner times every stage.
 
+Pipeline: a synthetic PrairieView session on disk → :func:`~CalSciPy.bruker.data.load_bruker_tifs`,
+frame times and aligned voltage → 3×3×3 median denoising → (traces of a synthetic population,
+until trace extraction exists) → ΔF/F0 with both baselines → standardized noise → events two
+ways, firing rates, rasters and their accuracy against the ground truth.
+
 Outputs, in ``--out`` (created if missing; the demo's own files are replaced atomically):
-``summary.json`` (recording, per-neuron noise, baseline error vs truth, timings) and
-``demo_figure.png`` (raw traces, their ΔF/F0 with both methods, the noise histogram).
+``summary.json`` (every stage's numbers and timings), ``demo_figure.png`` (raw traces, ΔF/F0,
+noise histogram), ``stimulus_figure.png`` (voltage stimulus channel with frame ticks),
+``denoise_frame.png`` (a frame before/after denoising), ``events_figure.png`` (event rasters),
+and the synthetic session folder ``prairieview/``.
 """
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import time
 from collections.abc import Callable
@@ -27,6 +33,13 @@ from CalSciPy._atomic import atomic_write
 
 SUMMARY_NAME = "summary.json"
 FIGURE_NAME = "demo_figure.png"
+STIMULUS_FIGURE_NAME = "stimulus_figure.png"
+DENOISE_FIGURE_NAME = "denoise_frame.png"
+EVENTS_FIGURE_NAME = "events_figure.png"
+SESSION_FOLDER = "prairieview"
+#: size of the synthetic imaging session (frames are capped to keep the demo quick)
+SESSION_SHAPE = (128, 128)
+SESSION_MAX_FRAMES = 600
 
 
 @dataclass
@@ -50,6 +63,101 @@ def _round(values, digits: int = 5) -> list:
 
 
 # ----------------------------------------------------------------------------- stages
+def stage_prairieview(ctx: DemoContext) -> dict:
+    """Write a synthetic PrairieView session, load it back, get its frame times and align the
+    voltage recording (:func:`CalSciPy.synthetic.write_prairieview_session`,
+    :mod:`CalSciPy.bruker.data`); figure of the stimulus channel with frame ticks."""
+    from CalSciPy.bruker.data import (
+        align_data,
+        extract_frame_times,
+        load_bruker_tifs,
+        load_voltage_recording,
+    )
+    from CalSciPy.interactive_visuals import save_figure, stimulus_figure
+    from CalSciPy.synthetic import write_prairieview_session
+
+    n_frames = min(SESSION_MAX_FRAMES, max(4, int(round(ctx.seconds * ctx.frame_rate))))
+    folder = ctx.out / SESSION_FOLDER / "TSeries-demo-001"
+    folder.parent.mkdir(exist_ok=True)
+    # the folder is the demo's own output of an earlier run
+    written = write_prairieview_session(folder, n_frames=n_frames, shape=SESSION_SHAPE,
+                                        frame_rate=ctx.frame_rate, seed=ctx.seed,
+                                        overwrite=True, progress=ctx.progress)
+    start = time.perf_counter()
+    (images,) = load_bruker_tifs(folder, progress=ctx.progress)
+    load_s = time.perf_counter() - start
+    frame_times = extract_frame_times(written.xml_path)  # index: time (ms)
+    analog = load_voltage_recording(folder)  # index: time (ms), one column per signal
+    aligned = align_data(analog, frame_times, fill=True)
+    frame_of_sample = aligned["Imaging Frame (interpolated)"].to_numpy()
+    onset_ms = 1000 * np.asarray(written.stimulus_onsets)
+    onset_rows = np.searchsorted(aligned.index.to_numpy(), onset_ms)
+    onset_frames = [int(frame_of_sample[min(r, len(frame_of_sample) - 1)]) for r in onset_rows]
+    identical = bool(np.array_equal(images, written.images[:, 0, 0]))
+    ctx.data["images"] = images
+    ctx.data["session"] = written
+
+    window = analog.index.to_numpy() <= min(6000.0, float(analog.index[-1]))
+    figure = stimulus_figure(analog.index.to_numpy()[window] / 1000.0,
+                             analog["Stimulus"].to_numpy()[window],
+                             frame_times.index.to_numpy() / 1000.0,
+                             channel_labels=["Stimulus"],
+                             title="voltage recording aligned to imaging frames (first 6 s)")
+    save_figure(figure, ctx.out / STIMULUS_FIGURE_NAME, overwrite=True, dpi=100)
+    ctx.report.append(
+        f"PrairieView session: {images.shape[0]} frames {images.shape[1]}×{images.shape[2]} "
+        f"loaded in {load_s:.2f} s (identical to what was written: {identical}); "
+        f"{analog.shape[1]} voltage signals; stimulus onsets at frames {onset_frames[:5]}"
+    )
+    return {
+        "prairieview": {
+            "folder": str(folder),
+            "frames": int(images.shape[0]),
+            "shape": [int(images.shape[1]), int(images.shape[2])],
+            "load_seconds": round(load_s, 4),
+            "identical_to_written": identical,
+            "voltage_signals": [str(c) for c in analog.columns],
+            "stimulus_onset_frames": onset_frames,
+            "first_frame_times_ms": [float(t) for t in frame_times.index[:5]],
+        }
+    }
+
+
+def stage_denoise(ctx: DemoContext) -> dict:
+    """Denoise the loaded session with the 3×3×3 median
+    (:func:`CalSciPy.image_processing.median_filter`), scored against the noise-free movie;
+    figure of one frame before/after."""
+    from CalSciPy.image_processing import median_filter
+    from CalSciPy.interactive_visuals import frames_figure, save_figure
+
+    raw = ctx.data["images"]
+    movie = ctx.data["session"].movie
+    start = time.perf_counter()
+    denoised = median_filter(raw)  # (frames, y, x) uint16 in → uint16 out, reflect borders
+    elapsed = time.perf_counter() - start
+    ctx.data["denoised"] = denoised
+    clean = (movie.background[None] + movie.neuropil[None] * movie.neuropil_trace[:, None, None]
+             + np.tensordot(movie.traces.traces.T, movie.footprints, axes=1))
+    before = float(np.sqrt(np.mean((raw - clean) ** 2)))
+    after = float(np.sqrt(np.mean((denoised - clean) ** 2)))
+    frame = raw.shape[0] // 2
+    figure = frames_figure(raw[frame], denoised[frame],
+                           titles=(f"raw, frame {frame}", "median 3×3×3 (frames, y, x)"))
+    save_figure(figure, ctx.out / DENOISE_FIGURE_NAME, overwrite=True, dpi=100)
+    ctx.report.append(
+        f"denoise: median 3×3×3 of {raw.shape} uint16 in {elapsed:.2f} s; RMS error vs the "
+        f"noise-free movie {before:.1f} → {after:.1f} ADU"
+    )
+    return {
+        "denoise": {
+            "filter": "median_filter(images), mask 3×3×3, reflect borders",
+            "seconds": round(elapsed, 4),
+            "rms_error_raw_adu": round(before, 3),
+            "rms_error_denoised_adu": round(after, 3),
+        }
+    }
+
+
 def stage_traces(ctx: DemoContext) -> dict:
     """Generate the synthetic recording (:func:`CalSciPy.synthetic.generate_traces`)."""
     from CalSciPy.synthetic import generate_traces
@@ -135,46 +243,131 @@ def stage_noise(ctx: DemoContext) -> dict:
     }
 
 
+def stage_events(ctx: DemoContext) -> dict:
+    """Events two ways, the documented :func:`~CalSciPy.event_processing.identify_events` and
+    OASIS deconvolution (:func:`~CalSciPy.event_processing.infer_spikes` +
+    :func:`~CalSciPy.event_processing.detect_events`), event rasters and firing rates, and the
+    accuracy of both against the true spikes (:func:`~CalSciPy.event_processing.score_events`)."""
+    from CalSciPy.event_processing import (
+        calculate_firing_rates,
+        calculate_mean_firing_rates,
+        detect_events,
+        identify_events,
+        infer_spikes,
+        score_events,
+    )
+    from CalSciPy.reorganization import generate_raster
+
+    sim = ctx.data["sim"]
+    dfof = ctx.data["dfof_sliding"]
+    rate = sim.frame_rate
+    timings = {}
+    start = time.perf_counter()
+    events = {"identify_events": identify_events(dfof, frame_rate=rate)}
+    timings["identify_events"] = time.perf_counter() - start
+    start = time.perf_counter()
+    inference = infer_spikes(dfof, rate, progress=ctx.progress)
+    events["detect_events"] = detect_events(dfof, rate, inference=inference)
+    timings["detect_events"] = time.perf_counter() - start
+    ctx.data["events"] = events
+    ctx.data["inference"] = inference
+    result = {}
+    for name, found in events.items():
+        raster = generate_raster(found, sim.n_frames)  # (neurons, frames) 0/1
+        mean_rates = calculate_mean_firing_rates(calculate_firing_rates(raster, rate))  # Hz
+        score = score_events(found, sim.event_frames, tolerance=3)
+        ctx.data[f"raster_{name}"] = raster
+        result[name] = {
+            **score.as_dict(),
+            "seconds": round(timings[name], 4),
+            "events": int(raster.sum()),
+            "event_rate_hz_per_neuron": _round(mean_rates),
+            "event_rate_abs_error_median_hz": round(
+                float(np.median(np.abs(mean_rates - sim.rates))), 5
+            ),
+        }
+        ctx.report.append(
+            f"events ({name:15s}): precision {score.precision:.3f}, recall {score.recall:.3f}, "
+            f"F1 {score.f1:.3f} within ±3 frames ({timings[name]:.2f} s)"
+        )
+    result["matching"] = (
+        "greedy one-to-one matching of detected onsets to true spike frames within ±3 frames; "
+        "spikes within 3 frames of the previous spike count as one event"
+    )
+    result["fitted_tau_decay_s_per_neuron"] = _round(inference.tau_decay, 4)
+    write_events_figure(ctx, ctx.out / EVENTS_FIGURE_NAME)
+    return {"events": result}
+
+
 #: the pipeline, in order; each stage returns a dict merged into summary.json
-STAGES: list[Callable[[DemoContext], dict]] = [stage_traces, stage_dfof, stage_noise]
+STAGES: list[Callable[[DemoContext], dict]] = [
+    stage_prairieview,
+    stage_denoise,
+    stage_traces,
+    stage_dfof,
+    stage_noise,
+    stage_events,
+]
 
 
 # ----------------------------------------------------------------------------- outputs
 def write_figure(ctx: DemoContext, path: Path) -> None:
-    """PNG of a few raw traces, their ΔF/F0 (both methods, truth) and the noise histogram."""
+    """PNG of a few raw traces, their ΔF/F0 (both methods, truth) and the noise histogram,
+    drawn with :mod:`CalSciPy.interactive_visuals`' static figures."""
     from matplotlib.figure import Figure  # lazily: no pyplot, no backend forced
 
+    from CalSciPy.coloring import COLORS
+    from CalSciPy.interactive_visuals import histogram_figure, save_figure, traces_figure
+
     sim = ctx.data["sim"]
-    # the first minute (readable), four neurons from quiet to busy
-    window = slice(0, min(sim.n_frames, int(60 * sim.frame_rate)))
-    t = sim.time[window]
+    noise = ctx.data["noise"]
+    # four neurons from quiet to busy, over the first minute (readable)
     order = np.argsort(sim.rates)
     picks = np.unique(np.round(np.array([0.2, 0.5, 0.8, 0.97]) * (sim.n_neurons - 1)))
     shown = order[picks.astype(int)]
     fig = Figure(figsize=(12, 8), layout="constrained")
-    grid = fig.add_gridspec(2, 2, width_ratios=(3, 1))
-    ax_raw = fig.add_subplot(grid[0, 0])
-    ax_dfof = fig.add_subplot(grid[1, 0], sharex=ax_raw)
-    ax_noise = fig.add_subplot(grid[:, 1])
-    step = 0.0
-    for k, i in enumerate(shown):
-        ax_raw.plot(t, sim.traces[i, window], lw=0.6, color=f"C{k}")
-        ax_raw.plot(t, sim.baseline[i, window], lw=1.0, color="k", ls="--")
-        sliding = ctx.data["dfof_sliding"][i, window]
-        ax_dfof.plot(t, sim.dfof_true[i, window] + step, lw=1.2, color="k")
-        ax_dfof.plot(t, ctx.data["dfof_baseline"][i, window] + step, lw=0.6, color="0.6")
-        ax_dfof.plot(t, sliding + step, lw=0.6, color=f"C{k}")
-        step += 1.2 * max(float(sliding.max()), 1.0)
-    ax_raw.set(ylabel="F (a.u.)", title="raw fluorescence, first minute (dashed: true F0(t))")
-    ax_dfof.set(xlabel="time (s)", ylabel="ΔF/F0 (stacked)",
-                title="ΔF/F0: sliding (colour), low-pass baseline (grey), truth (black)")
-    ax_noise.hist(ctx.data["noise"], bins=min(30, max(5, sim.n_neurons // 4)), color="C0")
-    ax_noise.set(xlabel="standardized noise (% Hz$^{-1/2}$)", ylabel="neurons",
-                 title="noise level per neuron")
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    with atomic_write(path, overwrite=True) as handle:
-        handle.write(buffer.getvalue())
+    left, right = fig.subfigures(1, 2, width_ratios=(3, 1))
+    traces_figure(
+        [sim.traces, sim.baseline, sim.dfof_true, ctx.data["dfof_baseline"],
+         ctx.data["dfof_sliding"]],
+        sim.frame_rate, neurons=shown, frames=(0, int(60 * sim.frame_rate)),
+        columns=[0, 0, 1, 1, 1],
+        labels=["F", "true F0(t)", "true ΔF/F0", "ΔF/F0 low-pass baseline", "ΔF/F0 sliding"],
+        column_titles=["raw fluorescence, first minute", "ΔF/F0"],
+        y_labels=["F (a.u.)", "ΔF/F0"],
+        line_styles=[{"linewidth": 0.6}, {"color": "black", "linestyle": "--"},
+                     {"color": "black", "linewidth": 1.2},
+                     {"color": COLORS["grey"], "linewidth": 0.6},
+                     {"color": COLORS["blue"], "linewidth": 0.6}],
+        figure=left,
+    )
+    histogram_figure(noise, bins=min(30, max(5, sim.n_neurons // 4)),
+                     x_label="standardized noise (% Hz$^{-1/2}$)",
+                     title="noise level per neuron", markers={"median": float(np.median(noise))},
+                     figure=right)
+    save_figure(fig, path, overwrite=True, dpi=100)
+
+
+def write_events_figure(ctx: DemoContext, path: Path) -> None:
+    """PNG: event rasters of the first minute (true spikes, ``detect_events``,
+    ``identify_events``), drawn with :func:`CalSciPy.interactive_visuals.raster_figure`."""
+    from matplotlib.figure import Figure
+
+    from CalSciPy.interactive_visuals import raster_figure, save_figure
+
+    sim = ctx.data["sim"]
+    frames = min(sim.n_frames, int(60 * sim.frame_rate))
+    shown = min(sim.n_neurons, 40)
+    rows = [
+        ("true spikes", sim.event_frames),
+        ("detect_events (OASIS deconvolution)", ctx.data["events"]["detect_events"]),
+        ("identify_events (documented 0.3.4 algorithm)", ctx.data["events"]["identify_events"]),
+    ]
+    fig = Figure(figsize=(12, 9), layout="constrained")
+    for panel, (title, found) in zip(fig.subfigures(len(rows), 1), rows):
+        first_minute = [np.asarray(found[i])[np.asarray(found[i]) < frames] for i in range(shown)]
+        raster_figure(first_minute, sim.frame_rate, n_frames=frames, title=title, figure=panel)
+    save_figure(fig, path, overwrite=True, dpi=100)
 
 
 def run_pipeline(ctx: DemoContext, stages=None) -> dict:
@@ -210,11 +403,13 @@ def run(args: argparse.Namespace) -> int:
     with atomic_write(out / SUMMARY_NAME, overwrite=True, mode="w") as handle:
         json.dump(summary, handle, indent=1)
         handle.write("\n")
-    print("CalSciPy demo: synthetic recording → ΔF/F0 → noise")
+    print("CalSciPy demo: PrairieView session → frames, voltage → denoise → ΔF/F0 → noise "
+          "→ events")
     for line in ctx.report:
         print(f"  {line}")
-    print(f"  total {summary['timings_s']['total']:.2f} s; wrote {out / SUMMARY_NAME} and "
-          f"{out / FIGURE_NAME}")
+    written = ", ".join((SUMMARY_NAME, FIGURE_NAME, STIMULUS_FIGURE_NAME, DENOISE_FIGURE_NAME,
+                         EVENTS_FIGURE_NAME))
+    print(f"  total {summary['timings_s']['total']:.2f} s; wrote {written} into {out}")
     return 0
 
 
@@ -222,10 +417,11 @@ def register(subparsers) -> None:
     """Add the ``demo`` subcommand."""
     parser = subparsers.add_parser(
         "demo",
-        help="run the pipeline on a synthetic recording and write a summary and a figure",
-        description="Generate a seeded synthetic recording, compute ΔF/F0 (low-pass and "
-        "sliding baselines) and the standardized noise, and write summary.json and "
-        "demo_figure.png into --out.",
+        help="run the pipeline on synthetic data and write a summary and figures",
+        description="Write a seeded synthetic PrairieView session and load it back (frames, "
+        "frame times, aligned voltage), denoise it, compute ΔF/F0 (low-pass and sliding "
+        "baselines), the standardized noise and events (two methods) of a synthetic "
+        "population, and write summary.json and PNG figures into --out.",
     )
     parser.add_argument("--out", default="demo_output", metavar="DIR",
                         help="output folder (default: demo_output)")
