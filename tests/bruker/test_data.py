@@ -429,3 +429,82 @@ def test_multipage_page_missing_named(tmp_path):
     written.xml_path.write_text(text, encoding="utf-8")
     with pytest.raises(DataFormatError, match=r"mp_Cycle00001_Ch2_000001.*3 page.*page 7"):
         load_bruker_tifs(written.folder, progress=False)
+
+
+def _write_strip_tiff(handle, frame: np.ndarray, *, rows: int = 8, reverse: bool = False,
+                      last_tag: tuple[int, int, int, int] = (305, 2, 4, 0x636261)) -> None:
+    """A little-endian TIFF with pixels first, then the strip arrays, then the IFD.
+
+    ``reverse`` stores the strips in reverse order in the file (the offsets still point at the
+    right ones); ``last_tag`` is the final IFD entry ``(code, type, count, inline value)``.
+    """
+    import struct
+
+    height, width = frame.shape
+    strips = -(-height // rows)
+    raw = frame.tobytes()
+    pieces = [raw[k * rows * width * 2:(k + 1) * rows * width * 2] for k in range(strips)]
+    order = list(range(strips))[::-1] if reverse else list(range(strips))
+    offsets, position = [0] * strips, 8
+    for k in order:
+        offsets[k] = position
+        position += len(pieces[k])
+    data = b"".join(pieces[k] for k in order)
+    arrays_at = 8 + len(data)
+    ifd_at = arrays_at + 8 * strips
+    entries = [(256, 4, 1, width), (257, 4, 1, height), (258, 3, 1, 16), (259, 3, 1, 1),
+               (262, 3, 1, 1), (273, 4, strips, arrays_at), (277, 3, 1, 1), (278, 4, 1, rows),
+               (279, 4, strips, arrays_at + 4 * strips), last_tag]
+    out = b"II*\x00" + struct.pack("<I", ifd_at) + data
+    out += struct.pack(f"<{strips}I", *offsets)
+    out += struct.pack(f"<{strips}I", *(len(p) for p in pieces))
+    out += struct.pack("<H", len(entries))
+    for code, kind, count, value in entries:
+        if kind == 3 and count == 1:
+            out += struct.pack("<HHIHH", code, kind, count, value, 0)
+        else:
+            out += struct.pack("<HHII", code, kind, count, value)
+    out += struct.pack("<I", 0)
+    handle.write(out)
+
+
+def test_same_size_file_with_other_strip_order_is_not_read_raw(tmp_path):
+    # identical IFD bytes, but the strip offsets (stored outside the IFD) differ: a raw read
+    # with the first file's offsets would return the strips in the wrong order
+    folder = tmp_path / "pv"
+    folder.mkdir()
+    images = _images(3)
+    for i in range(3):
+        with open(folder / image_name("pv", 1, 2, i + 1), "wb") as handle:
+            _write_strip_tiff(handle, images[i, 0, 0], reverse=i == 1)
+    np.testing.assert_array_equal(tifffile.imread(folder / image_name("pv", 1, 2, 2)),
+                                  images[1, 0, 0])
+    (stack,) = load_bruker_tifs(folder, progress=False)
+    np.testing.assert_array_equal(stack, images[:, 0, 0])
+
+
+def test_same_size_file_with_a_layout_tag_elsewhere_is_refused(tmp_path):
+    # file 2 replaces a harmless tag by SampleFormat=2 (int16) at the same IFD position:
+    # same size, same layout-tag entries; its pixels must not be read as uint16
+    folder = tmp_path / "pv"
+    folder.mkdir()
+    images = _images(3)
+    signed = images[1, 0, 0].astype(np.int16)
+    signed[0, :3] = [-1, -2, -3]
+    for i in range(3):
+        with open(folder / image_name("pv", 1, 2, i + 1), "wb") as handle:
+            if i == 1:
+                _write_strip_tiff(handle, signed, last_tag=(339, 3, 1, 2))
+            else:
+                _write_strip_tiff(handle, images[i, 0, 0])
+    assert tifffile.imread(folder / image_name("pv", 1, 2, 2)).dtype == np.int16
+    with pytest.raises(DataFormatError, match=r"pv_Cycle00001_Ch2_000002.*int16.*uint16"):
+        load_bruker_tifs(folder, progress=False)
+
+
+def test_float_frame_among_uint16_is_refused(tmp_path):
+    written = write_prairieview_session(tmp_path / "s", _images(4), voltage=False)
+    odd = written.folder / "s_Cycle00001_Ch2_000003.ome.tif"
+    tifffile.imwrite(odd, np.full((16, 20), 1.5, np.float32))
+    with pytest.raises(DataFormatError, match=r"000003.*float32"):
+        load_bruker_tifs(written.folder, progress=False)

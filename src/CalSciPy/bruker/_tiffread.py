@@ -2,11 +2,13 @@
 
 Every frame of a PrairieView session is written by the same code with the same settings, so the
 TIFF layout (where the pixel strips are, dtype, shape) is identical in every file. The layout is
-parsed once with :mod:`tifffile`; each further file is checked cheaply (file size, header and the
-layout-defining IFD entries must be byte-identical to the first file) and its pixel bytes are
+parsed once with :mod:`tifffile`; each further file is checked cheaply (file size, header, every
+IFD tag code, the layout-defining IFD entries and their out-of-line values such as strip offsets
+must be byte-identical to the first file) and its pixel bytes are
 read straight into the destination array with ``os.preadv``/``os.pread`` from a thread pool (the
 system calls release the GIL). A file that fails the check is read with :mod:`tifffile`, so the
-result is always what ``tifffile.imread`` returns for each file.
+result is always what ``tifffile.imread`` returns for each file; a frame whose pixel type cannot
+be held exactly by the destination (e.g. float32 or int16 into uint16) is refused.
 """
 from __future__ import annotations
 
@@ -66,7 +68,13 @@ class TiffLayout:
         ``(offset, nbytes)`` of each run of pixel bytes, in image order (contiguous strips merged).
     signature
         ``(offset, bytes)`` pieces of the file that must be identical for another file to share
-        this layout (header, IFD entry count, layout tag entries).
+        this layout (header, IFD entry count, every tag code, layout tag entries), all within
+        the IFD except the header.
+    signature_span
+        ``(offset, nbytes)`` of the IFD.
+    outside
+        ``(offset, bytes)`` of layout tag values stored outside the IFD (strip offsets and
+        byte counts of multi-strip images): identical in every file sharing the layout.
     """
 
     shape: tuple[int, int]
@@ -75,6 +83,7 @@ class TiffLayout:
     segments: tuple[tuple[int, int], ...]
     signature: tuple[tuple[int, bytes], ...]
     signature_span: tuple[int, int]
+    outside: tuple[tuple[int, bytes], ...] = ()
 
 
 def _merge_segments(offsets: Sequence[int], counts: Sequence[int]) -> tuple[tuple[int, int], ...]:
@@ -124,16 +133,46 @@ def probe_layout(path: str | Path) -> TiffLayout | None:
         count_raw = handle.read(count_size)
         count = struct.unpack(byteorder + ("Q" if bigtiff else "H"), count_raw)[0]
         entries = handle.read(count * entry_size + (8 if bigtiff else 4))
-    signature = [(0, head), (ifd_offset, count_raw)]
-    for i in range(count):
-        entry = entries[i * entry_size:(i + 1) * entry_size]
-        code = struct.unpack(byteorder + "H", entry[:2])[0]
-        if code in _LAYOUT_TAGS:
-            signature.append((ifd_offset + count_size + i * entry_size, entry))
+        signature = [(0, head), (ifd_offset, count_raw)]
+        outside = []
+        for i in range(count):
+            entry = entries[i * entry_size:(i + 1) * entry_size]
+            at = ifd_offset + count_size + i * entry_size
+            code = struct.unpack(byteorder + "H", entry[:2])[0]
+            if code not in _LAYOUT_TAGS:
+                # the tag codes themselves must match: another file could hold a layout tag
+                # (e.g. SampleFormat) where this one holds a harmless one
+                signature.append((at, entry[:2]))
+                continue
+            signature.append((at, entry))
+            stored = _out_of_line(entry, byteorder, bigtiff)
+            if stored is not None:
+                # values too long for the entry (e.g. the offsets of many strips) live
+                # elsewhere in the file: they must be identical too
+                handle.seek(stored[0])
+                outside.append((stored[0], handle.read(stored[1])))
     # the next-IFD pointer must be 0 in every file (single page)
     signature.append((ifd_offset + count_size + count * entry_size, entries[count * entry_size:]))
     span = (ifd_offset, count_size + len(entries))
-    return TiffLayout(tuple(page.shape), dtype, size, segments, tuple(signature), span)
+    return TiffLayout(tuple(page.shape), dtype, size, segments, tuple(signature), span,
+                      tuple(outside))
+
+
+# bytes per value of the TIFF field types that layout tags use
+_TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8,
+               16: 8, 17: 8, 18: 8}
+
+
+def _out_of_line(entry: bytes, byteorder: str, bigtiff: bool) -> tuple[int, int] | None:
+    """``(offset, nbytes)`` of an IFD entry's values when they do not fit in the entry."""
+    if bigtiff:
+        kind, count, value = struct.unpack(byteorder + "HQQ", entry[2:20])
+        inline = 8
+    else:
+        kind, count, value = struct.unpack(byteorder + "HII", entry[2:12])
+        inline = 4
+    nbytes = _TYPE_SIZES.get(kind, 8) * count
+    return (value, nbytes) if nbytes > inline else None
 
 
 def _check_page(path: Path, page, size: int) -> None:
@@ -160,12 +199,26 @@ def _read_with_tifffile(path: str | Path, page: int, shape: tuple[int, int],
         raise
     except Exception as err:
         raise DataFormatError(f"{path}: not a readable TIFF image ({err})") from err
-    if frame.shape != tuple(shape):
-        raise DataFormatError(
-            f"{path}: frame is {frame.shape[0]}x{frame.shape[1]} pixels but the session's "
-            f"frames are {shape[0]}x{shape[1]} (mixed frame sizes)"
-        )
+    _check_frame(path, None, frame, shape, out.dtype)
     out[...] = frame
+
+
+def _check_frame(path: str | Path, page: int | None, frame: np.ndarray,
+                 shape: tuple[int, int], dtype: np.dtype) -> None:
+    """Refuse a frame of another size, or whose values the destination cannot hold exactly."""
+    where = f"{path}" if page is None else f"{path}: page {page + 1}"
+    if frame.shape != tuple(shape):
+        size = "x".join(str(n) for n in frame.shape)
+        raise DataFormatError(
+            f"{where}: frame is {size} pixels but the session's frames are "
+            f"{shape[0]}x{shape[1]} (mixed frame sizes)"
+        )
+    if not np.can_cast(frame.dtype, dtype, "safe"):
+        # e.g. a float32 or int16 export among uint16 frames: casting would corrupt values
+        raise DataFormatError(
+            f"{where}: pixels are {frame.dtype} but the session is read as {np.dtype(dtype)} "
+            "(mixed pixel types)"
+        )
 
 
 def _read_pages_with_tifffile(path: str | Path, pages: list[tuple[int, np.ndarray]],
@@ -182,11 +235,7 @@ def _read_pages_with_tifffile(path: str | Path, pages: list[tuple[int, np.ndarra
                 tiff_page = tif.pages[page]
                 _check_page(path, tiff_page, size)
                 frame = tiff_page.asarray()
-                if frame.shape != tuple(shape):
-                    raise DataFormatError(
-                        f"{path}: page {page + 1} is {frame.shape[0]}x{frame.shape[1]} pixels "
-                        f"but the session's frames are {shape[0]}x{shape[1]} (mixed frame sizes)"
-                    )
+                _check_frame(path, page, frame, shape, out.dtype)
                 out[...] = frame
     except DataFormatError:
         raise
@@ -208,6 +257,9 @@ def _read_raw(path: str | Path, layout: TiffLayout, out: np.ndarray) -> bool:
         for offset, expected in layout.signature[1:]:
             rel = offset - start
             if ifd[rel:rel + len(expected)] != expected:
+                return False
+        for offset, expected in layout.outside:
+            if os.pread(fd, len(expected), offset) != expected:
                 return False
         buffer = memoryview(out.reshape(-1).view(np.uint8))
         position = 0
