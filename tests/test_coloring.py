@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -172,3 +173,33 @@ def test_cutoff_images_property_bounds(images, low, high):
     lo, hi = np.percentile(images.astype(float), [low, high])
     assert out.dtype == images.dtype
     assert out.min() >= np.rint(lo) and out.max() <= np.rint(hi)
+
+
+def test_rescale_images_float32_stays_exactly_within_range():
+    # float32 rounding of (x - min) * scale + low used to land the maximum an ulp above high
+    # (e.g. 0.90000004 for high=0.9) for most random stacks
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        images = (rng.random((3, 20, 20)) * (seed + 1) * 7.7 + seed * 13.1).astype(np.float32)
+        out = rescale_images(images, low=0.1, high=0.9)
+        assert out.dtype == np.float32
+        assert out.max() <= np.float32(0.9) and out.min() >= np.float32(0.1)
+        assert out.max() == np.float32(0.9) and out.min() == np.float32(0.1)
+
+
+def test_all_nan_frames_stay_nan_without_warnings():
+    images = np.full((2, 3, 3), np.nan, dtype=np.float32)
+    images[1] = np.arange(9).reshape(3, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clipped = cutoff_images(images, (0, 50), per_frame=True)
+        rescaled = rescale_images(images, per_frame=True)
+        whole = rescale_images(np.full((2, 2), np.nan))
+    assert np.isnan(clipped[0]).all() and np.isnan(rescaled[0]).all() and np.isnan(whole).all()
+    np.testing.assert_array_equal(clipped[1], np.minimum(np.arange(9), 4).reshape(3, 3))
+    np.testing.assert_allclose(rescaled[1], np.arange(9).reshape(3, 3) / 8)
+
+
+def test_rescale_images_non_numeric_bounds_name_them():
+    with pytest.raises(TypeError, match="low and high"):
+        rescale_images(np.ones(3), low="a")

@@ -9,6 +9,7 @@ importing this module does not import :mod:`matplotlib.pyplot` and never selects
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -183,7 +184,9 @@ def cutoff_images(
     axes = _reduce_axes(images, per_frame)
     if in_place:
         _check_writable(images)
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        # an all-NaN frame has NaN bounds and stays NaN: documented, so no "All-NaN" warning
+        warnings.simplefilter("ignore", RuntimeWarning)
         compute = images if images.dtype.kind == "f" else images.astype(np.float64)
         bounds = np.nanpercentile(compute, [low, high], axis=axes, keepdims=True)
     lo, hi = bounds[0], bounds[1]
@@ -238,10 +241,14 @@ def rescale_images(
     ValueError
         Empty input, ``low >= high`` or non-finite bounds, read-only array with ``in_place``.
     TypeError
-        Non-numeric input, or ``in_place=True`` with an integer array or with ``dtype``.
+        Non-numeric input or bounds, or ``in_place=True`` with an integer array or with
+        ``dtype``.
     """
     images = _as_numeric_array(images)
-    low, high = float(low), float(high)
+    try:
+        low, high = float(low), float(high)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"low and high must be real numbers, got {low!r}, {high!r}") from err
     if not (np.isfinite(low) and np.isfinite(high)) or low >= high:
         raise ValueError(f"need finite low < high, got low={low!r}, high={high!r}")
     axes = _reduce_axes(images, per_frame)
@@ -255,7 +262,8 @@ def rescale_images(
             )
         _check_writable(images)
     work_dtype = np.dtype(images.dtype if images.dtype in (np.float32, np.float64) else np.float64)
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN frames stay NaN (documented)
         vmin = np.nanmin(images, axis=axes, keepdims=True).astype(np.float64)
         vmax = np.nanmax(images, axis=axes, keepdims=True).astype(np.float64)
         span = vmax - vmin
@@ -269,6 +277,9 @@ def rescale_images(
             out = np.subtract(images, vmin, dtype=work_dtype)
         out *= scale
         out += work_dtype.type(low)
+        # float32 rounding can land the maximum an ulp above ``high`` (or the minimum below
+        # ``low``); the promised range is exact (NaN stays NaN)
+        np.clip(out, work_dtype.type(low), work_dtype.type(high), out=out)
     if dtype is None:
         return out
     target = np.dtype(dtype)
