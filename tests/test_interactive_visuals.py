@@ -614,3 +614,25 @@ def test_tkagg_on_virtual_display_keys_and_screenshot(tmp_path):
     assert result["ydata_matches"]
     screenshot = read_png(tmp_path / "screen.png")
     assert screenshot[..., :3].var() > 1e-4
+
+
+def test_non_ascii_digit_keys_are_not_typed_numbers(traces):
+    # "²".isdigit() is True but int("²") fails: it used to crash the key callback on Enter
+    plot = plot_traces(traces, slider=False)
+    press(plot, "²", "enter", "3", "enter")
+    assert plot.neuron == 3
+    np.testing.assert_array_equal(plot.lines[0].get_ydata(), traces[3])
+
+
+def test_plot_trials_repeated_single_onset_uses_rest_of_recording():
+    data = np.arange(100, dtype=float)[None].repeat(2, axis=0)
+    plot = plot_trials(data, [20, 20])  # used to crash: min of an empty diff
+    assert (plot.pre, plot.post) == (20, 60)  # quarter of the 80 frames left, before onset
+    np.testing.assert_allclose(plot.mean_lines[0].get_ydata(), np.arange(0, 80))
+
+
+def test_plot_trials_clear_messages_for_missing_data_and_bad_bin_duration():
+    with pytest.raises(ValueError, match="data .* is required"):
+        plot_trials(None, [10, 20])
+    with pytest.raises(ValueError, match="bin_duration must be a finite number of seconds"):
+        plot_trials(np.ones((2, 50)), [5, 20], bin_duration=0)

@@ -204,7 +204,7 @@ class NeuronBrowser(ABC):
         elif key == "end":
             self._typed = ""
             self.set_neuron(self.n_neurons - 1)
-        elif key is not None and len(key) == 1 and key.isdigit():
+        elif key is not None and len(key) == 1 and key in "0123456789":  # not "²", "٣"...
             self._typed += key
             self._set_status(f"go to neuron: {self._typed}")
             self.figure.canvas.draw_idle()

@@ -14,13 +14,24 @@ __all__ = ["TrialPlot", "trial_windows"]
 
 
 def _default_window(onsets: np.ndarray, n_frames: int) -> tuple[int, int]:
-    if onsets.size > 1:
-        interval = int(np.min(np.diff(np.unique(onsets))))
-    else:
-        interval = n_frames - int(onsets[0])
+    distinct = np.unique(onsets)
+    if distinct.size > 1:
+        interval = int(np.min(np.diff(distinct)))
+    else:  # one onset (possibly repeated): the rest of the recording
+        interval = n_frames - int(distinct[0])
     interval = max(interval, 2)
     pre = interval // 4
     return pre, interval - pre
+
+
+def _check_bin_duration(bin_duration) -> float:
+    """``bin_duration`` as a finite float > 0 (seconds)."""
+    try:
+        return check_frame_rate(bin_duration, "bin_duration")
+    except ValueError:
+        raise ValueError(
+            f"bin_duration must be a finite number of seconds > 0, got {bin_duration!r}"
+        ) from None
 
 
 def trial_windows(
@@ -99,6 +110,11 @@ class TrialPlot(NeuronBrowser):
             self.post = trials_arr.shape[2] - self.pre
             n_trials, n_neurons = trials_arr.shape[:2]
         elif trials_arr.ndim == 1:
+            if data is None:
+                raise ValueError(
+                    "data (neurons, frames) is required when trials are onset frames; "
+                    "only a (trials, neurons, frames) tensor can be plotted without it"
+                )
             self._data = as_dataset(data, "data")
             self._tensor = None
             if trials_arr.size == 0:
@@ -138,9 +154,7 @@ class TrialPlot(NeuronBrowser):
         codes = np.array([self.conditions.index(label) for label in labels.tolist()])
         self.trial_order = np.argsort(codes, kind="stable")
         self._codes = codes
-        self.bin_duration = None if bin_duration is None else check_frame_rate(
-            bin_duration, "bin_duration"
-        )
+        self.bin_duration = None if bin_duration is None else _check_bin_duration(bin_duration)
         step = self.bin_duration or 1.0
         self.x = (np.arange(self.pre + self.post) - self.pre) * step
         self.x_label = "Time from onset (s)" if self.bin_duration else "Frames from onset"
