@@ -24,7 +24,7 @@ from CalSciPy.bruker.data import (
     load_voltage_recording,
     repackage_bruker_tifs,
 )
-from CalSciPy.errors import DataFormatError
+from CalSciPy.errors import DataFormatError, MissingFramesError
 from CalSciPy.synthetic import write_prairieview_session
 
 RNG = np.random.default_rng(3)
@@ -230,14 +230,6 @@ def test_extract_frame_times_single_plane(tmp_path):
     assert times.index.tolist() == [0, 33, 67, 100, 133]
     assert times["Imaging Frame"].tolist() == [0, 1, 2, 3, 4]
     assert extract_frame_times(written.folder).equals(times)
-
-
-def test_extract_frame_times_volumetric(tmp_path):
-    written = write_prairieview_session(tmp_path / "v", _images(3, 4), frame_rate=5.0,
-                                        aborted_planes=1, voltage=False)
-    times = extract_frame_times(written.xml_path)
-    assert times.index.tolist() == [0, 200, 400]  # complete volumes only
-    assert times["Imaging Frame"].tolist() == [0, 1, 2]
 
 
 def test_extract_frame_times_bad_files(tmp_path):
@@ -508,3 +500,32 @@ def test_float_frame_among_uint16_is_refused(tmp_path):
     tifffile.imwrite(odd, np.full((16, 20), 1.5, np.float32))
     with pytest.raises(DataFormatError, match=r"000003.*float32"):
         load_bruker_tifs(written.folder, progress=False)
+
+
+def test_align_frames_outside_the_recording_are_not_piled_on_its_ends():
+    # samples 0..9 ms; frames at -5, 0, 4, 9.4, 12, 30 ms: only those within half a sample
+    # interval of the recording start at a sample
+    aligned = align_data(_analog(), _frames([-5, 0, 4, 9, 12, 30]))
+    frame = aligned["Imaging Frame"].to_numpy()
+    np.testing.assert_array_equal(np.flatnonzero(~np.isnan(frame)), [0, 4, 9])
+    np.testing.assert_array_equal(frame[[0, 4, 9]], [1, 2, 3])
+    filled = align_data(_analog(), _frames([-5, 0, 4, 9, 12, 30]), fill=True,
+                        method="previous")["Imaging Frame (interpolated)"]
+    assert filled.tolist() == [1, 1, 1, 1, 2, 2, 2, 2, 2, 3]
+
+
+def test_extract_frame_times_incomplete_volumes(tmp_path):
+    written = write_prairieview_session(tmp_path / "v", _images(3, 4), frame_rate=5.0,
+                                        aborted_planes=1, voltage=False)
+    with pytest.warns(UserWarning, match="last volume.*cycle 4.*1 of 4"):
+        times = extract_frame_times(written.xml_path)
+    assert times.index.tolist() == [0, 200, 400]  # complete volumes only
+    assert times["Imaging Frame"].tolist() == [0, 1, 2]
+    # a short volume in the middle would shift every later frame number: refused
+    text = written.xml_path.read_text(encoding="utf-8-sig")
+    start = text.index('<Sequence type="TSeries ZSeries Element" cycle="2"')
+    frame = text.index("<Frame ", start)
+    end = text.index("</Frame>", frame) + len("</Frame>")
+    written.xml_path.write_text(text[:frame] + text[end:], encoding="utf-8")
+    with pytest.raises(MissingFramesError, match=r"v\.xml: cycle 2 has 3 planes, expected 4"):
+        extract_frame_times(written.xml_path)

@@ -18,6 +18,7 @@ Examples
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,7 @@ from CalSciPy.bruker.session import (
     read_prairieview_session,
     read_prairieview_xml,
 )
-from CalSciPy.errors import SessionError
+from CalSciPy.errors import MissingFramesError, SessionError
 
 __all__ = [
     "generate_bruker_naming_convention",
@@ -322,6 +323,13 @@ def extract_frame_times(filename: str | Path) -> pd.DataFrame:
         No such file, or the folder has no master XML.
     DataFormatError
         Not a PVScan XML, malformed or unsafe XML.
+    MissingFramesError
+        A volume other than the last has fewer planes than the others.
+
+    Warns
+    -----
+    UserWarning
+        An incomplete last volume (aborted acquisition) was dropped.
     """
     path = as_path(filename, "filename")
     if path.is_dir():
@@ -334,8 +342,23 @@ def extract_frame_times(filename: str | Path) -> pd.DataFrame:
     xml = read_prairieview_xml(path)
     times = xml.frame_times()
     if xml.volumetric:
-        per_volume = [len(s.frames) for s in xml.sequences if s.frames]
+        volumes = [s for s in xml.sequences if s.frames]
+        per_volume = [len(s.frames) for s in volumes]
         n_planes = max(per_volume)
+        short = [i for i, count in enumerate(per_volume) if count != n_planes]
+        if short and short != [len(volumes) - 1]:
+            # dropping a volume in the middle would shift every later frame number
+            bad = volumes[short[0]]
+            raise MissingFramesError(
+                f"{path}: cycle {bad.cycle} has {len(bad.frames)} planes, expected {n_planes} "
+                "like the other volumes"
+            )
+        if short:
+            warnings.warn(
+                f"{path}: the last volume (cycle {volumes[-1].cycle}) is incomplete "
+                f"({per_volume[-1]} of {n_planes} planes); it was dropped",
+                UserWarning, stacklevel=2,
+            )
         starts, k = [], 0
         for count in per_volume:
             if count == n_planes:
@@ -400,8 +423,9 @@ def align_data(analog_data: pd.DataFrame, frame_times: pd.DataFrame, fill: bool 
     -------
     pandas.DataFrame
         A copy of ``analog_data`` with the column ``Imaging Frame`` (float: the frame that
-        starts at that sample, NaN elsewhere) and, with ``fill``, ``Imaging Frame
-        (interpolated)``.
+        starts at that sample, NaN elsewhere; frames starting more than half a sample interval
+        before the first or after the last sample are not placed) and, with ``fill``,
+        ``Imaging Frame (interpolated)``.
 
     Raises
     ------
@@ -427,7 +451,11 @@ def align_data(analog_data: pd.DataFrame, frame_times: pd.DataFrame, fill: bool 
     column = np.full(sample_t.size, np.nan)
     if sample_t.size and frame_t.size:
         nearest = _nearest(sample_t, frame_t)
-        column[nearest] = frames
+        # a frame that starts outside the recording (beyond half a sample interval) starts at
+        # no sample: without this every such frame would be piled onto the first/last sample
+        half = 0.5 * float(np.median(np.diff(sample_t))) if sample_t.size > 1 else 0.0
+        inside = (frame_t >= sample_t[0] - half) & (frame_t <= sample_t[-1] + half)
+        column[nearest[inside]] = frames[inside]
     out["Imaging Frame"] = column
     if fill:
         filled = np.full(sample_t.size, np.nan)
