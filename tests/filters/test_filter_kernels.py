@@ -125,3 +125,16 @@ def test_float16_goes_through_float32():
     assert gauss.dtype == np.float16
     ref = ndi.gaussian_filter(images.astype(np.float32), 1.0)
     assert np.allclose(gauss, ref, rtol=1e-3, atol=1e-3)
+
+
+def test_gaussian_wide_integers_are_not_pushed_up():
+    # the float-noise snap must stay far below one unit for 32-bit values (a float32-sized
+    # margin turned a flat 10_000_000 into 10_000_027)
+    for dtype, value in [(np.int32, 10_000_000), (np.uint32, 3_000_000_000),
+                         (np.int64, 123_456_789_012)]:
+        images = np.full((3, 4, 5), value, dtype)
+        assert np.array_equal(gaussian_cpu(images, (1.0, 1.0, 1.0), 4.0), images)
+    rng = np.random.default_rng(9)
+    images = rng.integers(2_000_000_000, 4_000_000_000, (4, 6, 7)).astype(np.uint32)
+    ref = ndi.gaussian_filter(images, 1.0, mode="reflect")
+    assert np.abs(gaussian_cpu(images, (1.0,) * 3, 4.0).astype(np.int64) - ref).max() <= 1

@@ -263,30 +263,33 @@ def gaussian_kernel1d(sigma: float, truncate: float) -> np.ndarray:
 
 
 #: values this close (relative) below an integer count as that integer before truncation, so
-#: float rounding in the weights never turns a flat region ``c`` into ``c - 1``
-_SNAP = 1.0 + 2.0**-20
+#: float rounding in the weights never turns a flat region ``c`` into ``c - 1``. The margin is
+#: a few thousand ulps of the working float type: float32 work only sees 8/16-bit values
+#: (< 2**16, so the snap stays below 0.07 units); float64 work sees 32/64-bit values, where a
+#: float32-sized margin would add whole units (1e7 * 2**-20 ≈ 10), so it gets its own.
+_SNAP = {np.dtype(np.float32): 1.0 + 2.0**-20, np.dtype(np.float64): 1.0 + 2.0**-42}
 
 
 @njit(cache=True)
-def _integral(value):
+def _integral(value, snap):
     """Truncate toward zero like scipy's store into an integer array, snapping float noise."""
-    return np.trunc(value * _SNAP)
+    return np.trunc(value * snap)
 
 
 @njit(parallel=True, cache=True)
 def _gaussian3(images, out, w_t, w_y, w_x, t_src, y_src, x_src, work_zero,
-               integer):  # pragma: no cover - compiled by numba
+               integer, snap):  # pragma: no cover - compiled by numba
     n_y, n_x = images.shape[1], images.shape[2]
     for t in prange(images.shape[0]):
         plane = np.empty((n_y, n_x), dtype=work_zero.dtype)
         plane2 = np.empty((n_y, n_x), dtype=work_zero.dtype)
         row = np.empty(n_x + w_x.size - 1, dtype=work_zero.dtype)  # also the accumulator
-        _gaussian_frame(images, out, t, w_t, w_y, w_x, t_src, y_src, x_src, integer,
+        _gaussian_frame(images, out, t, w_t, w_y, w_x, t_src, y_src, x_src, integer, snap,
                         plane, plane2, row)
 
 
 @njit(cache=True, fastmath={"contract"})
-def _gaussian_frame(images, out, t, w_t, w_y, w_x, t_src, y_src, x_src, integer,
+def _gaussian_frame(images, out, t, w_t, w_y, w_x, t_src, y_src, x_src, integer, snap,
                     plane, plane2, row):  # pragma: no cover - compiled by numba
     # each pass accumulates one row at a time in ``row`` (stays in L1) and vectorises over x
     n_y, n_x = images.shape[1], images.shape[2]
@@ -304,7 +307,7 @@ def _gaussian_frame(images, out, t, w_t, w_y, w_x, t_src, y_src, x_src, integer,
             for x in range(n_x):
                 acc[x] += w * images[src, y, x]
         for x in range(n_x):
-            plane[y, x] = _integral(acc[x]) if integer else acc[x]
+            plane[y, x] = _integral(acc[x], snap) if integer else acc[x]
     # y
     for y in range(n_y):
         w = w_y[0]
@@ -317,7 +320,7 @@ def _gaussian_frame(images, out, t, w_t, w_y, w_x, t_src, y_src, x_src, integer,
             for x in range(n_x):
                 acc[x] += w * plane[src, x]
         for x in range(n_x):
-            plane2[y, x] = _integral(acc[x]) if integer else acc[x]
+            plane2[y, x] = _integral(acc[x], snap) if integer else acc[x]
     # x: from a reflect-padded copy of the row so the inner loop stays contiguous
     for y in range(n_y):
         for p in range(row.size):
@@ -331,7 +334,7 @@ def _gaussian_frame(images, out, t, w_t, w_y, w_x, t_src, y_src, x_src, integer,
             for x in range(n_x):
                 total[x] += w * row[x + k]
         for x in range(n_x):
-            out[t, y, x] = _integral(total[x]) if integer else total[x]
+            out[t, y, x] = _integral(total[x], snap) if integer else total[x]
 
 def gaussian_cpu(images: np.ndarray, sigmas: tuple[float, float, float],
                  truncate: float) -> np.ndarray:
@@ -352,5 +355,6 @@ def gaussian_cpu(images: np.ndarray, sigmas: tuple[float, float, float],
     images = np.ascontiguousarray(images)
     out = np.empty(images.shape, dtype=dtype)
     with _KERNEL_LOCK:
-        _gaussian3(images, out, *weights, *sources, np.zeros(1, dtype=work), dtype.kind in "iu")
+        _gaussian3(images, out, *weights, *sources, np.zeros(1, dtype=work), dtype.kind in "iu",
+                   _SNAP[work])
     return out
