@@ -96,3 +96,41 @@ def test_python_dash_m_runs_the_cli():
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0
     assert "--neurons" in result.stdout
+
+
+@pytest.mark.parametrize("bad", [["--seconds", "inf"], ["--seconds", "nan"],
+                                 ["--frame-rate", "inf"]])
+def test_demo_rejects_non_finite_numbers_without_traceback(tmp_path, bad, capsys):
+    # --seconds inf used to end in an OverflowError traceback
+    code = main(["demo", "--out", str(tmp_path / "x"), *bad])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "finite" in err and "Traceback" not in err
+
+
+def test_demo_out_that_is_a_file_is_a_clean_error(tmp_path, capsys):
+    target = tmp_path / "taken"
+    target.write_text("user data")
+    code = main(["demo", "--out", str(target), "--neurons", "2", "--seconds", "1"])
+    assert code == 1
+    assert "not a folder" in capsys.readouterr().err
+    assert target.read_text() == "user data"
+
+
+def test_os_errors_of_a_command_are_reported_on_stderr(monkeypatch, capsys):
+    import CalSciPy.cli.demo as demo
+
+    def fail(args):
+        raise PermissionError(13, "Permission denied", "/nope/summary.json")
+
+    monkeypatch.setattr(demo, "run", fail)  # register() binds demo.run when main() builds
+    assert main(["demo", "--out", "x"]) == 1
+    captured = capsys.readouterr()
+    assert "calscipy demo: error:" in captured.err and "Permission denied" in captured.err
+    assert captured.out == ""
+
+
+def test_no_command_prints_help_on_stderr_with_exit_code_2(capsys):
+    assert main([]) == 2
+    captured = capsys.readouterr()
+    assert "usage: calscipy" in captured.err and captured.out == ""

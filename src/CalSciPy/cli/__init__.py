@@ -41,10 +41,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     if not getattr(args, "func", None):
-        parser.print_help()
+        parser.print_help(sys.stderr)  # a usage error: help goes to stderr, exit code 2
         return 2
     try:
         return int(args.func(args) or 0)
-    except (FileNotFoundError, ValueError, TypeError, ImportError) as err:
+    except (OSError, ValueError, TypeError, ImportError, ArithmeticError, MemoryError) as err:
+        # bad input, unreadable/unwritable paths (FileExistsError, PermissionError...),
+        # missing extras: one line on stderr, no traceback (--verbose logs it)
+        logging.getLogger(__name__).info("calscipy %s failed", args.command, exc_info=True)
         print(f"calscipy {args.command}: error: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"calscipy {args.command}: interrupted", file=sys.stderr)
+        return 130

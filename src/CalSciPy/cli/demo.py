@@ -388,11 +388,13 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of ``calscipy demo``."""
     if args.neurons < 1:
         raise ValueError(f"--neurons must be >= 1, got {args.neurons}")
-    if not args.seconds > 0:
-        raise ValueError(f"--seconds must be > 0, got {args.seconds}")
-    if not args.frame_rate > 2:
-        raise ValueError(f"--frame-rate must be > 2 Hz, got {args.frame_rate}")
+    if not 0 < args.seconds < float("inf"):
+        raise ValueError(f"--seconds must be a finite number > 0, got {args.seconds}")
+    if not 2 < args.frame_rate < float("inf"):
+        raise ValueError(f"--frame-rate must be a finite number > 2 Hz, got {args.frame_rate}")
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"--out {out} exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     ctx = DemoContext(out=out, neurons=args.neurons, seconds=args.seconds, seed=args.seed,
                       frame_rate=args.frame_rate, progress=not args.no_progress)
