@@ -59,6 +59,37 @@ def test_infer_spikes_process_pool_matches_serial(recording, inference):
     np.testing.assert_allclose(pooled.tau_decay, inference.tau_decay[:6])
 
 
+def test_infer_spikes_pool_after_numba_parallel_kernels(recording, inference):
+    # the workers are forked; numba's parallel kernels (GNU OpenMP layer) ran in this parent
+    # just before, and a forked child that re-entered that runtime would abort the pool
+    from CalSciPy.trace_processing import calculate_dfof
+
+    calculate_dfof(np.random.default_rng(0).normal(100, 1, (8, 600)), 30.0)
+    pooled = ep.infer_spikes(recording[1][:4], 30.0, n_jobs=2, progress=False)
+    np.testing.assert_allclose(pooled.spikes, inference.spikes[:4], atol=1e-10)
+
+
+def test_deconvolution_workers_limit_only_blas(monkeypatch, recording):
+    # the worker must not call into the OpenMP runtime at all (it is forked after numba's
+    # OpenMP threads may have started): only the BLAS pools are limited
+    import threadpoolctl
+
+    from CalSciPy._events import inference as module
+
+    calls = []
+    real = threadpoolctl.threadpool_limits
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(threadpoolctl, "threadpool_limits", spy)
+    options = {"ar_order": 1, "tau_decay": None, "tau_rise": None, "frame_rate": 30.0,
+               "optimize_g": 0}
+    module._deconvolve_rows(recording[1][:1], options)
+    assert calls == [{"limits": 1, "user_api": "blas"}]
+
+
 def test_infer_spikes_fixed_ar1_kernel_and_1d(recording):
     one = ep.infer_spikes(recording[1][0], 30.0, ar_order=1, tau_decay=0.5)
     assert one.spikes.shape == (recording[1].shape[1],) and one.ar_coefficients.shape == (1,)
