@@ -11,6 +11,7 @@ import tifffile
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from CalSciPy.bruker import data
 from CalSciPy.bruker._naming import image_name
 from CalSciPy.bruker.session import (
     _session_from_names,
@@ -243,3 +244,31 @@ def test_names_layout_property(tmp_path_factory, hw_channels, planes, frames, fi
     assert (session.n_frames, session.n_planes) == (frames, n_planes)
     for (f, p, ci), name in expected.items():
         assert os.path.basename(session.files[f, p, ci]) == name
+
+
+@pytest.mark.parametrize("keep_z", [True, False])
+def test_bidirectional_series_starting_with_an_even_cycle(tmp_path, keep_z):
+    # an excerpt whose XML starts at cycle 2 (run deep-to-shallow): plane p is still file index
+    # p + 1 of odd cycles, with or without per-frame z positions
+    written = write_prairieview_session(tmp_path / "vol", _images(3, 3, 1),
+                                        bidirectional_z=True, z_step=10.0)
+    text = written.xml_path.read_text(encoding="utf-8-sig")
+    start = text.index('<Sequence type="TSeries ZSeries Element" cycle="1"')
+    end = text.index("</Sequence>", start) + len("</Sequence>")
+    text = text[:start] + text[end:]
+    if not keep_z:
+        text = re.sub(r'\s*<PVStateValue key="positionCurrent">\s*<SubindexedValues '
+                      r'index="ZAxis"><SubindexedValue subindex="0" value="[^"]*" />'
+                      r'</SubindexedValues>\s*</PVStateValue>(?=\s*</PVStateShard>\s*</Frame>)',
+                      "", text)
+    written.xml_path.write_text(text, encoding="utf-8")
+    session = read_prairieview_session(written.folder)
+    assert session.n_frames == 2
+    names = [[os.path.basename(p).split("_", 1)[1] for p in vol[:, 0]] for vol in session.files]
+    assert names == [[f"Cycle0000{c}_Ch2_00000{i}.ome.tif" for i in order]
+                     for c, order in ((2, (3, 2, 1)), (3, (1, 2, 3)))]
+    if keep_z:
+        np.testing.assert_allclose(session.plane_z, [-150, -140, -130])
+    stacks = data.load_bruker_tifs(written.folder, progress=False)
+    for p in range(3):
+        np.testing.assert_array_equal(stacks[p], written.images[1:, p, 0])

@@ -9,9 +9,10 @@ Conventions
 -----------
 - ``channel`` arguments and :attr:`PrairieViewSession.channels` positions are zero-indexed *in
   the list of channels present* (a Ch2-only session has channel 0 = hardware ``Ch2``).
-- Planes are ordered as in the first volume's z-stroke (plane ``p`` is the file index ``p + 1``
-  of odd cycles); with ``bidirectionalZ="True"`` even cycles run the stroke in reverse and are
-  re-ordered to match (by their z position when the XML records it).
+- Planes are ordered as in the z-stroke of odd cycles (plane ``p`` is the file index ``p + 1``
+  of odd cycles, also when the series starts with an even cycle); with
+  ``bidirectionalZ="True"`` even cycles run the stroke in reverse and are re-ordered to match
+  (by their z position when the XML records it).
 - Times are seconds from the first frame of the series.
 """
 from __future__ import annotations
@@ -724,7 +725,12 @@ def _session_from_xml(folder: Path, xml: PrairieViewXML, voltage: tuple[Path, ..
                     f"{xml.path}: cycle {seq.cycle} has {len(seq.frames)} planes, expected "
                     f"{n_planes} like the other volumes"
                 )
-        first_z = [fr.z for fr in seqs[0].frames]
+        # the reference z-stroke is that of odd cycles, also when the XML starts with an even
+        # one (an excerpt): otherwise the z and the no-z paths would disagree on plane order
+        reference = sorted(seqs[0].frames, key=lambda fr: fr.index)
+        if seqs[0].bidirectional_z and seqs[0].cycle % 2 == 0:
+            reference.reverse()
+        first_z = [fr.z for fr in reference]
         have_z = all(z is not None for s in seqs for z in (fr.z for fr in s.frames))
         plane_z = np.asarray(first_z, dtype=np.float64) if have_z else None
         start = {id(fr): times[k] for k, (_, fr) in enumerate(frames_all)}
