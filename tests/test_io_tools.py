@@ -562,6 +562,41 @@ def test_replacing_a_file_is_one_rename(tmp_path, monkeypatch):
     np.testing.assert_array_equal(load_images(tmp_path / "a.tif"), stack(seed=2))
 
 
+@pytest.mark.skipif(os.name == "nt", reason="POSIX permission bits")
+def test_saved_files_get_ordinary_permissions(tmp_path):
+    """Private 0600/0700 temporaries must not end up as the saved files' permissions."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    save_binary(tmp_path / "b.bin", stack())
+    save_images(tmp_path / "t.tif", stack())
+    save_zarr(tmp_path / "z.zarr", stack())
+    for name, default in [("b.bin", 0o666), ("b.json", 0o666), ("t.tif", 0o666),
+                          ("z.zarr", 0o777)]:
+        assert (tmp_path / name).stat().st_mode & 0o777 == default & ~umask, name
+    (tmp_path / "b.bin").chmod(0o640)  # a replaced file keeps its permissions
+    save_binary(tmp_path / "b.bin", stack(seed=3))
+    assert (tmp_path / "b.bin").stat().st_mode & 0o777 == 0o640
+
+
+def test_failed_folder_replacement_restores_the_old_folder(tmp_path, monkeypatch):
+    from CalSciPy import _atomic
+
+    save_zarr(tmp_path / "z.zarr", stack(seed=1))
+    real = os.replace
+
+    def refuse_final(src, dst):
+        if Path(dst).name == "z.zarr" and ".partial" in Path(src).name:
+            raise OSError(errno.EIO, "simulated failure of the final rename")
+        return real(src, dst)
+
+    monkeypatch.setattr(_atomic.os, "replace", refuse_final)
+    with pytest.raises(OSError, match="simulated"):
+        save_zarr(tmp_path / "z.zarr", stack(seed=2), overwrite=True)
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["z.zarr"]
+    np.testing.assert_array_equal(load_zarr(tmp_path / "z.zarr", lazy=False), stack(seed=1))
+
+
 # ----------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize(
     "call",

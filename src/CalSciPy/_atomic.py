@@ -38,6 +38,32 @@ def fsync_directory(folder: Path) -> None:
         os.close(fd)
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux /proc)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: read it by setting it (and put it straight back)
+    os.umask(mask)
+    return mask
+
+
+def _final_mode(target: Path, *, directory: bool = False) -> int:
+    """Permissions the finished file should get: the replaced file's, else the umask default.
+
+    ``mkstemp``/``mkdtemp`` create private (0600/0700) temporaries; renamed as they are, saved
+    data would be unreadable for the rest of a lab's group, unlike a plain ``open(..., "w")``.
+    """
+    with contextlib.suppress(OSError):
+        if target.exists() and target.is_dir() == directory:
+            return target.stat().st_mode & 0o7777
+    return (0o777 if directory else 0o666) & ~_umask()
+
+
 def _check_target(target: Path, overwrite: bool) -> None:
     if target.exists() and not overwrite:
         raise FileExistsError(
@@ -71,6 +97,8 @@ def atomic_write(
     )
     tmp = Path(tmp_name)
     try:
+        if os.name != "nt":
+            os.fchmod(fd, _final_mode(target))
         kwargs = {"encoding": "utf-8", "newline": ""} if "b" not in mode else {}
         with os.fdopen(fd, mode, **kwargs) as handle:
             yield handle
@@ -106,19 +134,29 @@ def atomic_path(
         yield staged
         for file in (staged.rglob("*") if staged.is_dir() else [staged]):
             if file.is_file():
-                with open(file, "rb+") as handle:
-                    os.fsync(handle.fileno())
+                fd = os.open(file, os.O_RDONLY)  # fsync needs no write access
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
             elif file.is_dir():  # entries of nested folders (e.g. Zarr chunk folders)
                 fsync_directory(file)
         if staged.is_dir():
             fsync_directory(staged)
+        if directory and os.name != "nt":
+            os.chmod(staged, _final_mode(target, directory=True))  # mkdtemp made it 0700
         old = None
         if target.is_dir() and not target.is_symlink():
             # a folder cannot be replaced in one rename: move it aside first; a file is
             # replaced atomically by os.replace, so the final name never disappears
             old = target.with_name(f".{target.name}.{os.getpid()}.old")
             os.replace(target, old)
-        os.replace(staged, target)
+        try:
+            os.replace(staged, target)
+        except BaseException:
+            if old is not None:  # put the previous content back under its name
+                os.replace(old, target)
+            raise
         fsync_directory(target.parent)
         if old is not None:
             if old.is_dir():
