@@ -214,6 +214,12 @@ def test_bin_data_bad_input():
         ep.bin_data(np.zeros((2, 2, 2)), 2, "sum")
     with pytest.raises(TypeError, match="data"):
         ep.bin_data(["a", "b"], 1, "sum")
+    # string (extension-dtype) columns: a clear error naming them, not numpy's own
+    with pytest.raises(TypeError, match="not numeric: name"):
+        ep.bin_data(pd.DataFrame({"x": [1, 2], "name": pd.array(["a", "b"], dtype="string")}),
+                    1, "sum")
+    with pytest.raises(TypeError, match="not numeric: kind"):
+        ep.bin_data(pd.DataFrame({"kind": pd.Categorical(["a", "b"])}), 1, "sum")
 
 
 @settings(max_examples=100, deadline=None)

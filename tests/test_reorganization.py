@@ -133,3 +133,6 @@ def test_merge_factorized_matrices_bad_input():
     bad[1, 0] = np.zeros(3)
     with pytest.raises(TypeError, match="2-D"):
         merge_factorized_matrices(bad)
+    bad[1, 0] = [[1.0, 2.0, 3.0], [4.0]]  # ragged nested lists: named, not numpy's message
+    with pytest.raises(TypeError, match=r"factorized_traces\[1, 0\]"):
+        merge_factorized_matrices(bad)

@@ -413,9 +413,15 @@ def bin_data(
         raise TypeError(f"fun must be one of {_BIN_FUNCTIONS} or a callable, got {fun!r}")
     frame = data if isinstance(data, pd.DataFrame) else None
     if frame is not None:
+        # pandas' own test: numpy's issubdtype cannot interpret extension dtypes (strings,
+        # categoricals) and would raise a cryptic TypeError of its own
+        bad = [str(c) for c, t in frame.dtypes.items()
+               if not pd.api.types.is_numeric_dtype(t)]
+        if bad:
+            raise TypeError(
+                f"data (DataFrame) must have numeric columns only; not numeric: {', '.join(bad)}"
+            )
         values = frame.to_numpy()
-        if not all(np.issubdtype(t, np.number) for t in frame.dtypes):
-            raise TypeError("data (DataFrame) must have numeric columns only")
     else:
         try:
             values = np.asarray(data)

@@ -126,6 +126,15 @@ def merge_tensor(traces_as_tensor: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(tensor.transpose(1, 0, 2)).reshape(neurons, chunks * frames)
 
 
+def _as_cell(cell, i: int, k: int) -> np.ndarray:
+    try:
+        return np.asarray(cell)
+    except ValueError as err:  # ragged nested lists
+        raise TypeError(
+            f"factorized_traces[{i}, {k}] must be a 2-D real (components, frames) array: {err}"
+        ) from err
+
+
 def merge_factorized_matrices(
     factorized_traces: np.ndarray,
     components: int | Iterable[int] = 0,
@@ -183,7 +192,7 @@ def merge_factorized_matrices(
                 f"{factorized_traces.shape}"
             )
         neurons, chunks = factorized_traces.shape
-        cells = [[np.asarray(factorized_traces[i, k]) for k in range(chunks)]
+        cells = [[_as_cell(factorized_traces[i, k], i, k) for k in range(chunks)]
                  for i in range(neurons)]
     single = isinstance(components, Integral) and not isinstance(components, bool)
     if single:
