@@ -636,3 +636,26 @@ def test_plot_trials_clear_messages_for_missing_data_and_bad_bin_duration():
         plot_trials(None, [10, 20])
     with pytest.raises(ValueError, match="bin_duration must be a finite number of seconds"):
         plot_trials(np.ones((2, 50)), [5, 20], bin_duration=0)
+
+
+def test_plot_spikes_one_neuron_binary_row_is_not_read_as_frame_numbers():
+    # a 1-D 0/1 spike vector next to a 1-D trace used to be drawn as ticks at frames 0 and 1
+    trace = np.random.default_rng(4).normal(size=100)
+    row = np.zeros(100, dtype=np.int64)
+    row[[10, 50, 70]] = 1
+    for spikes in (row, row.astype(bool), np.array([10, 50, 70])):
+        plot = plot_spikes(traces=trace, spike_times=spikes, slider=False)
+        np.testing.assert_array_equal(plot.events.get_positions(), [10, 50, 70])
+    only = plot_spikes(spike_times=row.astype(bool), slider=False)  # no trace: bool = row
+    np.testing.assert_array_equal(only.events.get_positions(), [10, 50, 70])
+    assert only.n_frames == 100
+    with pytest.raises(ValueError, match="frames"):
+        plot_spikes(traces=trace, spike_times=row[:99].astype(bool))
+
+
+def test_plot_spikes_matrix_alone_spans_the_whole_recording():
+    matrix = np.zeros((2, 90), dtype=bool)
+    matrix[0, [5, 20]] = True
+    plot = plot_spikes(spike_times=matrix, frame_rate=30.0, slider=False)
+    assert plot.n_frames == 90  # used to end at the last spike (frame 21)
+    assert plot.axes[0].get_xlim() == pytest.approx((0.0, 89 / 30.0))

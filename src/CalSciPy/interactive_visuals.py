@@ -158,7 +158,8 @@ def plot_spikes(
         ``(neurons, frames)`` spike probability (or inferred spike amplitude).
     spike_times
         ``(neurons, frames)`` binary/count matrix (non-zero = spike) or a list holding one
-        array of spike frames per neuron.
+        array of spike frames per neuron. A 1-D array is one neuron: its binary/count row
+        when boolean or as long as the recording, otherwise its spike frames.
     traces
         ``(neurons, frames)`` fluorescence/ΔF/F0 traces.
     frame_rate

@@ -75,8 +75,10 @@ def as_event_lists(
 ) -> list[np.ndarray]:
     """Binary/count matrix ``(neurons, frames)`` or per-neuron frame lists → list of int arrays.
 
-    Non-zero matrix entries are events (nested lists of booleans count as a matrix). Frame
-    lists must hold whole, non-negative frame numbers below ``n_frames`` (when known).
+    Non-zero matrix entries are events (nested lists of booleans count as a matrix). A 1-D
+    array is one neuron: a binary/count row when it is boolean or exactly ``n_frames`` long,
+    otherwise that neuron's frame numbers. Frame lists must hold whole, non-negative frame
+    numbers below ``n_frames`` (when known).
     """
     if (
         isinstance(spike_times, (list, tuple))
@@ -85,6 +87,13 @@ def as_event_lists(
         and len({len(item) for item in spike_times}) == 1
     ):
         spike_times = np.asarray(spike_times, dtype=bool)  # nested lists of booleans: a matrix
+    if (
+        isinstance(spike_times, np.ndarray)
+        and spike_times.ndim == 1
+        and (spike_times.dtype == bool or (n_frames is not None and spike_times.size == n_frames))
+    ):
+        # one neuron's binary/count row (as long as the recording), not a list of frames
+        spike_times = spike_times[np.newaxis, :]
     if isinstance(spike_times, np.ndarray) and spike_times.ndim == 2:
         matrix = spike_times
         if not (matrix.dtype == bool or np.issubdtype(matrix.dtype, np.number)):

@@ -1,6 +1,8 @@
 """Spike browser: trace, spike probability (offset below) and event ticks of one neuron."""
 from __future__ import annotations
 
+import numpy as np
+
 from CalSciPy._visuals._validate import (
     as_dataset,
     as_event_lists,
@@ -64,7 +66,13 @@ class SpikePlot(NeuronBrowser):
         )
         if n_neurons is None:
             n_neurons = len(self.event_frames)
-            n_frames = 1 + max((int(f.max()) for f in self.event_frames if f.size), default=0)
+            if isinstance(spike_times, np.ndarray) and (
+                spike_times.ndim == 2 or (spike_times.ndim == 1 and spike_times.dtype == bool)
+            ):
+                n_frames = spike_times.shape[-1]  # a matrix/row knows the recording length
+            else:
+                n_frames = 1 + max((int(f.max()) for f in self.event_frames if f.size),
+                                   default=0)
         self.n_frames = n_frames
         self.frame_rate = optional_frame_rate(frame_rate)
         self.y_label = str(y_label)
