@@ -169,7 +169,7 @@ def test_bigtiff_chosen_above_4gb():
 @pytest.mark.parametrize("dtype, per_file", [(np.uint8, 6), (np.float32, 1)])
 def test_split_by_size_cap_uses_real_itemsize(tmp_path, dtype, per_file):
     images = stack((13, 16, 16), dtype)
-    cap = 6 * 16 * 16 / 2**30  # six uint8 frames, one and a half float32 frames
+    cap = 6 * 16 * 16 / 1e9  # six uint8 frames, one and a half float32 frames
     save_images(tmp_path / "rec.tif", images, size_cap=cap)
     parts = sorted(p.name for p in tmp_path.glob("rec_*.tif"))
     n_files = -(-13 // per_file)
@@ -180,9 +180,23 @@ def test_split_by_size_cap_uses_real_itemsize(tmp_path, dtype, per_file):
     np.testing.assert_array_equal(load_images(tmp_path), images)
 
 
+def test_size_cap_counts_gb_like_calculate_frames_per_file(tmp_path):
+    from CalSciPy.misc import calculate_frames_per_file
+
+    # GB = 1e9 bytes: 1.4e5 bytes / 1e4-byte frames = 14 per file (2**30 would give 15)
+    per_file = calculate_frames_per_file(100, 100, np.uint8, size_cap=1.4e-4)
+    assert per_file == 14
+    images = stack((15, 100, 100), np.uint8)
+    save_images(tmp_path, images, size_cap=1.4e-4)
+    parts = sorted(tmp_path.glob("images_*.tif"))
+    assert [p.name for p in parts] == ["images_00.tif", "images_01.tif"]
+    assert [load_images(p).shape[0] for p in parts] == [14, 1]
+    np.testing.assert_array_equal(load_images(tmp_path), images)
+
+
 def test_resave_removes_stale_parts(tmp_path):
     images = stack((12, 8, 8), np.uint8)
-    save_images(tmp_path / "rec.tif", images, size_cap=4 * 64 / 2**30)
+    save_images(tmp_path / "rec.tif", images, size_cap=4 * 64 / 1e9)
     assert len(list(tmp_path.glob("rec_*.tif"))) == 3
     save_images(tmp_path / "rec.tif", images[:5])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rec.tif"]
@@ -197,7 +211,7 @@ def test_private_helpers(tmp_path):
     assert _load_single_tif(tmp_path / "s.tif", out=out) is out
     np.testing.assert_array_equal(out, images)
     (tmp_path / "m").mkdir()
-    parts = _save_many_tif(tmp_path / "m" / "many.tif", images, 4 * 60 / 2**30)
+    parts = _save_many_tif(tmp_path / "m" / "many.tif", images, (4 * 60 + 0.5) / 1e9)
     assert [p.name for p in parts] == ["many_00.tif", "many_01.tif", "many_02.tif"]
     np.testing.assert_array_equal(_load_many_tif(tmp_path / "m"), images)
     np.testing.assert_array_equal(_load_many_tif(parts[::-1])[:2], images[8:])
@@ -437,7 +451,7 @@ def test_convert_images_bit_exact(tmp_path, src_kind, dst_suffix):
         "zarr": tmp_path / "s.zarr",
     }[src_kind]
     if src_kind == "tiff_folder":
-        save_images(src, images, size_cap=3 * 7 * 5 * 4 / 2**30)
+        save_images(src, images, size_cap=3 * 7 * 5 * 4 / 1e9)
     elif src_kind == "tif":
         save_images(src, images)
     elif src_kind == "bin":
@@ -487,7 +501,7 @@ def test_split_save_of_lazy_stack_streams_blocks(tmp_path, monkeypatch):
     monkeypatch.setattr(
         _tiff, "iter_blocks", lambda arr, block_bytes=0, dtype=None: real(arr, 2 * 128, dtype)
     )
-    save_images(tmp_path, lazy, size_cap=5 * 128 / 2**30)  # 5 frames per file, 2 per read
+    save_images(tmp_path, lazy, size_cap=5 * 128 / 1e9)  # 5 frames per file, 2 per read
     assert len(list(tmp_path.glob("images_*.tif"))) == 4
     assert max(lazy.reads) == 2 and sum(lazy.reads) == 20
     np.testing.assert_array_equal(load_images(tmp_path), images)

@@ -424,7 +424,9 @@ def _frames_per_file(images: Any, size_cap: float) -> int:
     if not isinstance(size_cap, (int, float)) or isinstance(size_cap, bool) or not size_cap > 0:
         raise ValueError(f"size_cap must be a positive number of GB, got {size_cap!r}")
     frame_bytes = math.prod(images.shape[1:]) * np.dtype(images.dtype).itemsize
-    return max(1, int(size_cap * 2**30 // frame_bytes))
+    # GB = 1e9 bytes, as CalSciPy.misc.calculate_frames_per_file counts it; a frame larger
+    # than the cap still gets a file of its own
+    return max(1, math.floor(float(size_cap) * 1e9 / frame_bytes))
 
 
 def _part_names(path: Path, n_files: int) -> list[Path]:
@@ -450,7 +452,8 @@ def _save_many_tif(
     """Split ``images`` into ``<stem>_00.tif, <stem>_01.tif, …`` of at most ``size_cap`` GB.
 
     ``path`` is the unsplit name (``folder/stem.tif``); each part is written atomically. The
-    real itemsize sets the frames per file (``floor(size_cap * 2**30 / frame bytes)``).
+    real itemsize sets the frames per file (``floor(size_cap * 1e9 / frame bytes)``, as
+    :func:`CalSciPy.misc.calculate_frames_per_file`).
     Returns the written paths.
     """
     images = check_images(images)
@@ -501,9 +504,10 @@ def save_images(
         ``(frames, y, x)`` stack, or a 2-D ``(y, x)`` image saved as one page; numpy,
         ``np.memmap`` or dask (streamed block by block). Unsigned/signed integers or floats.
     size_cap
-        Maximum size of one file in GB (2**30 bytes). Larger stacks are split into
-        ``<stem>_00.tif, <stem>_01.tif, …`` with ``floor(size_cap GB / frame bytes)`` frames
-        each (the real itemsize).
+        Maximum size of one file in GB (1e9 bytes). Larger stacks are split into
+        ``<stem>_00.tif, <stem>_01.tif, …`` with ``floor(size_cap * 1e9 / frame bytes)``
+        frames each (the real itemsize), the count
+        :func:`CalSciPy.misc.calculate_frames_per_file` gives.
     overwrite
         Keyword-only. True (the documented behaviour) replaces existing output: each file is
         replaced atomically, and leftover parts of an earlier save under the same stem
