@@ -529,3 +529,18 @@ def test_extract_frame_times_incomplete_volumes(tmp_path):
     written.xml_path.write_text(text[:frame] + text[end:], encoding="utf-8")
     with pytest.raises(MissingFramesError, match=r"v\.xml: cycle 2 has 3 planes, expected 4"):
         extract_frame_times(written.xml_path)
+
+
+def test_same_size_file_with_other_fill_order_is_not_read_raw(tmp_path):
+    # FillOrder=2 (bit-reversed bytes) in one file, 1 in the others, same size and tag codes
+    folder = tmp_path / "pv"
+    folder.mkdir()
+    images = _images(3)
+    for i in range(3):
+        with open(folder / image_name("pv", 1, 2, i + 1), "wb") as handle:
+            _write_strip_tiff(handle, images[i, 0, 0], last_tag=(266, 3, 1, 2 if i == 1 else 1))
+    expected = np.stack([tifffile.imread(folder / image_name("pv", 1, 2, i + 1))
+                         for i in range(3)])
+    assert not np.array_equal(expected[1], images[1, 0, 0])  # tifffile reverses the bits
+    (stack,) = load_bruker_tifs(folder, progress=False)
+    np.testing.assert_array_equal(stack, expected)

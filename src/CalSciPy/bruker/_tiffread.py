@@ -31,8 +31,8 @@ from CalSciPy.errors import DataFormatError
 __all__ = ["TiffLayout", "probe_layout", "read_frames", "quiet_tifffile"]
 
 # IFD tags that decide where the pixels are and how to decode them
-_LAYOUT_TAGS = frozenset({254, 256, 257, 258, 259, 262, 273, 277, 278, 279, 284, 317, 322, 323,
-                          324, 325, 338, 339})
+_LAYOUT_TAGS = frozenset({254, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 284, 317, 322,
+                          323, 324, 325, 338, 339})
 _HAS_PREADV = hasattr(os, "preadv")
 _O_BINARY = getattr(os, "O_BINARY", 0)
 
