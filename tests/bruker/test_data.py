@@ -211,7 +211,7 @@ def test_repackage_splits_below_cap(tmp_path, monkeypatch):
     original = io_tools.save_images
 
     def small_cap(path, images, size_cap=3.9, **kwargs):
-        return original(path, images, 4 * 16 * 20 * 2 / 2**30, **kwargs)
+        return original(path, images, 4 * 16 * 20 * 2 / 1e9, **kwargs)
 
     monkeypatch.setattr(io_tools, "save_images", small_cap)
     repackage_bruker_tifs(written.folder, tmp_path / "out")

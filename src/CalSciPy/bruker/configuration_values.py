@@ -42,7 +42,7 @@ FRAME_TIME_INDEX: str = "Time (ms)"
 FRAME_COLUMN: str = "Imaging Frame"
 #: frame column filled for every analog sample by ``align_data(fill=True)``
 FRAME_FILL_COLUMN: str = "Imaging Frame (interpolated)"
-#: largest stack written by ``repackage_bruker_tifs`` (GB, 2**30 bytes): stays below 4 GB TIFF
+#: largest stack written by ``repackage_bruker_tifs`` (GB, 1e9 bytes): stays below 4 GB TIFF
 MAX_STACK_GB: float = 3.9
 #: COM programmatic identifier of PrairieView's automation server (``prairie_link``)
 COM_PROG_ID: str = "PrairieLink.Application"
