@@ -164,6 +164,9 @@ def test_detect_events_one_trace_and_errors(recording, inference):
         ep.detect_events(dfof, 15.0, inference=inference)
     with pytest.raises(TypeError, match="SpikeInference"):
         ep.detect_events(dfof, inference=inference.spikes)
+    for bad in (-0.1, float("nan"), float("inf")):  # not numpy's cast error
+        with pytest.raises(ValueError, match="merge_s"):
+            ep.detect_events(dfof, inference=inference, merge_s=bad)
 
 
 # --------------------------------------------------------------------------- score_events

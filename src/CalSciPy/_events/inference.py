@@ -427,8 +427,9 @@ def detect_events(
     frame_rate = check_frame_rate(frame_rate)
     array, was_1d = _finite(dfof, "dfof", min_frames=10)
     threshold = _positive(threshold, "threshold")
-    if isinstance(merge_s, bool) or not isinstance(merge_s, (Real, np.number)) or merge_s < 0:
-        raise ValueError(f"merge_s must be a number >= 0 (s), got {merge_s!r}")
+    if isinstance(merge_s, bool) or not isinstance(merge_s, (Real, np.number)) \
+            or not (math.isfinite(float(merge_s)) and merge_s >= 0):
+        raise ValueError(f"merge_s must be a finite number >= 0 (s), got {merge_s!r}")
     if inference is None:
         inference = infer_spikes(array, frame_rate, **infer_options)
     elif infer_options:
