@@ -659,3 +659,20 @@ def test_plot_spikes_matrix_alone_spans_the_whole_recording():
     plot = plot_spikes(spike_times=matrix, frame_rate=30.0, slider=False)
     assert plot.n_frames == 90  # used to end at the last spike (frame 21)
     assert plot.axes[0].get_xlim() == pytest.approx((0.0, 89 / 30.0))
+
+
+def test_import_and_static_figures_leave_the_backend_unselected(tmp_path):
+    # the user's (or Jupyter's) backend choice must stay open: no matplotlib.use(), no pyplot
+    code = textwrap.dedent(f"""
+        import sys
+        import numpy as np
+        import matplotlib
+        import CalSciPy.coloring, CalSciPy.interactive_visuals as iv
+        iv.save_figure(iv.traces_figure(np.ones((2, 10))), {str(tmp_path / "f.png")!r})
+        assert "matplotlib.pyplot" not in sys.modules, "pyplot imported"
+        getter = getattr(matplotlib.rcParams, "_get_backend_or_none", None)
+        assert getter is None or getter() is None, f"backend forced: {{getter()}}"
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+    assert (tmp_path / "f.png").stat().st_size > 0

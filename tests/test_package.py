@@ -42,3 +42,24 @@ def test_submodules_load_on_attribute_access():
     assert CalSciPy.trace_processing.calculate_dfof.__module__ == "CalSciPy.trace_processing"
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         CalSciPy.nope  # noqa: B018
+
+
+def test_optional_import_names_the_extra_and_errors_keep_builtin_bases():
+    from CalSciPy._optional import is_available, optional_import
+    from CalSciPy.errors import (
+        CalSciPyError,
+        DataFormatError,
+        MissingDependencyError,
+        MissingFramesError,
+    )
+
+    assert optional_import("json").dumps([1]) == "[1]"
+    assert is_available("json") and not is_available("calscipy_no_such_module")
+    with pytest.raises(MissingDependencyError, match=r"calscipy\[gpu\].*") as info:
+        optional_import("cupyx.no_such_submodule_for_test", "GPU filtering")
+    assert "GPU filtering" in str(info.value)
+    assert isinstance(info.value, ImportError) and isinstance(info.value, CalSciPyError)
+    with pytest.raises(MissingDependencyError, match="pip install calscipy_no_such_module"):
+        optional_import("calscipy_no_such_module")
+    assert issubclass(MissingFramesError, DataFormatError)
+    assert issubclass(DataFormatError, ValueError)
