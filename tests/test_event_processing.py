@@ -220,6 +220,15 @@ def test_bin_data_bad_input():
                     1, "sum")
     with pytest.raises(TypeError, match="not numeric: kind"):
         ep.bin_data(pd.DataFrame({"kind": pd.Categorical(["a", "b"])}), 1, "sum")
+    # a callable that does not reduce to one value per column: an error naming fun, not a
+    # silent (bins, bin_length * columns) reshape or a numpy stacking error
+    with pytest.raises(ValueError, match="fun must reduce"):
+        ep.bin_data(np.zeros((4, 2)), 2, lambda b: b)
+    with pytest.raises(ValueError, match="fun must reduce"):
+        ep.bin_data(np.zeros((5, 2)), 2, lambda b: b)
+    with pytest.raises(ValueError, match="fun must reduce"):
+        ep.bin_data(np.zeros((4, 2)), 2, lambda b: b.sum())
+    np.testing.assert_array_equal(ep.bin_data(np.arange(4.0), 2, lambda b: b.sum()), [1, 5])
 
 
 @settings(max_examples=100, deadline=None)

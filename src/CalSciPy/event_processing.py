@@ -468,9 +468,16 @@ def _reduce_bins(values, starts, stops, bin_length, fun) -> np.ndarray:
                 out[full] = reducer(values[full * bin_length:][np.newaxis])[0]
         return out
     takes_axis = _accepts_axis(fun)
-    rows = [
-        np.asarray(fun(values[a:b], axis=0) if takes_axis else fun(values[a:b]))
-        for a, b in zip(starts, stops)
-    ]
-    return np.stack(rows).reshape(starts.size, -1)
+    rows = []
+    for a, b in zip(starts, stops):
+        row = np.asarray(fun(values[a:b], axis=0) if takes_axis else fun(values[a:b]))
+        # one value per column (a scalar is one value for a single column); anything else
+        # would be silently reshaped or fail inside numpy
+        if row.size != cols or row.ndim > 1:
+            raise ValueError(
+                f"fun must reduce a (rows, {cols}) bin along axis 0 to {cols} value(s), "
+                f"got shape {row.shape} for rows {a}:{b}"
+            )
+        rows.append(row.reshape(cols))
+    return np.stack(rows)
 
