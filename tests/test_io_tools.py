@@ -224,6 +224,10 @@ def test_folder_natural_sort_order(tmp_path):
     loaded = load_images(tmp_path)
     assert loaded[:, 0, 0].tolist() == [1, 1, 2, 2, 10, 10]
     assert _common.natural_key(Path("a_2.tif")) < _common.natural_key(Path("a_10.tif"))
+    # digit-like characters that are not decimal digits ("²") sort as text, never crash
+    names = ["t1²2.tif", "t1²10.tif", "t1².tif", "t٣.tif", "t10.tif"]
+    assert sorted(names, key=lambda n: _common.natural_key(Path(n))) == [
+        "t1²2.tif", "t1²10.tif", "t1².tif", "t٣.tif", "t10.tif"]
 
 
 @pytest.mark.parametrize("counts", [[3, 3, 3, 1], [3, 1, 3, 3], [1, 3, 2, 5], [4, 4, 9, 4]])

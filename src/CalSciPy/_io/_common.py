@@ -176,7 +176,7 @@ _DIGITS = re.compile(r"(\d+)")
 def natural_key(path: Path) -> tuple:
     """Sort key putting ``images_2`` before ``images_10`` (digit runs compare as numbers)."""
     parts = _DIGITS.split(path.name)
-    key = tuple((0, int(p), "") if p.isdigit() else (1, 0, p.casefold()) for p in parts)
+    key = tuple((0, int(p), "") if p.isdecimal() else (1, 0, p.casefold()) for p in parts)
     return key, path.name
 
 
