@@ -172,6 +172,22 @@ def test_scale_waveforms_matches_sklearn():
         ep.scale_waveforms([np.zeros(3)])
 
 
+def test_scale_waveforms_near_constant_rows_follow_sklearn():
+    # StandardScaler's own "constant feature" rule decides whether a row is only centred:
+    # a tiny-but-real spread around 0 is scaled, rounding noise around 1 or 1000 is not
+    rng = np.random.default_rng(3)
+    rows = np.stack([
+        1e-18 * rng.normal(size=601),
+        1.0 + 1e-13 * rng.normal(size=601),
+        1e3 + 1e-10 * rng.normal(size=601),
+        5.0 + rng.normal(size=601),
+    ])
+    scaled = ep.scale_waveforms([rows])[0]
+    for row, got in zip(rows, scaled):
+        expected = StandardScaler().fit_transform(row[:, None]).ravel()
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-12)
+
+
 def test_convert_tau():
     assert ep.convert_tau(np.exp(-1 / 30), 1 / 30) == pytest.approx(1.0)
     assert ep.convert_tau(0.5, 0.1) == pytest.approx(0.1 / np.log(2))

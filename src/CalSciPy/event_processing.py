@@ -341,11 +341,13 @@ def _standard_scale_rows(block: np.ndarray) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows stay NaN
         mean = np.nanmean(block, axis=1, keepdims=True)
-        std = np.nanstd(block, axis=1, keepdims=True)
-    # StandardScaler leaves (near-)constant features unscaled instead of dividing by ~0
-    eps = 10 * np.finfo(np.float64).eps
-    tiny = ~(std > eps * np.maximum(np.abs(mean), 1.0))
-    std = np.where(tiny | ~np.isfinite(std), 1.0, std)
+        var = np.nanvar(block, axis=1, keepdims=True)
+    # StandardScaler leaves (near-)constant features unscaled instead of dividing by ~0, with
+    # its own test: var <= n·eps·var + (n·mean·eps)², n the non-NaN samples
+    n = np.sum(~np.isnan(block), axis=1, keepdims=True)
+    eps = np.finfo(np.float64).eps
+    constant = var <= n * eps * var + (n * mean * eps) ** 2
+    std = np.where(constant | ~np.isfinite(var), 1.0, np.sqrt(var))
     return (block - mean) / std
 
 
