@@ -544,3 +544,16 @@ def test_same_size_file_with_other_fill_order_is_not_read_raw(tmp_path):
     assert not np.array_equal(expected[1], images[1, 0, 0])  # tifffile reverses the bits
     (stack,) = load_bruker_tifs(folder, progress=False)
     np.testing.assert_array_equal(stack, expected)
+
+
+def test_multipage_files_without_master_xml_are_refused(tmp_path):
+    # page 0 of each file would be a fraction of the frames: refuse, naming file and folder
+    written = write_prairieview_session(tmp_path / "mp", _images(6), multipage=True,
+                                        voltage=False)
+    assert determine_imaging_content(written.folder)[2] == 6
+    written.xml_path.unlink()
+    for call in (lambda: determine_imaging_content(written.folder),
+                 lambda: load_bruker_tifs(written.folder, progress=False),
+                 lambda: repackage_bruker_tifs(written.folder, tmp_path / "out")):
+        with pytest.raises(DataFormatError, match=r"mp_Cycle00001_Ch2_000001.*6 frames.*XML"):
+            call()
