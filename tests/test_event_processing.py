@@ -91,6 +91,10 @@ def test_event_statistics_hand_computed():
     assert onsets[1].size == 0
     np.testing.assert_array_equal(onsets[2], [30])
     np.testing.assert_array_equal(ep.get_event_onset_intensities(traces[0], [1, 2]), [1, 2])
+    # a single trace with no events, as a list or as an array (identify_events' output)
+    for none in ([], np.zeros(0, dtype=np.int64)):
+        assert ep.get_event_onset_intensities(traces[0], none).shape == (0,)
+        assert ep.collect_waveforms(traces[0], none, pre=2, post=3).shape == (0, 6)
 
 
 def test_event_statistics_bad_input():

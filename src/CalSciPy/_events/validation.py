@@ -67,7 +67,8 @@ def as_event_lists(
             )
     else:
         rows = list(event_indices)
-        if allow_flat and rows and _is_flat(rows):
+        # for a single trace an empty list means "no events", as an empty array does
+        if allow_flat and (not rows or _is_flat(rows)):
             rows = [rows]
     out = []
     for i, row in enumerate(rows):
