@@ -676,3 +676,14 @@ def test_import_and_static_figures_leave_the_backend_unselected(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
     assert (tmp_path / "f.png").stat().st_size > 0
+
+
+def test_plot_trials_missing_condition_labels_form_one_condition():
+    data = np.arange(200, dtype=float).reshape(2, 100)
+    plot = plot_trials(data, [10, 40, 70], np.array([np.nan, 1.0, np.nan]), pre=0, post=5)
+    # used to be three conditions (NaN != NaN), two of them named "nan"
+    assert len(plot.conditions) == 2 and np.isnan(plot.conditions[0])
+    np.testing.assert_array_equal(plot.trial_order, [0, 2, 1])
+    np.testing.assert_allclose(plot.mean_lines[0].get_ydata(), np.arange(40, 45))
+    with_none = plot_trials(data, [10, 40, 70], ["a", None, None], pre=0, post=5)
+    assert len(with_none.conditions) == 2

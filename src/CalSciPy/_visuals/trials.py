@@ -24,6 +24,14 @@ def _default_window(onsets: np.ndarray, n_frames: int) -> tuple[int, int]:
     return pre, interval - pre
 
 
+#: the one condition label that missing labels (None, NaN) are grouped under
+_MISSING = float("nan")
+
+
+def _is_missing(label) -> bool:
+    return label is None or (isinstance(label, (float, np.floating)) and bool(np.isnan(label)))
+
+
 def _check_bin_duration(bin_duration) -> float:
     """``bin_duration`` as a finite float > 0 (seconds)."""
     try:
@@ -150,8 +158,10 @@ class TrialPlot(NeuronBrowser):
                     "label per trial"
                 )
         self.trial_conditions = labels
-        self.conditions = list(dict.fromkeys(labels.tolist()))
-        codes = np.array([self.conditions.index(label) for label in labels.tolist()])
+        # NaN != NaN: without one shared NaN object every unlabelled trial was its own condition
+        keys = [_MISSING if _is_missing(label) else label for label in labels.tolist()]
+        self.conditions = list(dict.fromkeys(keys))
+        codes = np.array([self.conditions.index(key) for key in keys])
         self.trial_order = np.argsort(codes, kind="stable")
         self._codes = codes
         self.bin_duration = None if bin_duration is None else _check_bin_duration(bin_duration)
