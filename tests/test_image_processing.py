@@ -186,6 +186,10 @@ def test_bad_inputs():
         gaussian_filter(_stack(), sigma=(1.0, 2.0))
     with pytest.raises(TypeError, match="sigma"):
         gaussian_filter(_stack(), sigma=np.nan)
+    with pytest.raises(ValueError, match="truncate"):
+        gaussian_filter(_stack(), truncate=float("inf"))
+    with pytest.raises(ValueError, match="radius"):
+        gaussian_filter(_stack(), sigma=1e300)
     with pytest.raises(ValueError, match="mask"):
         median_filter(_stack(), mask=np.ones(3))
     with pytest.raises(ValueError, match="mask"):

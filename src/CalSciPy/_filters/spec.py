@@ -96,6 +96,17 @@ def gaussian_spec(sigma, truncate: float = 4.0) -> FilterSpec:
         sigmas.append(float(value))
     if len(sigmas) == 1:
         sigmas *= 3
-    if isinstance(truncate, bool) or not isinstance(truncate, Real) or not truncate > 0:
-        raise ValueError(f"truncate must be a positive number, got {truncate!r}")
-    return FilterSpec("gaussian", sigmas=tuple(sigmas), truncate=float(truncate))
+    if (isinstance(truncate, bool) or not isinstance(truncate, Real) or not truncate > 0
+            or not np.isfinite(truncate)):
+        raise ValueError(f"truncate must be a finite positive number, got {truncate!r}")
+    spec = FilterSpec("gaussian", sigmas=tuple(sigmas), truncate=float(truncate))
+    if max(spec.radius) > _MAX_RADIUS:
+        raise ValueError(
+            f"sigma {sigma!r} with truncate {truncate!r} gives a kernel radius of "
+            f"{max(spec.radius)} pixels/frames (at most {_MAX_RADIUS} supported)"
+        )
+    return spec
+
+
+#: largest gaussian kernel radius accepted (a kernel far larger than any stack axis is a typo)
+_MAX_RADIUS = 2**20
