@@ -139,6 +139,11 @@ def test_normalize_firing_rates():
     assert rates[0, 1] == -1.0  # input untouched
     same = ep.normalize_firing_rates(rates, in_place=True)
     assert same is rates and rates[0, 2] == 1.0
+    one = np.array([1.0, -2.0, 4.0])  # 1-D: the caller's own object comes back too
+    assert ep.normalize_firing_rates(one, in_place=True) is one
+    np.testing.assert_array_equal(one, [0.25, 0, 1])
+    assert ep.calculate_firing_rates(one, 4.0, in_place=True) is one
+    np.testing.assert_array_equal(one, [1, 0, 4])
 
 
 # --------------------------------------------------------------------------- waveforms

@@ -6,7 +6,14 @@ from numbers import Real
 
 import numpy as np
 
-__all__ = ["as_traces", "check_frame_rate", "float_dtype_for", "prepare_output", "restore_ndim"]
+__all__ = [
+    "as_traces",
+    "check_frame_rate",
+    "float_dtype_for",
+    "in_place_result",
+    "prepare_output",
+    "restore_ndim",
+]
 
 
 def as_traces(traces, name: str = "traces", *, min_frames: int = 1) -> tuple[np.ndarray, bool]:
@@ -47,6 +54,15 @@ def as_traces(traces, name: str = "traces", *, min_frames: int = 1) -> tuple[np.
 def restore_ndim(result: np.ndarray, was_1d: bool) -> np.ndarray:
     """Undo the 1-D → 2-D promotion of :func:`as_traces`."""
     return result[0] if was_1d else result
+
+
+def in_place_result(original, out: np.ndarray, was_1d: bool, in_place: bool) -> np.ndarray:
+    """What a function with ``in_place`` returns: the caller's own array object when
+    ``in_place`` (also for 1-D input, where ``out`` is a 2-D view of it), else ``out``
+    with the 1-D → 2-D promotion of :func:`as_traces` undone."""
+    if in_place and isinstance(original, np.ndarray):
+        return original
+    return restore_ndim(out, was_1d)
 
 
 def check_frame_rate(frame_rate, name: str = "frame_rate", *, above: float = 0.0) -> float:

@@ -29,6 +29,7 @@ from CalSciPy._checks import (
     as_traces,
     check_frame_rate,
     float_dtype_for,
+    in_place_result,
     prepare_output,
     restore_ndim,
 )
@@ -224,7 +225,7 @@ def calculate_firing_rates(
     array, was_1d = as_traces(spike_probability_matrix, "spike_probability_matrix")
     out = prepare_output(array, in_place, "spike_probability_matrix")
     np.multiply(array, frame_rate, out=out, casting="unsafe")
-    return restore_ndim(out, was_1d)
+    return in_place_result(spike_probability_matrix, out, was_1d, in_place)
 
 
 def calculate_mean_firing_rates(firing_matrix: np.ndarray) -> np.ndarray:
@@ -253,7 +254,7 @@ def normalize_firing_rates(firing_matrix: np.ndarray, in_place: bool = False) ->
         peak = np.nanmax(out, axis=1, keepdims=True)
     peak = np.where(np.isfinite(peak) & (peak > 0), peak, 1.0).astype(out.dtype)
     np.divide(out, peak, out=out)
-    return restore_ndim(out, was_1d)
+    return in_place_result(firing_matrix, out, was_1d, in_place)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from CalSciPy._checks import (
     as_traces,
     check_frame_rate,
     float_dtype_for,
+    in_place_result,
     prepare_output,
     restore_ndim,
 )
@@ -137,13 +138,6 @@ def _prepare_reference(external_reference, traces2d: np.ndarray, min_frames: int
         )
     _check_finite(ref2d, "external_reference")
     return np.ascontiguousarray(_as_float_input(ref2d))
-
-
-def _result(traces, out: np.ndarray, was_1d: bool, in_place: bool) -> np.ndarray:
-    """The caller's own array for ``in_place`` (also for 1-D input), else ``out`` reshaped."""
-    if in_place and isinstance(traces, np.ndarray):
-        return traces
-    return restore_ndim(out, was_1d)
 
 
 def _warn_nonpositive(f0_min: np.ndarray) -> None:
@@ -281,7 +275,7 @@ def calculate_dfof(
             f0_min = np.empty(traces2d.shape[0])
             dfof_baseline_kernel(source, values, out, h, 0.05, offset, f0_min)
     _warn_nonpositive(f0_min)
-    return _result(traces, out, was_1d, in_place)
+    return in_place_result(traces, out, was_1d, in_place)
 
 
 def calculate_standardized_noise(
@@ -356,7 +350,7 @@ def detrend_polynomial(traces: np.ndarray, in_place: bool = False) -> np.ndarray
     x = np.linspace(-1.0, 1.0, n_frames) if n_frames > 1 else np.zeros(1)
     q, _ = np.linalg.qr(np.vander(x, degree + 1))
     project_out_kernel(_as_float_input(traces2d), np.ascontiguousarray(q.T), out)
-    return _result(traces, out, was_1d, in_place)
+    return in_place_result(traces, out, was_1d, in_place)
 
 
 def perona_malik_diffusion(
@@ -425,4 +419,4 @@ def perona_malik_diffusion(
     else:
         weights = np.ones(1)
     perona_malik_kernel(out, int(iters), float(kappa), float(gamma), weights)
-    return _result(traces, out, was_1d, in_place)
+    return in_place_result(traces, out, was_1d, in_place)
