@@ -687,3 +687,16 @@ def test_plot_trials_missing_condition_labels_form_one_condition():
     np.testing.assert_allclose(plot.mean_lines[0].get_ydata(), np.arange(40, 45))
     with_none = plot_trials(data, [10, 40, 70], ["a", None, None], pre=0, post=5)
     assert len(with_none.conditions) == 2
+
+
+def test_plot_trials_window_must_be_whole_frames_and_fit_a_tensor():
+    data = np.ones((2, 100))
+    with pytest.raises(ValueError, match="pre must be a whole number"):
+        plot_trials(data, [10, 40], pre=2.5)  # used to be truncated to 2 silently
+    with pytest.raises(ValueError, match="post must be a whole number"):
+        plot_trials(data, [10, 40], post=np.nan)
+    assert plot_trials(data, [10, 40], pre=2.0, post=np.int64(5)).x.size == 7
+    tensor = np.zeros((3, 2, 20))
+    with pytest.raises(ValueError, match="does not fit the trial tensor"):
+        plot_trials(None, tensor, pre=5, post=10)  # used to be ignored
+    assert plot_trials(None, tensor, pre=5, post=15).post == 15

@@ -223,7 +223,8 @@ def plot_trials(
         Keyword-only window around each onset, frames: from ``onset - pre`` to
         ``onset + post - 1`` (samples outside the recording are NaN). Default: a quarter of
         the shortest inter-onset interval before and the rest after. For a tensor, ``pre`` is
-        the index of the onset within the window (default 0).
+        the index of the onset within the window (default 0) and ``post``, if given, must be
+        the remaining frames. Whole numbers only.
     neuron, figsize, dpi, slider, show
         As for :func:`plot_traces`.
 

@@ -32,6 +32,15 @@ def _is_missing(label) -> bool:
     return label is None or (isinstance(label, (float, np.floating)) and bool(np.isnan(label)))
 
 
+def _whole(value, name: str) -> int:
+    """``value`` as an int, refusing fractions (a window is a whole number of frames)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a whole number of frames, got {value!r}")
+    if not np.isfinite(value) or value != int(value):
+        raise ValueError(f"{name} must be a whole number of frames, got {value!r}")
+    return int(value)
+
+
 def _check_bin_duration(bin_duration) -> float:
     """``bin_duration`` as a finite float > 0 (seconds)."""
     try:
@@ -112,10 +121,15 @@ class TrialPlot(NeuronBrowser):
             self._tensor = trials_arr
             self._data = None
             self.onsets = None
-            self.pre = 0 if pre is None else int(pre)
+            self.pre = 0 if pre is None else _whole(pre, "pre")
             if not 0 <= self.pre <= trials_arr.shape[2]:
                 raise ValueError(f"pre must be in 0..{trials_arr.shape[2]}, got {pre}")
             self.post = trials_arr.shape[2] - self.pre
+            if post is not None and _whole(post, "post") != self.post:
+                raise ValueError(
+                    f"post={post} does not fit the trial tensor: its {trials_arr.shape[2]} "
+                    f"frames per trial with pre={self.pre} leave post={self.post}"
+                )
             n_trials, n_neurons = trials_arr.shape[:2]
         elif trials_arr.ndim == 1:
             if data is None:
@@ -138,8 +152,8 @@ class TrialPlot(NeuronBrowser):
                     f"trial onset frame {bad[0]} is outside the recording (0 to {n_frames - 1})"
                 )
             default_pre, default_post = _default_window(self.onsets, n_frames)
-            self.pre = default_pre if pre is None else int(pre)
-            self.post = default_post if post is None else int(post)
+            self.pre = default_pre if pre is None else _whole(pre, "pre")
+            self.post = default_post if post is None else _whole(post, "post")
             if self.pre < 0 or self.post < 1:
                 raise ValueError(f"need pre >= 0 and post >= 1 frames, got {pre}, {post}")
             n_trials, n_neurons = self.onsets.size, self._data.shape[0]
