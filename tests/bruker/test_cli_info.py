@@ -35,3 +35,13 @@ def test_info_names_only_and_errors(tmp_path, capsys):
     assert "master_xml: None" in capsys.readouterr().out
     assert main(["info", str(tmp_path / "missing")]) == 1
     assert "not found" in capsys.readouterr().err
+
+
+def test_info_refuses_multipage_files_without_xml(tmp_path, capsys):
+    written = write_prairieview_session(tmp_path / "mp", np.zeros((5, 4, 4), np.uint16),
+                                        multipage=True, voltage=False)
+    assert main(["info", str(written.folder), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["frames"] == 5
+    written.xml_path.unlink()
+    assert main(["info", str(written.folder)]) == 1
+    assert "holds 5 frames" in capsys.readouterr().err

@@ -34,7 +34,7 @@ from CalSciPy.bruker.session import (
     read_prairieview_session,
     read_prairieview_xml,
 )
-from CalSciPy.errors import DataFormatError, MissingFramesError, SessionError
+from CalSciPy.errors import MissingFramesError, SessionError
 
 __all__ = [
     "generate_bruker_naming_convention",
@@ -131,25 +131,8 @@ def determine_imaging_content(folder: str | Path) -> tuple[int, int, int, int, i
     if _page_count(session.files.flat[0]) > 1:
         # multi-page files (PrairieView >= 5.6): the names cannot tell the frames, the XML can
         session = read_prairieview_session(folder)
-        _check_single_page(session)
+        session.check_single_page()
     return session.n_channels, session.n_planes, session.n_frames, height, width
-
-
-def _check_single_page(session: PrairieViewSession) -> None:
-    """Without a master XML only single-frame files can be placed; refuse multi-page ones.
-
-    Reading page 0 of each multi-page file would silently return a fraction of the frames.
-    """
-    if session.xml is not None:
-        return
-    first = session.files.flat[0]
-    pages = _page_count(first)
-    if pages > 1:
-        raise DataFormatError(
-            f"{first} holds {pages} frames (a multi-page PrairieView file) but "
-            f"{session.folder} has no master XML (<base>.xml with root PVScan) to tell which "
-            "frame, plane and channel each page is; keep the XML with the images"
-        )
 
 
 def _page_count(path: Path) -> int:
@@ -236,7 +219,7 @@ def load_bruker_tifs(folder: str | Path, channel: int | None = None, plane: int 
     """
     session = read_prairieview_session(folder)
     pairs = _selection(session, channel, plane)
-    _check_single_page(session)
+    session.check_single_page()
     stacks = _read_stacks(session, pairs, slice(None), progress)
     if channel is not None and plane is not None:
         return stacks[0]
@@ -304,7 +287,7 @@ def repackage_bruker_tifs(input_folder: str | Path, output_folder: str | Path, c
     _check_index(plane, "plane")
     session = read_prairieview_session(input_folder)
     session.check_channel_plane(channel, plane)
-    _check_single_page(session)
+    session.check_single_page()
     output = as_path(output_folder, "output_folder")
     if output.exists() and not output.is_dir():
         raise NotADirectoryError(f"output_folder {output} exists and is not a folder")

@@ -392,6 +392,36 @@ class PrairieViewSession:
             )
         return int(shape[0]), int(shape[1])
 
+    def check_single_page(self) -> None:
+        """Without a master XML only single-frame files can be placed; refuse multi-page ones.
+
+        Taking one frame per multi-page file would silently miss most of the frames; only the
+        first file's header is read.
+
+        Raises
+        ------
+        DataFormatError
+            Names-only session whose first image file holds several pages.
+        """
+        if self.xml is not None:
+            return
+        import tifffile
+
+        from CalSciPy.bruker._tiffread import quiet_tifffile
+
+        first = self.files.flat[0]
+        try:
+            with quiet_tifffile(), tifffile.TiffFile(first) as tif:
+                pages = len(tif.pages)
+        except Exception as err:  # tifffile raises many types for corrupt files
+            raise DataFormatError(f"{first}: not a readable TIFF image ({err})") from err
+        if pages > 1:
+            raise DataFormatError(
+                f"{first} holds {pages} frames (a multi-page PrairieView file) but "
+                f"{self.folder} has no master XML (<base>.xml with root PVScan) to tell which "
+                "frame, plane and channel each page is; keep the XML with the images"
+            )
+
     def summary(self) -> dict[str, Any]:
         """JSON-able overview: version, channels, planes, frames, size, rate, duration, signals.
 
@@ -399,6 +429,7 @@ class PrairieViewSession:
         data) and None without a master XML; ``voltage_signals`` maps each VoltageRecording CSV
         to its enabled signal names (from its XML, else the CSV header).
         """
+        self.check_single_page()
         height, width = self.frame_shape()
         period = self.frame_period
         signals: dict[str, list[str]] = {}
