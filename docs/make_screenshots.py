@@ -17,6 +17,7 @@ import numpy as np  # noqa: E402
 
 from CalSciPy import interactive_visuals as iv  # noqa: E402
 from CalSciPy.errors import MissingDependencyError  # noqa: E402
+from CalSciPy.image_processing import gaussian_filter  # noqa: E402
 from CalSciPy.synthetic import generate_movie, generate_traces  # noqa: E402
 from CalSciPy.trace_processing import (  # noqa: E402
     calculate_dfof,
@@ -107,14 +108,7 @@ def main() -> list[Path]:
         "figure_raster.png"))
     movie = generate_movie(n_frames=20, shape=(96, 96), n_neurons=12, frame_rate=FRAME_RATE,
                            seed=2)
-    try:
-        from CalSciPy.image_processing import gaussian_filter
-
-        smoothed = gaussian_filter(movie.images, sigma=1.0)
-    except ImportError:  # image_processing not installed in this checkout
-        from scipy.ndimage import gaussian_filter as scipy_gaussian
-
-        smoothed = scipy_gaussian(movie.images.astype(np.float32), sigma=1.0)
+    smoothed = gaussian_filter(movie.images, sigma=1.0)
     written.append(_save_figure(
         iv.frames_figure(movie.images[10], smoothed[10], titles=("Raw frame", "Gaussian σ=1"),
                          figsize=(7, 3.4)),
