@@ -140,9 +140,9 @@ def test_key_sequences_follow_the_navigation_model(traces, keys):
         elif key in ("right", "down"):
             expected, typed = min(expected + 1, last), ""
         elif key == "pageup":
-            expected = max(expected - 10, 0)
+            expected, typed = max(expected - 10, 0), ""
         elif key == "pagedown":
-            expected = min(expected + 10, last)
+            expected, typed = min(expected + 10, last), ""
         elif key == "home":
             expected, typed = 0, ""
         elif key == "end":
@@ -700,3 +700,17 @@ def test_plot_trials_window_must_be_whole_frames_and_fit_a_tensor():
     with pytest.raises(ValueError, match="does not fit the trial tensor"):
         plot_trials(None, tensor, pre=5, post=10)  # used to be ignored
     assert plot_trials(None, tensor, pre=5, post=15).post == 15
+
+
+def test_navigation_clears_a_half_typed_number_and_its_prompt(traces):
+    plot = plot_traces(traces)
+    press(plot, "4")
+    assert plot._status.get_text() == "go to neuron: 4"
+    press(plot, "right")  # the prompt used to stay on screen, stale
+    assert plot.neuron == 1 and plot._status.get_text() == ""
+    press(plot, "9", "enter")
+    assert "no neuron 9" in plot._status.get_text()
+    plot.slider.set_val(3)
+    assert plot.neuron == 3 and plot._status.get_text() == ""
+    press(plot, "2", "pagedown", "enter")  # the typed 2 is gone: Enter does nothing
+    assert plot.neuron == 5

@@ -122,8 +122,13 @@ class NeuronBrowser(ABC):
         return index
 
     def set_neuron(self, neuron: int) -> None:
-        """Show neuron ``neuron`` (negative counts from the end) by updating the artists."""
+        """Show neuron ``neuron`` (negative counts from the end) by updating the artists.
+
+        Any half-typed neuron number and its prompt are discarded (they would be stale).
+        """
         self.neuron = self._check_index(neuron)
+        self._typed = ""
+        self._set_status("")
         self._redraw()
 
     def next(self, step: int = 1) -> None:
