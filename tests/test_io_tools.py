@@ -591,9 +591,12 @@ def test_saved_files_get_ordinary_permissions(tmp_path):
     for name, default in [("b.bin", 0o666), ("b.json", 0o666), ("t.tif", 0o666),
                           ("z.zarr", 0o777)]:
         assert (tmp_path / name).stat().st_mode & 0o777 == default & ~umask, name
-    (tmp_path / "b.bin").chmod(0o640)  # a replaced file keeps its permissions
+    for name in ("b.bin", "t.tif"):  # a replaced file keeps its permissions
+        (tmp_path / name).chmod(0o640)
     save_binary(tmp_path / "b.bin", stack(seed=3))
-    assert (tmp_path / "b.bin").stat().st_mode & 0o777 == 0o640
+    save_images(tmp_path / "t.tif", stack(seed=3))
+    for name in ("b.bin", "t.tif"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o640, name
 
 
 def test_failed_folder_replacement_restores_the_old_folder(tmp_path, monkeypatch):

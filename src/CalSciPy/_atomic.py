@@ -143,8 +143,9 @@ def atomic_path(
                 fsync_directory(file)
         if staged.is_dir():
             fsync_directory(staged)
-        if directory and os.name != "nt":
-            os.chmod(staged, _final_mode(target, directory=True))  # mkdtemp made it 0700
+        if os.name != "nt" and (directory or staged.is_file()):
+            # mkdtemp made the folder 0700; a replaced file keeps its permissions
+            os.chmod(staged, _final_mode(target, directory=directory))
         old = None
         if target.is_dir() and not target.is_symlink():
             # a folder cannot be replaced in one rename: move it aside first; a file is
