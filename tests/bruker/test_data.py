@@ -557,3 +557,21 @@ def test_multipage_files_without_master_xml_are_refused(tmp_path):
                  lambda: repackage_bruker_tifs(written.folder, tmp_path / "out")):
         with pytest.raises(DataFormatError, match=r"mp_Cycle00001_Ch2_000001.*6 frames.*XML"):
             call()
+
+
+def test_extract_frame_times_matches_stack_when_last_volume_files_are_missing(tmp_path):
+    # the XML lists 3 complete volumes, the last one's files were never written: the loaded
+    # stack has 2 volumes, so the frame times have 2 rows
+    written = write_prairieview_session(tmp_path / "v", _images(3, 4), frame_rate=5.0,
+                                        voltage=False)
+    for name in ("v_Cycle00003_Ch2_000003.ome.tif", "v_Cycle00003_Ch2_000004.ome.tif"):
+        (written.folder / name).unlink()
+    with pytest.warns(UserWarning, match="last volume"):
+        stacks = load_bruker_tifs(written.folder, progress=False)
+    with pytest.warns(UserWarning, match=r"last volume \(cycle 3\)"):
+        times = extract_frame_times(written.xml_path)
+    assert times.index.tolist() == [0, 200] and stacks[0].shape[0] == len(times)
+    # without the images (deleted after repackaging) the XML alone decides
+    for path in written.folder.glob("*.ome.tif"):
+        path.unlink()
+    assert extract_frame_times(written.xml_path).index.tolist() == [0, 200, 400]

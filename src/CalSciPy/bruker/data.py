@@ -17,6 +17,7 @@ Examples
 """
 from __future__ import annotations
 
+import os
 import re
 import warnings
 from pathlib import Path
@@ -368,6 +369,16 @@ def extract_frame_times(filename: str | Path) -> pd.DataFrame:
             if count == n_planes:
                 starts.append(times[k:k + count].min())
             k += count
+        complete = [s for s in volumes if len(s.frames) == n_planes]
+        if len(complete) > 1 and _last_volume_not_written(path.parent, complete):
+            # as load_bruker_tifs: an aborted acquisition may list a last volume whose files
+            # were never written; it is not in the loaded stack, so it gets no row
+            warnings.warn(
+                f"{path}: the files of the last volume (cycle {complete[-1].cycle}) are "
+                "incomplete; it was dropped",
+                UserWarning, stacklevel=2,
+            )
+            starts = starts[:-1]
         times = np.asarray(starts)
     if times.size == 0:
         raise SessionError(f"{path}: the master XML lists no frames")
@@ -376,6 +387,22 @@ def extract_frame_times(filename: str | Path) -> pd.DataFrame:
         {"Imaging Frame": np.arange(ms.size, dtype=np.int64)},
         index=pd.Index(ms, name="Time (ms)"),
     )
+
+
+def _last_volume_not_written(folder: Path, volumes: list) -> bool:
+    """True when the images are next to the XML but the last volume's are (partly) missing.
+
+    Without the images (e.g. deleted after repackaging) nothing can be told: False.
+    """
+    try:
+        existing = set(os.listdir(folder))
+    except OSError:
+        return False
+
+    def written(seq) -> bool:
+        return all(name in existing for frame in seq.frames for _, _, name, _ in frame.files)
+
+    return written(volumes[0]) and not written(volumes[-1])
 
 
 def load_voltage_recording(path: str | Path) -> pd.DataFrame:
