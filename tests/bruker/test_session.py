@@ -272,3 +272,11 @@ def test_bidirectional_series_starting_with_an_even_cycle(tmp_path, keep_z):
     stacks = data.load_bruker_tifs(written.folder, progress=False)
     for p in range(3):
         np.testing.assert_array_equal(stacks[p], written.images[1:, p, 0])
+
+
+def test_non_integer_cycle_named(tmp_path):
+    path = tmp_path / "odd.xml"
+    path.write_text('<PVScan><Sequence type="TSeries Timed Element" cycle="one" /></PVScan>',
+                    encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"odd\.xml.*cycle='one'"):
+        read_prairieview_xml(path)

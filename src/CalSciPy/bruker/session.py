@@ -265,9 +265,16 @@ def _xml_from_root(path: Path, root: Element) -> PrairieViewXML:
                 parameter_set=frame.get("parameterSet", ""),
             ))
         voltage = seq.find("VoltageRecording")
+        cycle_text = seq.get("cycle", str(len(sequences) + 1))
+        try:
+            cycle = int(cycle_text)
+        except ValueError as err:
+            raise DataFormatError(
+                f"{path}: <Sequence cycle={cycle_text!r}> is not an integer cycle"
+            ) from err
         sequences.append(PrairieViewSequence(
             type=seq.get("type", ""),
-            cycle=int(seq.get("cycle", str(len(sequences) + 1))),
+            cycle=cycle,
             bidirectional_z=seq.get("bidirectionalZ", "False").lower() == "true",
             frames=tuple(frames),
             voltage_recording=None if voltage is None else voltage.get("dataFile"),
