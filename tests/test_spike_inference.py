@@ -69,6 +69,43 @@ def test_infer_spikes_pool_after_numba_parallel_kernels(recording, inference):
     np.testing.assert_allclose(pooled.spikes, inference.spikes[:4], atol=1e-10)
 
 
+_THREADS_AT_FORK: list[set] | None = None
+
+
+def _record_threads_at_fork():
+    if _THREADS_AT_FORK is not None:
+        import threading
+
+        _THREADS_AT_FORK.append({t.ident for t in threading.enumerate()})
+
+
+def test_infer_spikes_forks_before_starting_the_progress_bar(recording, inference):
+    # tqdm's monitor is a thread: it must not exist yet when the pool forks its workers
+    import os
+    import threading
+
+    global _THREADS_AT_FORK
+    if not hasattr(os, "register_at_fork"):
+        pytest.skip("no os.register_at_fork")
+    if not getattr(test_infer_spikes_forks_before_starting_the_progress_bar, "hooked", False):
+        os.register_at_fork(before=_record_threads_at_fork)
+        test_infer_spikes_forks_before_starting_the_progress_bar.hooked = True
+    from tqdm.auto import tqdm
+
+    if tqdm.monitor is not None:  # left running by an earlier bar: stop it (joins the thread)
+        tqdm.monitor.exit()
+        tqdm.monitor = None
+    before = {t.ident for t in threading.enumerate()}
+    _THREADS_AT_FORK = []
+    try:
+        pooled = ep.infer_spikes(recording[1][:4], 30.0, n_jobs=2, progress=True)
+    finally:
+        seen, _THREADS_AT_FORK = _THREADS_AT_FORK, None
+    np.testing.assert_allclose(pooled.spikes, inference.spikes[:4], atol=1e-10)
+    for threads in seen:  # empty unless the start method forks (Linux up to Python 3.13)
+        assert threads <= before, "infer_spikes forked while a thread of its own was running"
+
+
 def test_deconvolution_workers_limit_only_blas(monkeypatch, recording):
     # the worker must not call into the OpenMP runtime at all (it is forked after numba's
     # OpenMP threads may have started): only the BLAS pools are limited

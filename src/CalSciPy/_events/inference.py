@@ -292,31 +292,37 @@ def infer_spikes(
     workers = _n_workers(n_jobs, n)
     chunks = np.array_split(np.arange(n), max(1, min(n, workers * 4)))
     chunks = [c for c in chunks if c.size]
-    bar = _progress_bar(n, progress)
-    try:
-        if workers > 1:
-            # The platform's default start method (fork on Linux up to Python 3.13). Forking
-            # after numba's parallel kernels ran here is safe for this worker: it runs only
-            # OASIS (Cython, no OpenMP) and numpy with OpenBLAS (pthreads, fork handlers), so it
-            # never re-enters the parent's GNU OpenMP runtime, the one thing that aborts a
-            # forked child (tested). 'forkserver'/'spawn' would cost 1.5-4 s of interpreter
-            # start-up per call (measured, 200 x 9000 traces: fork 4.1 s, forkserver 5.5 s
-            # cold, spawn 7.6 s) and re-import the caller's __main__ in every worker.
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                futures = [
-                    pool.submit(_deconvolve_rows, array[c], options, int(c[0])) for c in chunks
-                ]
+    if workers > 1:
+        # The platform's default start method (fork on Linux up to Python 3.13). Forking
+        # after numba's parallel kernels ran here is safe for this worker: it runs only
+        # OASIS (Cython, no OpenMP) and numpy with OpenBLAS (pthreads, fork handlers), so it
+        # never re-enters the parent's GNU OpenMP runtime, the one thing that aborts a
+        # forked child (tested). 'forkserver'/'spawn' would cost 1.5-4 s of interpreter
+        # start-up per call (measured, 200 x 9000 traces: fork 4.1 s, forkserver 5.5 s
+        # cold, spawn 7.6 s) and re-import the caller's __main__ in every worker.
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            # the first submit forks every worker; the progress bar (whose monitor is a
+            # thread) starts only afterwards, so no Python thread of ours is forked
+            futures = [
+                pool.submit(_deconvolve_rows, array[c], options, int(c[0])) for c in chunks
+            ]
+            bar = _progress_bar(n, progress)
+            try:
                 parts = []
                 for c, future in zip(chunks, futures):
                     parts.append(future.result())
                     bar.update(c.size)
-        else:
+            finally:
+                bar.close()
+    else:
+        bar = _progress_bar(n, progress)
+        try:
             parts = []
             for c in chunks:
                 parts.append(_deconvolve_rows(array[c], options, int(c[0])))
                 bar.update(c.size)
-    finally:
-        bar.close()
+        finally:
+            bar.close()
     spikes, denoised, baseline, noise, coefficients = (
         np.concatenate([part[k] for part in parts]) for k in range(5)
     )
