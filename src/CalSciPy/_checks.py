@@ -65,13 +65,15 @@ def in_place_result(original, out: np.ndarray, was_1d: bool, in_place: bool) -> 
     return restore_ndim(out, was_1d)
 
 
-def check_frame_rate(frame_rate, name: str = "frame_rate", *, above: float = 0.0) -> float:
-    """Return ``frame_rate`` as float, requiring a finite real number > ``above`` (Hz)."""
+def check_frame_rate(frame_rate, name: str = "frame_rate", *, above: float = 0.0,
+                     unit: str = "Hz") -> float:
+    """Return ``frame_rate`` as float, requiring a finite real number > ``above`` (``unit``,
+    used in the error messages: the check also serves other positive quantities)."""
     if isinstance(frame_rate, bool) or not isinstance(frame_rate, (Real, np.number)):
-        raise TypeError(f"{name} must be a real number (Hz), got {frame_rate!r}")
+        raise TypeError(f"{name} must be a real number ({unit}), got {frame_rate!r}")
     value = float(frame_rate)
     if not math.isfinite(value) or value <= above:
-        raise ValueError(f"{name} must be a finite number > {above:g} Hz, got {frame_rate!r}")
+        raise ValueError(f"{name} must be a finite number > {above:g} {unit}, got {frame_rate!r}")
     return value
 
 

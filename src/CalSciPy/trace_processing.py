@@ -247,7 +247,7 @@ def calculate_dfof(
         )
     sliding = method_name in _SLIDING_METHODS
     if sliding:
-        window_s = check_frame_rate(window_s, "window_s")
+        window_s = check_frame_rate(window_s, "window_s", unit="s")
         if isinstance(percentile, bool) or not isinstance(percentile, (Real, np.number)) \
                 or not 0.0 <= float(percentile) <= 100.0:
             raise ValueError(f"percentile must be a number in [0, 100], got {percentile!r}")
