@@ -203,3 +203,25 @@ def test_all_nan_frames_stay_nan_without_warnings():
 def test_rescale_images_non_numeric_bounds_name_them():
     with pytest.raises(TypeError, match="low and high"):
         rescale_images(np.ones(3), low="a")
+
+
+def test_cutoff_images_integer_stack_matches_float_percentiles_per_frame():
+    rng = np.random.default_rng(5)
+    images = rng.integers(0, 4096, size=(3, 17, 13), dtype=np.uint16)
+    out = cutoff_images(images, (2.5, 97.5), per_frame=True)
+    assert out.dtype == np.uint16
+    for frame, clipped in zip(images, out):
+        lo, hi = np.rint(np.percentile(frame.astype(np.float64), [2.5, 97.5]))
+        np.testing.assert_array_equal(clipped, np.clip(frame, lo, hi).astype(np.uint16))
+
+
+def test_get_colormap_rejects_non_string_names():
+    with pytest.raises(TypeError, match="string"):
+        get_colormap(None)
+
+
+def test_rescale_images_tiny_subnormal_range_maps_to_low_and_high():
+    # (high - low) / 2.2e-311 overflows to inf and 0 * inf gave NaN for the minimum
+    images = np.array([[[2.22507386e-311, 0.0]]])
+    np.testing.assert_array_equal(rescale_images(images), [[[1.0, 0.0]]])
+    np.testing.assert_array_equal(rescale_images(images, per_frame=True), [[[1.0, 0.0]]])
