@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from CalSciPy.cli import main
 from CalSciPy.synthetic import write_prairieview_session
@@ -45,3 +46,22 @@ def test_info_refuses_multipage_files_without_xml(tmp_path, capsys):
     written.xml_path.unlink()
     assert main(["info", str(written.folder)]) == 1
     assert "holds 5 frames" in capsys.readouterr().err
+
+
+def test_info_lists_voltage_xml_without_csv(tmp_path, capsys):
+    written = write_prairieview_session(tmp_path / "v", np.zeros((3, 4, 4), np.uint16))
+    written.voltage_csv.unlink()  # an excerpt: the recording's XML without its CSV
+    assert main(["info", str(written.folder), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["voltage_signals"] == {
+        "v_Cycle00001_VoltageRecording_001.xml": ["Stimulus", "Locomotion"]}
+
+
+def test_info_on_real_excerpt(prairieview_fixtures, capsys):
+    folder = prairieview_fixtures / "tseries_4plane_excerpt"
+    if not folder.is_dir():
+        pytest.skip(f"real 4-plane excerpt not available: {folder}")
+    assert main(["info", str(folder), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["planes"], summary["frames"], summary["height"]) == (4, 3, 256)
+    assert list(summary["voltage_signals"].values()) == [
+        ["PicoSpritzer", "PhotoDiode", "Locomotion", "VISstim"]]

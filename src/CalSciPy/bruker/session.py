@@ -434,7 +434,8 @@ class PrairieViewSession:
 
         ``frame_rate`` (Hz) and ``duration`` (s) are per plane (per volume for volumetric
         data) and None without a master XML; ``voltage_signals`` maps each VoltageRecording CSV
-        to its enabled signal names (from its XML, else the CSV header).
+        to its enabled signal names (from its XML, else the CSV header), and each
+        VoltageRecording XML whose CSV is absent to the enabled names it lists.
         """
         self.check_single_page()
         height, width = self.frame_shape()
@@ -442,6 +443,10 @@ class PrairieViewSession:
         signals: dict[str, list[str]] = {}
         for csv in self.voltage_recordings:
             signals[csv.name] = _voltage_signal_names(csv)
+        for xml in _voltage_xmls_without_csv(self.folder):
+            from CalSciPy.bruker.xml_load import get_voltage_recording
+
+            signals[xml.name] = list(get_voltage_recording(xml)["enabled"])
         return {
             "folder": str(self.folder),
             "base_name": self.base_name,
@@ -528,6 +533,18 @@ def _scan_folder(folder: Path) -> list[str]:
         raise NotADirectoryError(f"expected a PrairieView folder, got a file: {folder}")
     with os.scandir(folder) as entries:
         return [entry.name for entry in entries]
+
+
+def _voltage_xmls_without_csv(folder: Path) -> list[Path]:
+    """VoltageRecording XMLs of ``folder`` whose CSV is not there (e.g. excerpts), sorted."""
+    found = []
+    for name in sorted(os.listdir(folder)):
+        match = VOLTAGE_RECORDING_PATTERN.match(name)
+        if match and match["ext"].lower() == "xml":
+            xml = folder / name
+            if not xml.with_suffix(".csv").is_file():
+                found.append(xml)
+    return found
 
 
 def _voltage_files(folder: Path, names: list[str]) -> tuple[Path, ...]:
