@@ -575,3 +575,34 @@ def test_extract_frame_times_matches_stack_when_last_volume_files_are_missing(tm
     for path in written.folder.glob("*.ome.tif"):
         path.unlink()
     assert extract_frame_times(written.xml_path).index.tolist() == [0, 200, 400]
+
+
+@settings(max_examples=25, deadline=None)
+@given(variants=st.lists(st.tuples(st.sampled_from(["<", ">"]),
+                                   st.sampled_from([None, "zlib"]),
+                                   st.sampled_from([1, 4, 16]),
+                                   st.booleans(),
+                                   st.sampled_from(["uint16", "uint8", "int16", "float32"])),
+                         min_size=2, max_size=5),
+       seed=st.integers(0, 2**16))
+def test_fast_reader_never_returns_garbage(tmp_path_factory, variants, seed):
+    # any mix of byte orders, compression, strip sizes, BigTIFF and pixel types: the result is
+    # tifffile's for every file, or a DataFormatError naming a file whose pixels uint16 can't
+    # hold exactly
+    folder = tmp_path_factory.mktemp("mix")
+    rng = np.random.default_rng(seed)
+    expected = []
+    for i, (order, compression, rows, bigtiff, dtype) in enumerate(variants):
+        frame = rng.integers(0, 200, (16, 20)).astype(dtype)
+        path = folder / image_name("m", 1, 2, i + 1)
+        tifffile.imwrite(path, frame, byteorder=order, compression=compression,
+                         rowsperstrip=rows, bigtiff=bigtiff, metadata=None)
+        expected.append(tifffile.imread(path))
+    unsafe = [i for i, frame in enumerate(expected)
+              if not np.can_cast(frame.dtype, np.uint16, "safe")]
+    if unsafe:
+        with pytest.raises(DataFormatError, match=r"m_Cycle00001_Ch2_00000\d.*pixels are"):
+            load_bruker_tifs(folder, progress=False)
+    else:
+        (stack,) = load_bruker_tifs(folder, progress=False)
+        np.testing.assert_array_equal(stack, np.stack(expected).astype(np.uint16))
