@@ -150,7 +150,7 @@ def test_folder_without_prairieview_images(tmp_path):
 def test_missing_frame(tmp_path, use_xml):
     written = write_prairieview_session(tmp_path / "s", _images(6), voltage=False)
     (written.folder / "s_Cycle00001_Ch2_000004.ome.tif").unlink()
-    with pytest.raises(MissingFramesError, match="000004|from 3 to 5"):
+    with pytest.raises(MissingFramesError, match="s_Cycle00001_Ch2_000004"):
         read_prairieview_session(written.folder, use_xml=use_xml)
 
 
@@ -280,3 +280,12 @@ def test_non_integer_cycle_named(tmp_path):
                     encoding="utf-8")
     with pytest.raises(DataFormatError, match=r"odd\.xml.*cycle='one'"):
         read_prairieview_xml(path)
+
+
+def test_missing_volume_names_the_file(tmp_path):
+    written = write_prairieview_session(tmp_path / "v", _images(4, 2), voltage=False)
+    for plane in (1, 2):
+        (written.folder / f"v_Cycle00002_Ch2_00000{plane}.ome.tif").unlink()
+    with pytest.raises(MissingFramesError, match=r"cycle \(volume\) jumps from 1 to 3.*"
+                                                 r"v_Cycle00002_Ch2_000001\.ome\.tif"):
+        read_prairieview_session(written.folder, use_xml=False)

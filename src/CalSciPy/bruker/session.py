@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -638,7 +639,8 @@ def _session_from_names(folder: Path, names: list[str], voltage: tuple[Path, ...
     n_ch = len(channels)
     dropped = 0
     if len(cycles) == 1:
-        _check_contiguous(folder, planes, "frame index")
+        _check_contiguous(folder, planes, "frame index",
+                          lambda i: _expected_name(bases[0], int(cycles[0]), int(channels[0]), i))
         n_frames, n_planes = len(planes), 1
         for c in channels.tolist():
             got = idx[ch == c]
@@ -650,8 +652,10 @@ def _session_from_names(folder: Path, names: list[str], voltage: tuple[Path, ...
                 )
         files = paths.reshape(n_ch, n_frames).T[:, None, :]
     else:
-        _check_contiguous(folder, cycles, "cycle (volume)")
-        _check_contiguous(folder, planes, "plane index")
+        _check_contiguous(folder, cycles, "cycle (volume)",
+                          lambda c: _expected_name(bases[0], c, int(channels[0]), int(planes[0])))
+        _check_contiguous(folder, planes, "plane index",
+                          lambda i: _expected_name(bases[0], int(cycles[0]), int(channels[0]), i))
         n_planes = len(planes)
         per_cycle = n_planes * n_ch
         counts = np.bincount(cyc - cycles[0], minlength=len(cycles))
@@ -702,13 +706,15 @@ def _expected_name(base: str, cycle: int, channel: int, index: int) -> str:
     return image_name(base, cycle, channel, index)
 
 
-def _check_contiguous(folder: Path, values: np.ndarray, what: str) -> None:
+def _check_contiguous(folder: Path, values: np.ndarray, what: str,
+                      name_of: Callable[[int], str]) -> None:
+    """Raise naming the first missing file when ``values`` (sorted, unique) has a gap."""
     gaps = np.flatnonzero(np.diff(values) != 1)
     if gaps.size:
         before, after = int(values[gaps[0]]), int(values[gaps[0] + 1])
         raise MissingFramesError(
             f"missing frames in {folder}: the {what} jumps from {before} to {after} "
-            f"(expected {before + 1}..{after - 1} to exist)"
+            f"(expected {before + 1}..{after - 1} to exist, e.g. {name_of(before + 1)})"
         )
 
 
