@@ -50,6 +50,37 @@ def test_identify_events_matches_per_neuron_reference(options):
         assert got.dtype == np.int64 and np.all(np.diff(got) > 0)
 
 
+def _piecewise_traces():
+    # exact plateaus in the smoothed derivative: find_peaks takes a plateau's middle, so the
+    # smoothing must reproduce gaussian_filter1d bit for bit (an FFT convolution's ~1e-16
+    # ripple moved and added events on these)
+    rng = np.random.default_rng(7)
+    steps = np.where(rng.random((5, 5000)) < 0.002, 1.0, 0.0).cumsum(axis=1)
+    saw = np.tile((np.arange(6000) % 500).astype(float), (2, 1))
+    return {"steps": steps, "saw": saw}
+
+
+@pytest.mark.parametrize("kind", ["steps", "saw"])
+@pytest.mark.parametrize("frame_rate", [10.0, 30.0, 60.0])
+def test_identify_events_exact_on_piecewise_constant_traces(kind, frame_rate):
+    traces = _piecewise_traces()[kind]
+    for trace, got in zip(traces, ep.identify_events(traces, frame_rate=frame_rate)):
+        np.testing.assert_array_equal(got, _reference_identify(trace, frame_rate=frame_rate))
+
+
+def test_gaussian_smoothing_is_bit_identical_to_ndimage():
+    from CalSciPy._events.smoothing import gaussian_smooth_reflect
+
+    rng = np.random.default_rng(2)
+    for sigma in (0.4, 3.0, 10.0, 30.0, 75.0):
+        for n in (1, 2, 7, 130, 600, 1500):  # shorter and longer than the kernel radius
+            data = np.vstack([rng.normal(size=n), rng.integers(0, 3, n).astype(float)])
+            np.testing.assert_array_equal(
+                gaussian_smooth_reflect(data, sigma),
+                gaussian_filter1d(data, sigma, axis=-1, mode="reflect"),
+            )
+
+
 def test_identify_events_one_step_hand_checked():
     trace = np.zeros(300)
     trace[150:] = 1.0  # a single step: steepest rise of the smoothed derivative at frame 150

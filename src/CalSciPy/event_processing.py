@@ -101,9 +101,9 @@ def identify_events(
     negative values are set to 0. Events are the peaks found by
     ``scipy.signal.find_peaks(Δ, prominence=nanstd(Δ) / 2, distance=timeout)``.
 
-    The derivative, smoothing (FFT convolution, equal to ``gaussian_filter1d`` to rounding) and
-    thresholds are computed for blocks of 16 neurons at once (cache-sized); only ``find_peaks``
-    runs per neuron.
+    The derivative, smoothing (a numba kernel that is bit-identical to ``gaussian_filter1d``:
+    ``find_peaks`` on plateaus depends on the last bit) and thresholds are computed for blocks
+    of 64 neurons at once; only ``find_peaks`` runs per neuron.
 
     Parameters
     ----------
@@ -148,8 +148,9 @@ def identify_events(
     return events[0] if was_1d else events
 
 
-#: neurons per block in identify_events
-_EVENT_BLOCK_ROWS = 16
+#: neurons per block in identify_events (bounds the float64 temporaries to a few MB; large
+#: enough that the parallel smoothing kernel's start-up cost is negligible)
+_EVENT_BLOCK_ROWS = 64
 
 
 def _identify_block(block, timeout, frame_rate, smooth, force_nonneg) -> list[np.ndarray]:

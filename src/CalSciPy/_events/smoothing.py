@@ -1,42 +1,112 @@
-"""Gaussian smoothing along frames, equal to ``scipy.ndimage.gaussian_filter1d(mode="reflect")``.
+"""Gaussian smoothing along frames, bit-identical to ``scipy.ndimage.gaussian_filter1d``
+with ``mode="reflect"``.
 
-Wide kernels (σ of one second is 30+ frames, a 241-tap kernel at 30 Hz) are applied by FFT
-convolution of a reflect-padded copy, in cache-sized row chunks. This is several times faster
-than ndimage's direct convolution and agrees with it to floating-point rounding (~1e-15).
+:func:`CalSciPy.event_processing.identify_events` must reproduce the documented algorithm
+exactly, and ``find_peaks`` is sensitive to the last bit: where the smoothed derivative is
+flat (piecewise-constant or integer-valued traces), ``gaussian_filter1d`` gives exactly equal
+values, a plateau whose middle is one peak, while a different summation order (e.g. FFT
+convolution, ~1e-16 noise) turns it into many local maxima and moves or adds events. So the
+kernel below performs ndimage's own arithmetic, in ndimage's order (for a symmetric kernel:
+``out = x[t]·w0``, then ``out += (x[t−j] + x[t+j])·w_j`` for ``j = radius … 1``), on a
+reflect-padded copy of each row, in a numba loop parallel over rows and vectorised over
+frames: bit-identical to ndimage and, at σ = 30 frames on 500 × 18 000, about 9x faster than
+it (0.08 s vs 0.75 s on 2 cores; the FFT convolution used before took 0.10-0.19 s).
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
-from scipy.signal import fftconvolve
 
 __all__ = ["gaussian_kernel", "gaussian_smooth_reflect"]
 
-#: up to this kernel radius ndimage's direct convolution is as fast as FFT
-_DIRECT_RADIUS = 16
-#: rows per FFT batch (keeps the padded copy and its spectrum in cache)
-_CHUNK_ROWS = 16
-
 
 def gaussian_kernel(sigma: float, truncate: float = 4.0) -> np.ndarray:
-    """Normalised Gaussian kernel with ndimage's radius rule ``int(truncate * sigma + 0.5)``."""
-    radius = int(truncate * float(sigma) + 0.5)
-    x = np.arange(-radius, radius + 1, dtype=np.float64)
-    kernel = np.exp(-0.5 / (float(sigma) ** 2) * x**2)
-    return kernel / kernel.sum()
+    """Normalised Gaussian kernel exactly as ``gaussian_filter1d`` builds it (radius
+    ``int(truncate * sigma + 0.5)``)."""
+    sigma = float(sigma)
+    radius = int(truncate * sigma + 0.5)
+    x = np.arange(-radius, radius + 1)
+    phi = np.exp(-0.5 / (sigma * sigma) * x**2)
+    return phi / phi.sum()
+
+
+#: frames per tile of the smoothing loop
+_TILE = 512
+
+
+@numba.njit(cache=True, nogil=True)
+def _reflect(i, n):  # pragma: no cover - compiled
+    """Index for ndimage mode 'reflect' (d c b a | a b c d | d c b a), any distance."""
+    period = 2 * n
+    j = i % period
+    if j < 0:
+        j += period
+    if j >= n:
+        j = period - 1 - j
+    return j
+
+
+@numba.njit(cache=True, parallel=True)
+def _smooth_rows(data, half, out):  # pragma: no cover - compiled
+    """``half[j]``: kernel weight at distance j (``half[0]`` the centre)."""
+    n_rows, n = data.shape
+    radius = half.shape[0] - 1
+    for i in numba.prange(n_rows):
+        p = np.empty(n + 2 * radius)
+        for k in range(n + 2 * radius):
+            p[k] = data[i, _reflect(k - radius, n)]
+        row = out[i]
+        w0 = half[0]
+        # Tiles of frames keep the accumulators in L1; four distances per sweep keep each
+        # accumulator in a register for four sequential updates (the per-sample order of
+        # operations stays ndimage's). Slices make every index provably non-negative, which
+        # lets LLVM vectorise (numba's wraparound check on ``p[t - j]`` would prevent it).
+        for start in range(0, n, _TILE):
+            m = min(n - start, _TILE)
+            c = start + radius
+            dst = row[start:start + m]
+            centre = p[c:c + m]
+            for t in range(m):
+                dst[t] = centre[t] * w0
+            j = radius
+            while j >= 4:
+                wa = half[j]
+                wb = half[j - 1]
+                wc = half[j - 2]
+                wd = half[j - 3]
+                la = p[c - j:c - j + m]
+                ra = p[c + j:c + j + m]
+                lb = p[c - j + 1:c - j + 1 + m]
+                rb = p[c + j - 1:c + j - 1 + m]
+                lc = p[c - j + 2:c - j + 2 + m]
+                rc = p[c + j - 2:c + j - 2 + m]
+                ld = p[c - j + 3:c - j + 3 + m]
+                rd = p[c + j - 3:c + j - 3 + m]
+                for t in range(m):
+                    acc = dst[t]
+                    acc += (la[t] + ra[t]) * wa
+                    acc += (lb[t] + rb[t]) * wb
+                    acc += (lc[t] + rc[t]) * wc
+                    acc += (ld[t] + rd[t]) * wd
+                    dst[t] = acc
+                j -= 4
+            while j >= 1:
+                w = half[j]
+                left = p[c - j:c - j + m]
+                right = p[c + j:c + j + m]
+                for t in range(m):
+                    dst[t] += (left[t] + right[t]) * w
+                j -= 1
 
 
 def gaussian_smooth_reflect(data: np.ndarray, sigma: float, truncate: float = 4.0) -> np.ndarray:
-    """Smooth float64 ``(rows, samples)`` ``data`` along the last axis; returns a new array."""
+    """Smooth float64 ``(rows, samples)`` ``data`` along the last axis; returns a new array
+    equal, bit for bit, to ``gaussian_filter1d(data, sigma, axis=-1, mode="reflect",
+    truncate=truncate)``."""
     kernel = gaussian_kernel(sigma, truncate)
     radius = kernel.size // 2
-    if radius <= _DIRECT_RADIUS or data.shape[-1] <= radius:
-        return gaussian_filter1d(data, sigma, axis=-1, mode="reflect", truncate=truncate)
+    data = np.ascontiguousarray(data, dtype=np.float64)
     out = np.empty(data.shape, dtype=np.float64)
-    kernel2d = kernel[np.newaxis, :]
-    for start in range(0, data.shape[0], _CHUNK_ROWS):
-        rows = slice(start, start + _CHUNK_ROWS)
-        # ndimage "reflect" (d c b a | a b c d | d c b a) is numpy's "symmetric"
-        padded = np.pad(data[rows], ((0, 0), (radius, radius)), mode="symmetric")
-        out[rows] = fftconvolve(padded, kernel2d, mode="valid", axes=-1)
+    if data.size:
+        _smooth_rows(data, np.ascontiguousarray(kernel[radius:]), out)
     return out
