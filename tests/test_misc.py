@@ -140,6 +140,21 @@ def test_sliding_window_vectorised_matches_loop():
     np.testing.assert_allclose(got_pct, [np.median(traces[0, k:k + 4]) for k in range(17)])
 
 
+@pytest.mark.parametrize("function, args", [
+    (np.sort, ()), (np.diff, ()), (np.cumsum, ()), (np.percentile, ([10, 50, 90],)),
+    (np.quantile, (0.25,)), (np.argmax, ()),
+])
+@pytest.mark.parametrize("shape", [(9,), (2, 9), (3, 2, 9)])
+def test_sliding_window_window_index_first_for_any_output(function, args, shape):
+    # shape-preserving functions (sort, diff, cumsum) and functions that put their own axes
+    # first (percentile with several q) were returned transposed by the vectorised call
+    x = np.random.default_rng(4).normal(size=shape)
+    got = misc.sliding_window(x, 4, function, *args)
+    expected = np.stack([function(x[..., k:k + 4], *args, axis=-1) for k in range(6)])
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
 def test_sliding_window_errors():
     with pytest.raises(TypeError, match="function"):
         misc.sliding_window(np.arange(5), 2, "mean")

@@ -227,8 +227,11 @@ def sliding_window(
         Samples per window (1 <= window_length <= sequence.shape[-1]).
     function : Callable
         Called as ``function(window, *args, **kwargs)``. When it takes an ``axis`` keyword
-        (``np.mean``, ``np.median``, ...) it is called once on all windows at once with
-        ``axis=-1`` (vectorised); otherwise once per window.
+        (``np.mean``, ``np.median``, ``np.percentile``, ``np.sort``, ...) and none is given,
+        it works along the window (``axis=-1``) and is called once on all windows at once
+        (vectorised); the result is checked against the per-window calls on the first and
+        last windows (its window axis found and moved first), and if that does not match the
+        windows are processed one by one. Otherwise it is called once per window.
     *args, **kwargs
         Passed on to ``function``.
 
@@ -249,12 +252,41 @@ def sliding_window(
         raise ValueError(
             f"window_length ({window_length}) exceeds the sequence length ({array.shape[-1]})"
         )
-    views = sliding_window_view(array, window_length, axis=-1)  # (..., windows, window_length)
+    # (windows, ..., window_length): the window index first, as in the result
+    windows = np.moveaxis(sliding_window_view(array, window_length, axis=-1), -2, 0)
     if "axis" not in kwargs and _accepts_axis(function):
-        result = np.asarray(function(views, *args, axis=-1, **kwargs))
-        return np.moveaxis(result, -1, 0) if result.ndim else result
-    windows = np.moveaxis(views, -2, 0)
+        kwargs = {**kwargs, "axis": -1}
+        result = _window_axis_first(
+            np.asarray(function(windows, *args, **kwargs)),
+            np.asarray(function(windows[0], *args, **kwargs)),
+            np.asarray(function(windows[-1], *args, **kwargs)),
+        )
+        if result is not None:
+            return result
     return np.stack([np.asarray(function(window, *args, **kwargs)) for window in windows])
+
+
+def _window_axis_first(result: np.ndarray, first: np.ndarray, last: np.ndarray):
+    """``result`` of one call on all windows, rearranged to ``(windows, *first.shape)``, or
+    None when no axis of it holds the per-window results ``first`` ... ``last``.
+
+    Reductions keep the window axis first; functions such as ``np.percentile`` with several
+    ``q`` put their own axes in front of it.
+    """
+    for k in range(result.ndim):
+        if result.shape[:k] + result.shape[k + 1:] != first.shape:
+            continue
+        candidate = np.moveaxis(result, k, 0)
+        if _same(candidate[0], first) and _same(candidate[-1], last):
+            return candidate
+    return None
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    if a.dtype.kind in "fc" or b.dtype.kind in "fc":
+        # one vectorised call and a call per window may round differently (pairwise sums)
+        return bool(np.allclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True))
+    return bool(np.array_equal(a, b))
 
 
 # ---------------------------------------------------------------------------------------------
