@@ -144,6 +144,10 @@ def test_infer_spikes_flat_and_short_traces():
         assert np.all(result.spikes == 0) and np.all(np.isnan(result.tau_decay))
         np.testing.assert_array_equal(result.baseline, [0.0, 2.0])
         assert [e.size for e in ep.detect_events(flat, inference=result)] == [0, 0]
+    empty = ep.infer_spikes(np.zeros((0, 50)), progress=False)  # no neurons: empty results
+    assert empty.spikes.shape == empty.denoised.shape == (0, 50)
+    assert empty.ar_coefficients.shape == (0, 2) and empty.tau_decay.shape == (0,)
+    assert ep.detect_events(np.zeros((0, 50)), progress=False) == []
     short = ep.infer_spikes(np.random.default_rng(0).normal(size=(2, 10)), n_jobs=1)
     assert short.spikes.shape == (2, 10) and np.all(np.isfinite(short.spikes))
 

@@ -323,6 +323,10 @@ def infer_spikes(
                 bar.update(c.size)
         finally:
             bar.close()
+    if not parts:  # no neurons: empty results of the documented shapes
+        frames = array.shape[1]
+        parts = [(np.zeros((0, frames)), np.zeros((0, frames)), np.zeros(0), np.zeros(0),
+                  np.zeros((0, int(ar_order))))]
     spikes, denoised, baseline, noise, coefficients = (
         np.concatenate([part[k] for part in parts]) for k in range(5)
     )
