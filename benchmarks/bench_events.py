@@ -111,7 +111,7 @@ def main() -> None:
             return infer_spikes(data, 30.0, ar_order=o, n_jobs=jobs, progress=False)
 
         def threaded(infer=infer):
-            chunks = np.array_split(np.arange(n), cpus * 4)
+            chunks = np.array_split(np.arange(n), max(1, min(n, cpus * 4)))
             with ThreadPoolExecutor(cpus) as pool:
                 list(pool.map(lambda c: infer(1, rows=c), chunks))
 

@@ -253,3 +253,17 @@ def test_movie_bad_arguments():
         generate_movie(5, (8, 8), 1)
     with pytest.raises(TypeError):
         generate_movie(5, (64, 64), 2, noise=True)
+
+
+def test_movie_expected_images_is_the_mean_of_the_noisy_movie():
+    from CalSciPy.synthetic import generate_movie
+
+    movie = generate_movie(n_frames=400, shape=(32, 32), n_neurons=3, seed=4)
+    expected = movie.expected_images()
+    assert expected.shape == movie.images.shape and expected.dtype == np.float32
+    # noise is zero-mean: averaged over frames and pixels the residual vanishes, while a
+    # wrong model (e.g. missing the neuropil term) leaves a bias of several ADU
+    residual = movie.images.astype(np.float64) - expected
+    assert abs(residual.mean()) < 0.5
+    assert abs((movie.images.astype(np.float64) - expected
+                + movie.neuropil[None] * movie.neuropil_trace[:, None, None]).mean()) > 2

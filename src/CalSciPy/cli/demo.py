@@ -136,8 +136,7 @@ def stage_denoise(ctx: DemoContext) -> dict:
     denoised = median_filter(raw)  # (frames, y, x) uint16 in → uint16 out, reflect borders
     elapsed = time.perf_counter() - start
     ctx.data["denoised"] = denoised
-    clean = (movie.background[None] + movie.neuropil[None] * movie.neuropil_trace[:, None, None]
-             + np.tensordot(movie.traces.traces.T, movie.footprints, axes=1))
+    clean = movie.expected_images()
     before = float(np.sqrt(np.mean((raw - clean) ** 2)))
     after = float(np.sqrt(np.mean((denoised - clean) ** 2)))
     frame = raw.shape[0] // 2

@@ -57,6 +57,15 @@ class SyntheticMovie:
         """Imaging rate (Hz)."""
         return self.traces.frame_rate
 
+    def expected_images(self) -> np.ndarray:
+        """The noise-free movie: expected brightness of every pixel, ``(frames, y, x)`` float32
+        ADU (``background + neuropil · neuropil_trace(t) + Σ_i footprints_i · F_i(t)``), the
+        reference for scoring denoising."""
+        signal = np.tensordot(self.traces.traces.T, self.footprints, axes=1)
+        signal += self.background[None]
+        signal += self.neuropil[None] * self.neuropil_trace[:, None, None]
+        return signal.astype(np.float32, copy=False)
+
 
 def _place_neurons(rng: np.random.Generator, n_neurons: int, shape: tuple[int, int],
                    radii: np.ndarray) -> np.ndarray:
