@@ -81,7 +81,7 @@ def test_identify_events_exact_on_piecewise_constant_traces(kind, frame_rate):
 
 @_SAME_ROUNDING
 def test_gaussian_smoothing_is_bit_identical_to_ndimage():
-    from CalSciPy._events.smoothing import gaussian_smooth_reflect
+    from CalSciPy._smoothing import gaussian_smooth_reflect
 
     rng = np.random.default_rng(2)
     for sigma in (0.4, 3.0, 10.0, 30.0, 75.0):

@@ -10,6 +10,8 @@ import math
 import numba
 import numpy as np
 
+from CalSciPy._smoothing import reflect_index
+
 
 @numba.njit(cache=True, nogil=True)
 def _select_inplace(buf, k):  # pragma: no cover - compiled
@@ -241,18 +243,6 @@ def project_out_kernel(x, basis, out):  # pragma: no cover - compiled
             dst[t] = np.float64(row[t]) - trend
 
 
-@numba.njit(cache=True, nogil=True)
-def _reflect_index(i, n):  # pragma: no cover - compiled
-    """Index for scipy.ndimage mode 'reflect' (d c b a | a b c d | d c b a)."""
-    period = 2 * n
-    j = i % period
-    if j < 0:
-        j += period
-    if j >= n:
-        j = period - 1 - j
-    return j
-
-
 @numba.njit(cache=True, nogil=True, inline="always")
 def exp_neg(y):  # pragma: no cover - compiled
     """``exp(−y)`` for ``y ≥ 0`` in float64, relative error < 1e-12 (tested).
@@ -322,7 +312,7 @@ def perona_malik_kernel(x, iters, kappa, gamma, weights):  # pragma: no cover - 
                 for t in range(n):
                     acc = 0.0
                     for m in range(weights.shape[0]):
-                        acc += weights[m] * d[_reflect_index(t + m - radius, n)]
+                        acc += weights[m] * d[reflect_index(t + m - radius, n)]
                     smooth[t] = acc
                 for t in range(n):
                     d[t] = smooth[t]

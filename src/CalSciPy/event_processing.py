@@ -40,8 +40,8 @@ from CalSciPy._events.inference import (
     infer_spikes,
     score_events,
 )
-from CalSciPy._events.smoothing import gaussian_smooth_reflect
 from CalSciPy._events.validation import as_event_lists
+from CalSciPy._smoothing import gaussian_smooth_reflect
 from CalSciPy.misc import _accepts_axis
 
 __all__ = [

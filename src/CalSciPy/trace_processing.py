@@ -25,6 +25,7 @@ from CalSciPy._checks import (
     prepare_output,
     restore_ndim,
 )
+from CalSciPy._smoothing import gaussian_kernel
 from CalSciPy._trace_kernels import (
     dfof_baseline_kernel,
     dfof_sliding_kernel,
@@ -412,10 +413,7 @@ def perona_malik_diffusion(
     sigma = float(sigma)
     if sigma > 0:
         # the same truncated, normalised kernel as scipy.ndimage.gaussian_filter1d
-        radius = int(4.0 * sigma + 0.5)
-        grid = np.arange(-radius, radius + 1, dtype=np.float64)
-        weights = np.exp(-0.5 / (sigma * sigma) * grid**2)
-        weights /= weights.sum()
+        weights = gaussian_kernel(sigma)
     else:
         weights = np.ones(1)
     perona_malik_kernel(out, int(iters), float(kappa), float(gamma), weights)

@@ -7,7 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from CalSciPy._filters.cpu import gaussian_cpu, gaussian_kernel1d, median_cpu, reflect_indices
+from CalSciPy._filters.cpu import gaussian_cpu, median_cpu, reflect_indices
+from CalSciPy._smoothing import gaussian_kernel as gaussian_kernel1d
 
 CUBE = np.ones((3, 3, 3))
 KERNEL_SETTINGS = settings(max_examples=60, deadline=None,

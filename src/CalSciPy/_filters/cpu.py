@@ -36,11 +36,11 @@ import numpy as np
 import scipy.ndimage as ndi
 from numba import njit, prange
 
+from CalSciPy._smoothing import gaussian_kernel
+
 __all__ = [
     "FAST_DTYPES",
     "gaussian_cpu",
-    "gaussian_kernel1d",
-    "gaussian_radius",
     "median_cpu",
     "reflect_indices",
 ]
@@ -244,24 +244,6 @@ def median_cpu(images: np.ndarray, footprint: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # gaussian
 # ---------------------------------------------------------------------------------------------
-def gaussian_radius(sigma: float, truncate: float) -> int:
-    """Kernel radius scipy uses: ``int(truncate * sigma + 0.5)``."""
-    return int(truncate * float(sigma) + 0.5)
-
-
-def gaussian_kernel1d(sigma: float, truncate: float) -> np.ndarray:
-    """Normalised float64 gaussian weights of length ``2r + 1`` (scipy's kernel).
-
-    ``sigma`` at or below 1e-15 (scipy skips such axes) gives the identity ``[1.0]``.
-    """
-    if sigma <= 1e-15:
-        return np.ones(1)
-    radius = gaussian_radius(sigma, truncate)
-    x = np.arange(-radius, radius + 1, dtype=np.float64)
-    weights = np.exp(-0.5 / (float(sigma) ** 2) * x**2)
-    return weights / weights.sum()
-
-
 #: values this close (relative) below an integer count as that integer before truncation, so
 #: float rounding in the weights never turns a flat region ``c`` into ``c - 1``. The margin is
 #: a few thousand ulps of the working float type: float32 work only sees 8/16-bit values
@@ -350,7 +332,7 @@ def gaussian_cpu(images: np.ndarray, sigmas: tuple[float, float, float],
         return ndi.gaussian_filter(images, sigmas, mode="reflect", truncate=truncate)
     narrow = dtype == np.float32 or (dtype.kind in "iu" and dtype.itemsize <= 2)
     work = np.dtype(np.float32) if narrow else np.dtype(np.float64)
-    weights = [gaussian_kernel1d(s, truncate).astype(work) for s in sigmas]
+    weights = [gaussian_kernel(s, truncate).astype(work) for s in sigmas]
     sources = [reflect_indices(n, (w.size - 1) // 2) for n, w in zip(images.shape, weights)]
     images = np.ascontiguousarray(images)
     out = np.empty(images.shape, dtype=dtype)

@@ -7,6 +7,7 @@ from numbers import Real
 import numpy as np
 
 from CalSciPy._filters import cpu, gpu
+from CalSciPy._smoothing import gaussian_radius
 
 __all__ = ["BACKENDS", "FilterSpec", "gaussian_spec", "median_spec"]
 
@@ -41,7 +42,7 @@ class FilterSpec:
         if self.kind == "median":
             return tuple(int(n) // 2 for n in self.footprint.shape)
         return tuple(
-            0 if s <= 1e-15 else cpu.gaussian_radius(s, self.truncate) for s in self.sigmas
+            0 if s <= 1e-15 else gaussian_radius(s, self.truncate) for s in self.sigmas
         )
 
     def run_cpu(self, block: np.ndarray) -> np.ndarray:

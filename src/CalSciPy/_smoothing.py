@@ -1,5 +1,6 @@
-"""Gaussian smoothing along frames, bit-identical to ``scipy.ndimage.gaussian_filter1d``
-with ``mode="reflect"``.
+"""Gaussian kernels and smoothing along frames, bit-identical to
+``scipy.ndimage.gaussian_filter1d`` with ``mode="reflect"``: the one home of scipy's Gaussian
+kernel and of the 'reflect' border index, shared by trace, event and image filtering.
 
 :func:`CalSciPy.event_processing.identify_events` must reproduce the documented algorithm
 exactly, and ``find_peaks`` is sensitive to the last bit: where the smoothed derivative is
@@ -20,15 +21,25 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["gaussian_kernel", "gaussian_smooth_reflect"]
+__all__ = ["gaussian_kernel", "gaussian_radius", "gaussian_smooth_reflect", "reflect_index"]
+
+
+def gaussian_radius(sigma: float, truncate: float = 4.0) -> int:
+    """Kernel radius scipy uses: ``int(truncate * sigma + 0.5)``."""
+    return int(truncate * float(sigma) + 0.5)
 
 
 def gaussian_kernel(sigma: float, truncate: float = 4.0) -> np.ndarray:
-    """Normalised Gaussian kernel exactly as ``gaussian_filter1d`` builds it (radius
-    ``int(truncate * sigma + 0.5)``)."""
+    """Normalised float64 Gaussian weights of length ``2r + 1``, exactly as
+    ``gaussian_filter1d`` builds them (``r`` from :func:`gaussian_radius`).
+
+    ``sigma`` at or below 1e-15 (scipy skips such axes) gives the identity ``[1.0]``.
+    """
     sigma = float(sigma)
-    radius = int(truncate * sigma + 0.5)
-    x = np.arange(-radius, radius + 1)
+    if sigma <= 1e-15:
+        return np.ones(1)
+    radius = gaussian_radius(sigma, truncate)
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
     phi = np.exp(-0.5 / (sigma * sigma) * x**2)
     return phi / phi.sum()
 
@@ -38,7 +49,7 @@ _TILE = 512
 
 
 @numba.njit(cache=True, nogil=True)
-def _reflect(i, n):  # pragma: no cover - compiled
+def reflect_index(i, n):  # pragma: no cover - compiled
     """Index for ndimage mode 'reflect' (d c b a | a b c d | d c b a), any distance."""
     period = 2 * n
     j = i % period
@@ -57,7 +68,7 @@ def _smooth_rows(data, half, out):  # pragma: no cover - compiled
     for i in numba.prange(n_rows):
         p = np.empty(n + 2 * radius)
         for k in range(n + 2 * radius):
-            p[k] = data[i, _reflect(k - radius, n)]
+            p[k] = data[i, reflect_index(k - radius, n)]
         row = out[i]
         w0 = half[0]
         # Tiles of frames keep the accumulators in L1; four distances per sweep keep each
