@@ -7,6 +7,7 @@ from numbers import Real
 import numpy as np
 
 __all__ = [
+    "as_real_array",
     "as_traces",
     "check_frame_rate",
     "float_dtype_for",
@@ -14,6 +15,24 @@ __all__ = [
     "prepare_output",
     "restore_ndim",
 ]
+
+
+def as_real_array(values, name: str) -> np.ndarray:
+    """Return ``values`` as an ndarray of real numbers (integer or float; no copy of an ndarray).
+
+    Raises ``TypeError`` when it is not array-like or its dtype is not real numeric
+    (bool, complex, object, strings).
+    """
+    if not isinstance(values, np.ndarray):
+        try:
+            values = np.asarray(values)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"{name} must be array-like: {err}") from err
+    if values.dtype == bool or not (
+        np.issubdtype(values.dtype, np.integer) or np.issubdtype(values.dtype, np.floating)
+    ):
+        raise TypeError(f"{name} must hold real numbers, got dtype {values.dtype}")
+    return values
 
 
 def as_traces(traces, name: str = "traces", *, min_frames: int = 1) -> tuple[np.ndarray, bool]:
@@ -29,15 +48,7 @@ def as_traces(traces, name: str = "traces", *, min_frames: int = 1) -> tuple[np.
     ValueError
         Not 1-D or 2-D, or fewer than ``min_frames`` frames.
     """
-    if not isinstance(traces, np.ndarray):
-        try:
-            traces = np.asarray(traces)
-        except (TypeError, ValueError) as err:
-            raise TypeError(f"{name} must be array-like: {err}") from err
-    if traces.dtype == bool or not (
-        np.issubdtype(traces.dtype, np.integer) or np.issubdtype(traces.dtype, np.floating)
-    ):
-        raise TypeError(f"{name} must hold real numbers, got dtype {traces.dtype}")
+    traces = as_real_array(traces, name)
     if traces.ndim not in (1, 2):
         raise ValueError(
             f"{name} must be 1-D (frames,) or 2-D (neurons, frames), got shape {traces.shape}"

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from CalSciPy._checks import as_real_array
+
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from matplotlib.colors import Colormap
 
@@ -113,15 +115,7 @@ def register_colormaps() -> tuple[str, ...]:
 
 
 def _as_numeric_array(images, name: str = "images") -> np.ndarray:
-    if not isinstance(images, np.ndarray):
-        try:
-            images = np.asarray(images)
-        except (TypeError, ValueError) as err:
-            raise TypeError(f"{name} must be array-like: {err}") from err
-    if images.dtype == bool or not (
-        np.issubdtype(images.dtype, np.integer) or np.issubdtype(images.dtype, np.floating)
-    ):
-        raise TypeError(f"{name} must hold real numbers, got dtype {images.dtype}")
+    images = as_real_array(images, name)
     if images.size == 0:
         raise ValueError(f"{name} is empty (shape {images.shape})")
     return images
