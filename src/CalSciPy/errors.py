@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "CalSciPyError",
+    "InvalidArgumentError",
     "DataFormatError",
     "MissingDependencyError",
     "SessionError",
@@ -17,6 +18,15 @@ __all__ = [
 
 class CalSciPyError(Exception):
     """Base class of every exception raised deliberately by CalSciPy."""
+
+
+class InvalidArgumentError(CalSciPyError, ValueError, AssertionError):
+    """An argument has an invalid value (out of range, wrong shape or rank, not dividing...).
+
+    It is a ``ValueError`` and also an ``AssertionError``: the published CalSciPy 0.3.x checked
+    arguments with ``assert``, so code and test suites written for it catch ``AssertionError``
+    (numpy's ``AxisError(ValueError, IndexError)`` is the precedent for a double base).
+    """
 
 
 class DataFormatError(CalSciPyError, ValueError):

@@ -1,0 +1,127 @@
+"""The one lazy frame-source base: every read-only ``(frames, y, x)`` stack implements it.
+
+TIFF stacks, binary/memmap wrappers, PrairieView session stacks, suite2p ``data.bin``, filtered
+views and frame windows all subclass :class:`FrameSource` and implement a single method,
+:meth:`FrameSource._read`, that returns frames ``start:stop`` as a new in-memory array. Indexing
+semantics (integers, negative integers, slices with any step, tuples whose first element indexes
+frames) are defined here once, so every stack answers ``stack[i]``, ``stack[a:b]`` and
+``stack[a:b, y0:y1]`` the way a numpy array would. Extraction and the NWB writer read movies
+through :meth:`FrameSource.iter_blocks`.
+"""
+from __future__ import annotations
+
+import abc
+import operator
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+__all__ = ["FrameSource", "iter_frame_blocks"]
+
+
+class FrameSource(abc.ABC):
+    """Abstract read-only, lazily read ``(frames, *frame_shape)`` stack.
+
+    Subclasses set :attr:`shape` (a tuple of ints, frames first) and :attr:`dtype`, and
+    implement :meth:`_read`. Nothing is read until the stack is indexed.
+    """
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+    @abc.abstractmethod
+    def _read(self, start: int, stop: int) -> np.ndarray:
+        """Frames ``start:stop`` (``0 <= start <= stop <= len(self)``) as a new array.
+
+        The result has shape ``(stop - start, *self.shape[1:])`` and dtype :attr:`dtype`.
+        """
+
+    @property
+    def ndim(self) -> int:
+        """Number of dimensions (3 for a ``(frames, y, x)`` movie)."""
+        return len(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        """Size of the whole stack in bytes, from shape and dtype (nothing is read)."""
+        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
+
+    def __len__(self) -> int:
+        return int(self.shape[0])
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} shape={self.shape} dtype={np.dtype(self.dtype)}>"
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        if isinstance(key, tuple):
+            if not key:
+                return self._frames_for(slice(None))
+            first, rest = key[0], key[1:]
+        else:
+            first, rest = key, ()
+        if first is Ellipsis:
+            first, rest = slice(None), (Ellipsis, *rest)
+        block = self._frames_for(first)
+        return block[(slice(None), *rest)] if rest and block.ndim == self.ndim else (
+            block[rest] if rest else block)
+
+    def _frames_for(self, first: Any) -> np.ndarray:
+        n = len(self)
+        if isinstance(first, slice):
+            start, stop, step = first.indices(n)
+            if step == 1:
+                return self._checked(self._read(start, max(start, stop)), max(0, stop - start))
+            picks = range(start, stop, step)
+            out = np.empty((len(picks), *self.shape[1:]), dtype=self.dtype)
+            for i, frame in enumerate(picks):
+                out[i] = self._read(frame, frame + 1)[0]
+            return out
+        if isinstance(first, (bool, np.bool_)):
+            raise TypeError(f"{type(self).__name__} cannot be indexed by a boolean")
+        try:
+            index = operator.index(first)
+        except TypeError:
+            raise TypeError(
+                f"{type(self).__name__} supports integer frame indices and slices, "
+                f"got {first!r}"
+            ) from None
+        if not -n <= index < n:
+            raise IndexError(f"frame index {index} is out of range for {n} frames")
+        index %= n
+        return self._checked(self._read(index, index + 1), 1)[0]
+
+    def _checked(self, block: np.ndarray, frames: int) -> np.ndarray:
+        expected = (frames, *self.shape[1:])
+        if block.shape != expected:
+            raise RuntimeError(
+                f"{type(self).__name__}._read returned shape {block.shape}, expected {expected}"
+            )
+        return block
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        data = self._read(0, len(self))
+        return data if dtype is None else data.astype(dtype, copy=False)
+
+    def iter_blocks(self, block_frames: int) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(start, frames[start:start + block_frames])`` over the whole stack."""
+        yield from iter_frame_blocks(self, block_frames)
+
+
+def iter_frame_blocks(images: Any, block_frames: int) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(start, block)`` pairs covering ``images`` along frames, each read once.
+
+    Works for any frames-first array-like: numpy arrays and memmaps (a view is copied into
+    memory per block), dask/Zarr arrays (each block computed), and :class:`FrameSource`
+    subclasses. ``block_frames`` must be a positive integer.
+    """
+    if isinstance(block_frames, (bool, np.bool_)) or not isinstance(
+            block_frames, (int, np.integer)) or block_frames < 1:
+        raise ValueError(f"block_frames must be a positive integer, got {block_frames!r}")
+    n = int(images.shape[0])
+    for start in range(0, n, int(block_frames)):
+        stop = min(n, start + int(block_frames))
+        block = images[start:stop]
+        if hasattr(block, "compute"):
+            block = block.compute()
+        yield start, np.asarray(block)
