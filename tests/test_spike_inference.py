@@ -111,7 +111,7 @@ def test_deconvolution_workers_limit_only_blas(monkeypatch, recording):
     # OpenMP threads may have started): only the BLAS pools are limited
     import threadpoolctl
 
-    from CalSciPy._events import inference as module
+    from CalSciPy._spikes import inference as module
 
     calls = []
     real = threadpoolctl.threadpool_limits

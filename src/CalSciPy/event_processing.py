@@ -33,7 +33,7 @@ from CalSciPy._checks import (
     prepare_output,
     restore_ndim,
 )
-from CalSciPy._events.inference import (
+from CalSciPy._spikes.inference import (
     EventScore,
     SpikeInference,
     detect_events,

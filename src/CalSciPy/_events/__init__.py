@@ -1,4 +1,5 @@
-"""Private implementation of :mod:`CalSciPy.event_processing` (event lists, spike inference).
+"""Validation of per-neuron event lists (``validation.as_event_lists``).
 
-Import from :mod:`CalSciPy.event_processing`; the layout here may change.
+Spike inference moved to :mod:`CalSciPy._spikes`; this package goes once ``as_event_lists``
+lives in :mod:`CalSciPy._checks`.
 """
