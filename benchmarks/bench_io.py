@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
-from CalSciPy._io import _tiff
+from CalSciPy._io import tiff as _tiff
 from CalSciPy.io_tools import load_binary, load_images, save_binary, save_images
 
 REPEATS = 7

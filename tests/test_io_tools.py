@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from CalSciPy import io_tools
-from CalSciPy._io import _common, _tiff
+from CalSciPy._io import common as _common
+from CalSciPy._io import tiff as _tiff
 from CalSciPy.errors import DataFormatError, MissingDependencyError
 from CalSciPy.io_tools import (
     _load_many_tif,
@@ -480,7 +481,7 @@ def test_convert_streams_in_bounded_blocks(tmp_path, monkeypatch):
             seen.append(block.shape[0])
             yield start, block
 
-    monkeypatch.setattr("CalSciPy._io._binary.iter_blocks", small_blocks)
+    monkeypatch.setattr("CalSciPy._io.binary.iter_blocks", small_blocks)
     convert_images(tmp_path / "s.tif", tmp_path / "d.bin")
     assert max(seen) == 4 and sum(seen) == 30
     np.testing.assert_array_equal(load_binary(tmp_path / "d.bin"), images)

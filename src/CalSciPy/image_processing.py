@@ -224,7 +224,7 @@ def filter_to_file(
     its pages do not accumulate in the process.
     """
     from CalSciPy import io_tools
-    from CalSciPy._io._stack import stack_format
+    from CalSciPy._io.stack import stack_format
 
     if filter == "median":
         spec = median_spec(np.ones((3, 3, 3)) if mask is None else mask)

@@ -22,9 +22,9 @@ Examples
 """
 from __future__ import annotations
 
-from CalSciPy._io._binary import create_binary, load_binary, save_binary
-from CalSciPy._io._stack import convert_images, open_stack, save_stack
-from CalSciPy._io._tiff import (
+from CalSciPy._io.binary import create_binary, load_binary, save_binary
+from CalSciPy._io.stack import convert_images, open_stack, save_stack
+from CalSciPy._io.tiff import (  # noqa: F401  (private helpers kept importable)
     TiffStack,
     _load_many_tif,
     _load_single_tif,
@@ -33,7 +33,7 @@ from CalSciPy._io._tiff import (
     load_images,
     save_images,
 )
-from CalSciPy._io._zarr import load_zarr, save_zarr
+from CalSciPy._io.zarr import load_zarr, save_zarr
 
 __all__ = [
     "load_images",
@@ -47,8 +47,6 @@ __all__ = [
     "save_stack",
     "convert_images",
     "TiffStack",
-    "_load_single_tif",
-    "_load_many_tif",
-    "_save_single_tif",
-    "_save_many_tif",
 ]
+# ``_load_single_tif``, ``_load_many_tif``, ``_save_single_tif`` and ``_save_many_tif`` stay
+# importable from here (0.3.x code imported them) but are private: not in ``__all__``.

@@ -6,17 +6,17 @@ from pathlib import Path
 from typing import Any
 
 from CalSciPy._atomic import as_path
-from CalSciPy._io._binary import DEFAULT_STEM as BINARY_STEM
-from CalSciPy._io._binary import binary_paths, load_binary, save_binary
-from CalSciPy._io._common import check_images, existing_path
-from CalSciPy._io._tiff import (
+from CalSciPy._io.binary import DEFAULT_STEM as BINARY_STEM
+from CalSciPy._io.binary import binary_paths, load_binary, save_binary
+from CalSciPy._io.common import check_images, existing_path
+from CalSciPy._io.tiff import (
     TIFF_SUFFIXES,
     TiffStack,
     _save_single_tif,
     load_images,
     memmap_tif,
 )
-from CalSciPy._io._zarr import load_zarr, save_zarr
+from CalSciPy._io.zarr import load_zarr, save_zarr
 
 __all__ = ["open_stack", "save_stack", "convert_images", "stack_format"]
 

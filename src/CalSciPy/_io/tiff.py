@@ -16,7 +16,7 @@ import numpy as np
 import tifffile
 
 from CalSciPy._atomic import as_path, atomic_path
-from CalSciPy._io._common import (
+from CalSciPy._io.common import (
     BLOCK_BYTES,
     check_dtype,
     check_images,

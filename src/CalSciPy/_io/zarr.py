@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from CalSciPy._atomic import as_path, atomic_path
-from CalSciPy._io._common import (
+from CalSciPy._io.common import (
     BLOCK_BYTES,
     check_dtype,
     check_images,
