@@ -15,14 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from CalSciPy._checks import as_path  # re-exported: its home is _checks
+
 __all__ = ["as_path", "atomic_write", "atomic_path", "fsync_directory"]
-
-
-def as_path(path: str | os.PathLike, name: str = "path") -> Path:
-    """Convert ``str``/``os.PathLike`` to :class:`~pathlib.Path` or raise ``TypeError``."""
-    if isinstance(path, (str, os.PathLike)):
-        return Path(os.fspath(path)).expanduser()
-    raise TypeError(f"{name} must be a str or os.PathLike, not {type(path).__name__}")
 
 
 def fsync_directory(folder: Path) -> None:
