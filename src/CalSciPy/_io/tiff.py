@@ -1,12 +1,10 @@
 """Multi-page TIFF stacks (tifffile): single files, folders of files, split saving."""
 from __future__ import annotations
 
-import logging
 import math
 import os
 import re
 import struct
-import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,6 +26,7 @@ from CalSciPy._io.common import (
     progress_bar,
     remove_quietly,
 )
+from CalSciPy._io.tiffnoise import quiet_tifffile
 from CalSciPy.errors import DataFormatError
 
 __all__ = [
@@ -53,25 +52,6 @@ DEFAULT_STEM = "images"
 MAX_READ_THREADS = 8
 
 
-
-class _BrukerMetaMorphNoise(logging.Filter):
-    """Drop tifffile's complaints about the zeroed MetaMorph (UIC) dates in Bruker files.
-
-    PrairieView writes UIC tags with Julian day 0; tifffile logs four errors per file about
-    them, which for a 20 000-file session floods the log and slows reading. The pixels are
-    unaffected. Only that exact message is dropped.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "no datetime before year 1" not in record.getMessage()
-
-
-logging.getLogger("tifffile").addFilter(_BrukerMetaMorphNoise())
-# tifffile divides the same zeroed UIC2 tag fields (0/0) while parsing Bruker files
-warnings.filterwarnings(
-    "ignore", message="invalid value encountered in divide", category=RuntimeWarning,
-    module="tifffile",
-)
 
 #: errors tifffile raises on corrupt or truncated files
 _TIFF_ERRORS = (tifffile.TiffFileError, ValueError, struct.error, IndexError, KeyError, EOFError)
@@ -168,7 +148,7 @@ def _layout(tif: tifffile.TiffFile, path: Path) -> tuple[list[Any], list[int], t
 
 def _tif_info(path: Path) -> tuple[tuple[int, int, int], np.dtype]:
     """Shape ``(frames, y, x)`` and dtype of a TIFF file without reading pixel data."""
-    with _open(path) as tif:
+    with quiet_tifffile(), _open(path) as tif:
         _, _, shape, dtype = _layout(tif, path)
     return shape, dtype
 
@@ -198,7 +178,7 @@ def _load_single_tif(path: str | os.PathLike, out: np.ndarray | None = None) -> 
         pages directly (no intermediate copy); returned reshaped to ``(frames, y, x)``.
     """
     path = existing_path(path)
-    with _open(path) as tif:
+    with quiet_tifffile(), _open(path) as tif:
         series, counts, shape, dtype = _layout(tif, path)
         if out is None:
             out = np.empty(shape, dtype)
@@ -276,7 +256,7 @@ def _load_many_tif(
     images = np.empty((per_file * len(files), *first_shape[1:]), dtype)
 
     def read_uniform(i: int) -> tuple[tuple, np.dtype, int]:
-        with _open(files[i]) as tif:
+        with quiet_tifffile(), _open(files[i]) as tif:
             series, counts, shape, fdtype = _layout(tif, files[i])
             if shape != first_shape or fdtype != dtype:
                 return shape, fdtype, 0
@@ -593,7 +573,7 @@ class TiffStack:
 def memmap_tif(path: str | os.PathLike) -> np.memmap | None:
     """Read-only ``(frames, y, x)`` memmap of an uncompressed, contiguous TIFF; else None."""
     path = existing_path(path)
-    with _open(path) as tif:
+    with quiet_tifffile(), _open(path) as tif:
         series, _, shape, _ = _layout(tif, path)
         if len(series) != 1 or series[0].dataoffset is None:
             return None
@@ -607,7 +587,7 @@ def _read_pages(path: Path, start: int, stop: int) -> np.ndarray:
     mapped = memmap_tif(path)
     if mapped is not None:
         return np.array(mapped[start:stop])
-    with _open(path) as tif:
+    with quiet_tifffile(), _open(path) as tif:
         try:
             pages = tif.asarray(key=range(start, stop))
         except _TIFF_ERRORS as err:
