@@ -21,11 +21,19 @@ the browsers, ``traces_figure`` draws several neurons and datasets in a grid, an
 
 Examples
 --------
+>>> import numpy as np
 >>> from CalSciPy.interactive_visuals import plot_traces
->>> plot = plot_traces([raw, dfof], frame_rate=30.0, mode="stacked",
-...                    labels=["F", "ΔF/F0"])                      # doctest: +SKIP
->>> plot.set_neuron(12); plot.save("neuron12.png")                # doctest: +SKIP
->>> plot.save_all("figures/traces")                               # doctest: +SKIP
+>>> raw = np.random.default_rng(0).normal(100.0, 5.0, (20, 300))   # (neurons, frames)
+>>> dfof = (raw - 100.0) / 100.0
+>>> plot = plot_traces([raw, dfof], frame_rate=30.0, mode="stacked")
+>>> plot.set_neuron(12)
+>>> plot.neuron
+12
+>>> plot.save("neuron12.png")
+PosixPath('neuron12.png')
+>>> files = plot.save_all("figures/traces", progress=False)     # one PNG per neuron
+>>> len(files), files[0].name
+(20, 'neuron_0000.png')
 """
 from __future__ import annotations
 

@@ -15,10 +15,16 @@ Additions
 
 Examples
 --------
->>> from CalSciPy.io_tools import load_images, save_binary, load_binary  # doctest: +SKIP
->>> images = load_images("session/tiffs")            # folder, natural sort order
->>> save_binary("session/binary", images)            # binary_video.bin + .json
->>> stack = load_binary("session/binary", mapped=True)
+>>> import numpy as np
+>>> from CalSciPy.io_tools import load_binary, load_images, save_binary, save_images
+>>> images = np.arange(4 * 8 * 8, dtype=np.uint16).reshape(4, 8, 8)
+>>> _ = save_images("stack.tif", images)           # multi-page TIFF, written atomically
+>>> np.array_equal(load_images("stack.tif"), images)
+True
+>>> _ = save_binary("binary", images)              # binary/binary_video.bin + .json
+>>> stack = load_binary("binary", mapped=True)     # read-only memmap: nothing read yet
+>>> stack.shape, stack.dtype == np.uint16
+((4, 8, 8), True)
 """
 from __future__ import annotations
 

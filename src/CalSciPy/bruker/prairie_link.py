@@ -5,10 +5,20 @@ Importing this module works everywhere; creating a :class:`PrairieLink` needs Wi
 
 Examples
 --------
->>> from CalSciPy.bruker.prairie_link import PrairieLink  # doctest: +SKIP
->>> with PrairieLink() as pl:
+On the acquisition computer (Windows, PrairieView running):
+
+>>> from CalSciPy.bruker.prairie_link import PrairieLink
+>>> with PrairieLink() as pl:  # doctest: +SKIP
 ...     pl.send_script_commands("-SetState framePeriod 0.033")
 ...     period = pl.get_state("framePeriod")
+
+Anywhere else the connection is refused with an ``OSError`` that says why:
+
+>>> try:
+...     PrairieLink()
+... except OSError:
+...     print("no PrairieView here")
+no PrairieView here
 """
 from __future__ import annotations
 
