@@ -86,8 +86,10 @@ def test_filtered_stack_indexing():
     assert np.array_equal(lazy[::3], whole[::3])
     assert np.array_equal(np.asarray(lazy), whole)
     assert len(lazy) == STACK.shape[0]
+    # a tuple indexes frames first, then (y, x), as on the filtered numpy array (FrameSource)
+    assert np.array_equal(lazy[1, 2], whole[1, 2])
     with pytest.raises(TypeError):
-        lazy[1, 2]
+        lazy[[1, 2]]
 
 
 def test_read_frames_of_memmaps(tmp_path):

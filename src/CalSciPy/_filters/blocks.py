@@ -19,6 +19,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from CalSciPy import _backend
+from CalSciPy._io.source import FrameSource
 from CalSciPy.misc import generate_overlapping_blocks
 
 __all__ = ["FilteredStack", "filter_blockwise", "read_frames"]
@@ -108,10 +109,12 @@ def _is_whole_file_view(source: np.memmap) -> bool:
     return base is not None and not isinstance(base, np.ndarray)
 
 
-class FilteredStack:
+class FilteredStack(FrameSource):
     """A lazy, read-only ``(frames, y, x)`` view of a stack passed through a filter.
 
-    Slicing frames ``[a:b]`` reads frames ``[a - r, b + r)`` of the source (``r`` the temporal
+    Indexing behaves as on the filtered numpy array (the :class:`~CalSciPy._io.source.FrameSource`
+    rules: integers, negative integers, slices with steps, tuples). Slicing frames ``[a:b]`` reads
+    frames ``[a - r, b + r)`` of the source (``r`` the temporal
     radius, clipped to the stack), filters them in memory ``block_size`` frames at a time and
     returns exactly the frames the whole-stack filter would give. Writers that stream blocks
     (:func:`CalSciPy.io_tools.save_stack`) therefore produce the filtered file with memory
@@ -134,34 +137,14 @@ class FilteredStack:
         self.run = run
         self.radius = int(radius)
         self.block_size = int(block_size)
+        if self.radius < 0 or self.block_size < 1:
+            raise ValueError(
+                f"FilteredStack needs radius >= 0 and block_size >= 1, got {radius}, {block_size}"
+            )
         self.shape = tuple(int(n) for n in source.shape)
         self.dtype = np.dtype(source.dtype)
-        self.ndim = 3
 
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def __getitem__(self, key) -> np.ndarray:
-        if isinstance(key, (int, np.integer)):
-            index = range(self.shape[0])[key]
-            return self._frames(index, index + 1)[0]
-        if not isinstance(key, slice):
-            raise TypeError(f"FilteredStack supports frame indices and slices, got {key!r}")
-        start, stop, step = key.indices(self.shape[0])
-        if step != 1:
-            return self._frames(0, self.shape[0])[key] if start < stop else self._empty()
-        if start >= stop:
-            return self._empty()
-        return self._frames(start, stop)
-
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        data = self._frames(0, self.shape[0])
-        return data if dtype is None else data.astype(dtype)
-
-    def _empty(self) -> np.ndarray:
-        return np.empty((0, *self.shape[1:]), dtype=self.dtype)
-
-    def _frames(self, start: int, stop: int) -> np.ndarray:
+    def _read(self, start: int, stop: int) -> np.ndarray:
         n = self.shape[0]
         out = np.empty((stop - start, *self.shape[1:]), dtype=self.dtype)
         for core_start in range(start, stop, self.block_size):

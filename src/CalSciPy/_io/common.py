@@ -12,6 +12,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from CalSciPy._atomic import as_path
+from CalSciPy._io.source import FrameSource
 
 #: below this many bytes a read or write shows no progress bar (it is over in well under a second)
 PROGRESS_MIN_BYTES = 256 * 2**20
@@ -122,27 +123,28 @@ def iter_blocks(
         yield start, np.ascontiguousarray(np.asarray(block), dtype=dtype)
 
 
-class FrameWindow:
-    """Lazy view of frames ``start:stop`` of a lazy stack (nothing is read until sliced).
+class FrameWindow(FrameSource):
+    """Lazy view of frames ``start:stop`` of a lazy stack (nothing is read until indexed).
 
     Slicing a custom lazy stack usually reads it; splitting one into files must not read a
-    whole file's worth of frames at once, so the split keeps this view and streams it.
+    whole file's worth of frames at once, so the split keeps this view and streams it. The
+    source is only ever asked for contiguous frame slices (``source[a:b]``), so any
+    frames-first array-like that slices along frames will do.
     """
 
     def __init__(self, source: Any, start: int, stop: int):
-        self.source, self.start = source, start
-        self.shape = (stop - start, *tuple(source.shape[1:]))
+        n = int(source.shape[0])
+        if not 0 <= start <= stop <= n:
+            raise ValueError(f"frame window {start}:{stop} is outside a stack of {n} frames")
+        self.source, self.start = source, int(start)
+        self.shape = (int(stop) - int(start), *(int(k) for k in source.shape[1:]))
         self.dtype = np.dtype(source.dtype)
-        self.ndim = len(self.shape)
 
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def __getitem__(self, key: slice) -> Any:
-        if not isinstance(key, slice) or key.step not in (None, 1):
-            raise TypeError("FrameWindow supports contiguous frame slices only")
-        a, b, _ = key.indices(self.shape[0])
-        return self.source[self.start + a:self.start + max(a, b)]
+    def _read(self, start: int, stop: int) -> np.ndarray:
+        block = self.source[self.start + start:self.start + stop]
+        if hasattr(block, "compute"):
+            block = block.compute()
+        return np.asarray(block, dtype=self.dtype)
 
 
 def frame_range(images: Any, start: int, stop: int) -> Any:

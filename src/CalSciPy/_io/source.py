@@ -17,7 +17,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FrameSource", "iter_frame_blocks"]
+__all__ = ["FrameSource", "iter_frame_blocks", "SPAN_BYTES"]
+
+#: most bytes one internal read of a stepped slice (``stack[::k]``) asks :meth:`_read` for
+SPAN_BYTES = 64 * 2**20
 
 
 class FrameSource(abc.ABC):
@@ -72,11 +75,7 @@ class FrameSource(abc.ABC):
             start, stop, step = first.indices(n)
             if step == 1:
                 return self._checked(self._read(start, max(start, stop)), max(0, stop - start))
-            picks = range(start, stop, step)
-            out = np.empty((len(picks), *self.shape[1:]), dtype=self.dtype)
-            for i, frame in enumerate(picks):
-                out[i] = self._read(frame, frame + 1)[0]
-            return out
+            return self._stepped(range(start, stop, step))
         if isinstance(first, (bool, np.bool_)):
             raise TypeError(f"{type(self).__name__} cannot be indexed by a boolean")
         try:
@@ -90,6 +89,30 @@ class FrameSource(abc.ABC):
             raise IndexError(f"frame index {index} is out of range for {n} frames")
         index %= n
         return self._checked(self._read(index, index + 1), 1)[0]
+
+    def _stepped(self, picks: range) -> np.ndarray:
+        """Frames ``picks`` (a range with step != 1): contiguous reads of bounded size.
+
+        Picks closer together than one read block are read as one span and subsampled, so a
+        ``[::2]`` costs one pass over the data; sparser picks are read one frame at a time.
+        Memory stays bounded by :data:`SPAN_BYTES` whatever the step.
+        """
+        out = np.empty((len(picks), *self.shape[1:]), dtype=self.dtype)
+        if not picks:
+            return out
+        ascending = picks if picks.step > 0 else picks[::-1]
+        step = ascending.step
+        frame_bytes = max(1, self.nbytes // max(1, len(self)))
+        per_span = max(1, (SPAN_BYTES // frame_bytes) // step)  # picks per contiguous read
+        for i in range(0, len(ascending), per_span):
+            chunk = ascending[i:i + per_span]
+            lo, hi = chunk[0], chunk[-1] + 1
+            block = self._checked(self._read(lo, hi), hi - lo)[::step]
+            if picks.step > 0:
+                out[i:i + len(chunk)] = block
+            else:  # descending picks: fill from the end
+                out[len(picks) - i - len(chunk):len(picks) - i] = block[::-1]
+        return out
 
     def _checked(self, block: np.ndarray, frames: int) -> np.ndarray:
         expected = (frames, *self.shape[1:])

@@ -26,6 +26,7 @@ from CalSciPy._io.common import (
     progress_bar,
     remove_quietly,
 )
+from CalSciPy._io.source import FrameSource
 from CalSciPy._io.tiffnoise import quiet_tifffile
 from CalSciPy.errors import DataFormatError
 
@@ -526,19 +527,21 @@ def save_images(
     return 0
 
 
-class TiffStack:
+class TiffStack(FrameSource):
     """Read-only, lazily read ``(frames, y, x)`` view of one TIFF file or a list of them.
 
-    Slicing along frames (``stack[a:b]``) reads only those pages, so a stack far larger than
-    memory can be streamed block by block (used by :func:`convert_images`).
+    Indexing along frames (``stack[i]``, ``stack[a:b:s]``, ``stack[a:b, y0:y1]``) behaves as
+    on a numpy array and reads only the pages it needs, so a stack far larger than memory can
+    be streamed block by block (used by :func:`convert_images`).
     """
 
     def __init__(self, files: Sequence[Path]):
         self.files = list(files)
+        if not self.files:
+            raise ValueError("TiffStack needs at least one file")
         counts, (y, x), self.dtype = _scan(self.files)
         self._offsets = np.concatenate([[0], np.cumsum(counts)]).astype(int)
         self.shape = (int(self._offsets[-1]), y, x)
-        self.ndim = 3
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> TiffStack:
@@ -549,14 +552,7 @@ class TiffStack:
             raise DataFormatError(f"folder {str(path)!r} holds no .tif/.tiff files")
         return cls(files)
 
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def __getitem__(self, key: slice) -> np.ndarray:
-        if not isinstance(key, slice) or key.step not in (None, 1):
-            raise TypeError("TiffStack supports contiguous frame slices only")
-        start, stop, _ = key.indices(self.shape[0])
-        stop = max(start, stop)
+    def _read(self, start: int, stop: int) -> np.ndarray:
         out = np.empty((stop - start, *self.shape[1:]), self.dtype)
         for i, path in enumerate(self.files):
             lo, hi = self._offsets[i], self._offsets[i + 1]
