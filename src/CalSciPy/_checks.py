@@ -33,6 +33,7 @@ __all__ = [
     "check_frame_rate",
     "check_int",
     "check_real",
+    "WINDOW_FLOOR",
     "check_window",
     "float_dtype_for",
     "in_place_result",
@@ -156,19 +157,27 @@ def check_frame_rate(frame_rate, name: str = "frame_rate", *, above: float = 0.0
     return check_real(frame_rate, name, above=above, unit=unit)
 
 
-def check_window(size: int, name: str, limit: int, what: str) -> int:
-    """Refuse a window or kernel of ``size`` samples larger than ``limit`` before allocating it.
+#: windows and kernels up to this many samples are always accepted (short test traces)
+WINDOW_FLOOR = 100_000
+
+
+def check_window(size: int, name: str, n_samples: int, *, what: str = "window") -> int:
+    """Refuse a window or kernel far longer than the data before allocating it.
+
+    A window may span up to ``max(4 * n_samples, WINDOW_FLOOR)`` samples: beyond that every
+    extra sample lies outside the data (or repeats its reflection), while the allocation grows
+    with the argument (``pre=10**9`` or ``sigma=1e9`` would ask for gigabytes).
 
     Parameters
     ----------
     size : int
-        Samples the argument ``name`` asks for.
+        Samples the argument asks for.
     name : str
-        Argument (or arguments) that set the size, named in the error.
-    limit : int
-        Largest size the data can use (e.g. a few times the number of frames).
+        The argument that sets the size (with its value), named in the error.
+    n_samples : int
+        Samples (frames) of the data the window runs over.
     what : str
-        What is bounded (e.g. ``"the recording of 1000 frames"``), shown in the error.
+        What is bounded (``"window"``, ``"kernel"``), shown in the error.
 
     Returns
     -------
@@ -178,11 +187,13 @@ def check_window(size: int, name: str, limit: int, what: str) -> int:
     Raises
     ------
     InvalidArgumentError
-        ``size > limit``.
+        ``size`` above the limit.
     """
+    limit = max(4 * int(n_samples), WINDOW_FLOOR)
     if size > limit:
         raise InvalidArgumentError(
-            f"{name} asks for a window of {size} samples, more than {what} allows ({limit})"
+            f"{name} asks for a {what} of {size} samples, far longer than the data "
+            f"({n_samples} samples; at most {limit} are accepted)"
         )
     return size
 

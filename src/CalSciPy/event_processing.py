@@ -18,21 +18,24 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Iterable
-from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
 from scipy.signal import find_peaks
-from sklearn.preprocessing import StandardScaler
 
 from CalSciPy._checks import (
+    as_event_lists,
     as_traces,
     check_frame_rate,
+    check_int,
+    check_real,
+    check_window,
     float_dtype_for,
     in_place_result,
     prepare_output,
     restore_ndim,
 )
+from CalSciPy._smoothing import gaussian_radius, gaussian_smooth_reflect
 from CalSciPy._spikes.inference import (
     EventScore,
     SpikeInference,
@@ -40,8 +43,7 @@ from CalSciPy._spikes.inference import (
     infer_spikes,
     score_events,
 )
-from CalSciPy._events.validation import as_event_lists
-from CalSciPy._smoothing import gaussian_smooth_reflect
+from CalSciPy.errors import InvalidArgumentError, InvalidArgumentTypeError
 from CalSciPy.misc import _accepts_axis
 
 __all__ = [
@@ -62,25 +64,6 @@ __all__ = [
     "scale_waveforms",
     "score_events",
 ]
-
-
-def _finite_traces(traces, name: str = "traces", *, min_frames: int = 1):
-    array, was_1d = as_traces(traces, name, min_frames=min_frames)
-    if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
-        bad = np.unique(np.nonzero(~np.isfinite(array))[0])
-        raise ValueError(
-            f"{name} contains NaN or infinite values (neurons {bad[:10].tolist()}"
-            f"{'...' if bad.size > 10 else ''}); interpolate or drop them first"
-        )
-    return array, was_1d
-
-
-def _check_positive_int(value, name: str, *, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -130,12 +113,18 @@ def identify_events(
 
     Raises
     ------
-    ValueError
-        Traces not 1-D/2-D, containing NaN/inf, or bad ``timeout``/``frame_rate``.
+    InvalidArgumentError
+        Traces not 1-D/2-D, containing NaN/inf, or bad ``timeout``/``frame_rate`` (a
+        ``frame_rate`` whose smoothing kernel would be far longer than the traces included).
     """
-    array, was_1d = _finite_traces(traces)
-    timeout = _check_positive_int(timeout, "timeout")
+    array, was_1d = as_traces(traces, finite=True)
+    timeout = check_int(timeout, "timeout", minimum=1)
     frame_rate = check_frame_rate(frame_rate)
+    if smooth:
+        # the kernel (and each padded row) grows with σ = frame_rate frames: bound it up front
+        check_window(2 * gaussian_radius(frame_rate) + 1,
+                     f"frame_rate={frame_rate:g} (smoothing σ in frames)", array.shape[1],
+                     what="smoothing kernel")
     events: list[np.ndarray] = []
     # blocks of neurons small enough to stay in cache through every step (the whole-array
     # version streams several float64 copies of the recording through memory)
@@ -276,28 +265,56 @@ def collect_waveforms(
 
     Raises
     ------
-    ValueError
-        Negative ``pre``/``post``, event lists not matching the neurons, events beyond the
-        recording.
+    InvalidArgumentError
+        Negative ``pre``/``post`` (or far longer than the recording: at most
+        ``max(4 * frames, 100000)`` each), event lists not matching the neurons, events beyond
+        the recording.
     """
     array, was_1d = as_traces(traces)
-    pre = _check_positive_int(pre, "pre", minimum=0)
-    post = _check_positive_int(post, "post", minimum=0)
     neurons, frames = array.shape
+    pre = check_window(check_int(pre, "pre", minimum=0), "pre", frames)
+    post = check_window(check_int(post, "post", minimum=0), "post", frames)
     events = as_event_lists(
         event_indices, n_frames=frames, n_neurons=neurons, allow_flat=was_1d
     )
     dtype = float_dtype_for(array.dtype)
-    padded = np.full((neurons, pre + frames + post), np.nan, dtype=dtype)
-    padded[:, pre:pre + frames] = array
+    # one padded row at a time: the temporary stays (pre + frames + post,), not the whole array
+    padded = np.full(pre + frames + post, np.nan, dtype=dtype)
     offsets = np.arange(pre + post + 1)
-    # event e in padded coordinates starts its window at e (its own frame sits at e + pre)
-    waveforms = tuple(padded[i, e[:, np.newaxis] + offsets] for i, e in enumerate(events))
-    return waveforms[0] if was_1d else waveforms
+    waveforms = []
+    for i, e in enumerate(events):
+        padded[pre:pre + frames] = array[i]
+        # event e in padded coordinates starts its window at e (its own frame sits at e + pre)
+        waveforms.append(padded[e[:, np.newaxis] + offsets])
+    return waveforms[0] if was_1d else tuple(waveforms)
+
+
+class Standardizer:
+    """The default scaler of :func:`scale_waveforms`: z-scores one feature (column).
+
+    A minimal scikit-learn style transformer with the numbers of
+    ``sklearn.preprocessing.StandardScaler`` (population variance; NaNs ignored when fitting
+    and kept; (near-)constant features only centred, by StandardScaler's own test), so the
+    default needs no scikit-learn. :func:`scale_waveforms` computes it vectorised over rows.
+    """
+
+    def fit_transform(self, values) -> np.ndarray:
+        """Standardise each column of ``values`` ``(samples, features)``."""
+        values = np.asarray(values, dtype=np.float64)
+        return _standard_scale_rows(values.T).T
+
+
+def _is_standard_scaler(scaler) -> bool:
+    """The default, or scikit-learn's StandardScaler class itself (checked without importing
+    scikit-learn): both are computed by the vectorised standardiser."""
+    return scaler is Standardizer or (
+        isinstance(scaler, type) and scaler.__name__ == "StandardScaler"
+        and scaler.__module__.startswith("sklearn.")
+    )
 
 
 def scale_waveforms(
-    waveforms: Iterable[np.ndarray], scaler: Callable = StandardScaler
+    waveforms: Iterable[np.ndarray], scaler: Callable = Standardizer
 ) -> tuple[np.ndarray, ...]:
     """Scale every waveform (row) on its own with a fresh ``scaler()`` fitted to that row.
 
@@ -305,36 +322,69 @@ def scale_waveforms(
     ----------
     waveforms : Iterable[numpy.ndarray]
         Per neuron an ``(events, samples)`` array, e.g. from :func:`collect_waveforms`.
-    scaler : Callable, default sklearn.preprocessing.StandardScaler
+    scaler : Callable, default Standardizer
         A scikit-learn style transformer class (or factory); each row's samples are one
         feature: ``scaler().fit_transform(row[:, None])``. NaNs are ignored when fitting and
-        kept in the output (as scikit-learn scalers do). The default ``StandardScaler`` is
-        computed vectorised with identical results (zero-variance rows are only centred).
+        kept in the output (as scikit-learn scalers do). The default, :class:`Standardizer`,
+        gives the numbers of ``sklearn.preprocessing.StandardScaler`` without needing
+        scikit-learn; both are computed vectorised (zero-variance rows are only centred).
 
     Returns
     -------
     tuple of numpy.ndarray
         Same shapes as the input, float64.
+
+    Raises
+    ------
+    InvalidArgumentTypeError
+        ``scaler`` not callable (e.g. ``None``), or its ``fit_transform`` returning something
+        that is not an array of real numbers (e.g. ``None``).
+    InvalidArgumentError
+        A waveform block that is not 2-D, or a scaler result of the wrong size.
     """
     if isinstance(waveforms, np.ndarray) and waveforms.dtype != object:
         waveforms = [waveforms] if waveforms.ndim == 2 else list(waveforms)
     if not callable(scaler):
-        raise TypeError(f"scaler must be a scikit-learn style transformer class, got {scaler!r}")
+        raise InvalidArgumentTypeError(
+            f"scaler must be a scikit-learn style transformer class, got {scaler!r}"
+        )
     out = []
     for i, block in enumerate(waveforms):
         block = np.asarray(block, dtype=np.float64)
         if block.ndim != 2:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"waveforms[{i}] must be 2-D (events, samples), got shape {block.shape}"
             )
-        if scaler is StandardScaler:
+        if _is_standard_scaler(scaler):
             out.append(_standard_scale_rows(block))
         else:
             scaled = np.empty_like(block)
             for r, row in enumerate(block):
-                scaled[r] = np.asarray(scaler().fit_transform(row[:, np.newaxis])).ravel()
+                scaled[r] = _scaled_row(scaler, row, f"waveforms[{i}][{r}]")
             out.append(scaled)
     return tuple(out)
+
+
+def _scaled_row(scaler: Callable, row: np.ndarray, where: str) -> np.ndarray:
+    """``scaler().fit_transform(row[:, None])`` as a 1-D float array, checked."""
+    result = scaler().fit_transform(row[:, np.newaxis])
+    if result is None:
+        raise InvalidArgumentTypeError(
+            f"scaler {scaler!r}: fit_transform returned None for {where}; it must return the "
+            "scaled samples"
+        )
+    values = np.asarray(result)
+    if values.dtype == bool or values.dtype.kind not in "iuf":
+        raise InvalidArgumentTypeError(
+            f"scaler {scaler!r}: fit_transform must return real numbers, got dtype "
+            f"{values.dtype} for {where}"
+        )
+    if values.size != row.size:
+        raise InvalidArgumentError(
+            f"scaler {scaler!r}: fit_transform returned {values.size} values for the "
+            f"{row.size} samples of {where}"
+        )
+    return values.ravel()
 
 
 def _standard_scale_rows(block: np.ndarray) -> np.ndarray:
@@ -365,18 +415,16 @@ def convert_tau(tau: float, dt: float) -> float:
 
     Raises
     ------
-    ValueError
+    InvalidArgumentError
         ``tau`` outside (0, 1) or ``dt`` not a positive finite number.
     """
-    if isinstance(tau, bool) or not isinstance(tau, (Real, np.number)):
-        raise TypeError(f"tau must be a real number, got {tau!r}")
-    if isinstance(dt, bool) or not isinstance(dt, (Real, np.number)):
-        raise TypeError(f"dt must be a real number, got {dt!r}")
-    if not 0.0 < float(tau) < 1.0:
-        raise ValueError(f"tau must lie in (0, 1) (an AR(1) coefficient), got {tau!r}")
-    if not (math.isfinite(float(dt)) and float(dt) > 0):
-        raise ValueError(f"dt must be a finite time step > 0 s, got {dt!r}")
-    return -float(dt) / math.log(float(tau))
+    tau_value = check_real(tau, "tau")
+    dt = check_real(dt, "dt", positive=True, unit="s")
+    if not 0.0 < tau_value < 1.0:
+        raise InvalidArgumentError(
+            f"tau must lie in (0, 1) (an AR(1) coefficient), got {tau!r}"
+        )
+    return -dt / math.log(tau_value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -409,40 +457,48 @@ def bin_data(
         DataFrame in → DataFrame with the same columns, indexed by the bins' row-position
         intervals ``[start, stop)`` (a left-closed ``pandas.IntervalIndex``).
     """
-    bin_length = _check_positive_int(bin_length, "bin_length")
+    bin_length = check_int(bin_length, "bin_length", minimum=1)
     if isinstance(fun, str):
         if fun not in _BIN_FUNCTIONS:
-            raise ValueError(f"fun must be one of {_BIN_FUNCTIONS} or a callable, got {fun!r}")
+            raise InvalidArgumentError(
+                f"fun must be one of {_BIN_FUNCTIONS} or a callable, got {fun!r}"
+            )
     elif not callable(fun):
-        raise TypeError(f"fun must be one of {_BIN_FUNCTIONS} or a callable, got {fun!r}")
+        raise InvalidArgumentTypeError(
+            f"fun must be one of {_BIN_FUNCTIONS} or a callable, got {fun!r}"
+        )
     frame = data if isinstance(data, pd.DataFrame) else None
     if frame is not None:
         # pandas' own test: numpy's issubdtype cannot interpret extension dtypes (strings,
         # categoricals) and would raise a cryptic TypeError of its own
         bad = [str(c) for c, t in frame.dtypes.items()
-               if not pd.api.types.is_numeric_dtype(t)]
+               if not pd.api.types.is_numeric_dtype(t) or pd.api.types.is_complex_dtype(t)]
         if bad:
-            raise TypeError(
-                f"data (DataFrame) must have numeric columns only; not numeric: {', '.join(bad)}"
+            raise InvalidArgumentTypeError(
+                f"data (DataFrame) must have real numeric columns only; not numeric: "
+                f"{', '.join(bad)}"
             )
         values = frame.to_numpy()
     else:
         try:
             values = np.asarray(data)
         except ValueError as err:
-            raise ValueError(f"data is ragged: {err}") from err
-        if values.dtype == object or not (
-            np.issubdtype(values.dtype, np.number) or values.dtype == bool
-        ):
-            raise TypeError(f"data must be numeric, got dtype {values.dtype}")
+            raise InvalidArgumentError(f"data is ragged: {err}") from err
+        # complex would lose its imaginary part in the float64 bins: refuse it
+        if values.dtype.kind not in "biuf":
+            raise InvalidArgumentTypeError(
+                f"data must hold real numbers, got dtype {values.dtype}"
+            )
     was_1d = values.ndim == 1
     if was_1d:
         values = values[:, np.newaxis]
     if values.ndim != 2:
-        raise ValueError(f"data must be 1-D or 2-D (samples, columns), got shape {values.shape}")
+        raise InvalidArgumentError(
+            f"data must be 1-D or 2-D (samples, columns), got shape {values.shape}"
+        )
     n = values.shape[0]
     if n == 0:
-        raise ValueError("data has no rows to bin")
+        raise InvalidArgumentError("data has no rows to bin")
     starts = np.arange(0, n, bin_length)
     stops = np.minimum(starts + bin_length, n)
     result = _reduce_bins(values, starts, stops, bin_length, fun)
@@ -477,8 +533,12 @@ def _reduce_bins(values, starts, stops, bin_length, fun) -> np.ndarray:
         row = np.asarray(fun(values[a:b], axis=0) if takes_axis else fun(values[a:b]))
         # one value per column (a scalar is one value for a single column); anything else
         # would be silently reshaped or fail inside numpy
+        if row.dtype.kind not in "biuf":
+            raise InvalidArgumentTypeError(
+                f"fun must reduce a bin to real numbers, got dtype {row.dtype} for rows {a}:{b}"
+            )
         if row.size != cols or row.ndim > 1:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"fun must reduce a (rows, {cols}) bin along axis 0 to {cols} value(s), "
                 f"got shape {row.shape} for rows {a}:{b}"
             )

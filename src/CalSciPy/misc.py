@@ -14,8 +14,7 @@ import inspect
 import math
 import operator
 from collections.abc import Callable, Iterable, Iterator
-from numbers import Integral, Number, Real
-from os import PathLike
+from numbers import Number
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from CalSciPy import _backend
+from CalSciPy._checks import as_path, check_int, check_real
+from CalSciPy.errors import InvalidArgumentError, InvalidArgumentTypeError
 
 __all__ = [
     "PatternMatching",
@@ -37,23 +38,16 @@ __all__ = [
 ]
 
 
-def _check_int(value, name: str, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    value = int(value)
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
 def _as_sliceable(sequence, name: str = "sequence"):
     """Return ``sequence`` if it supports ``len`` and slicing, else a list of its items."""
     if isinstance(sequence, (str, bytes)):
-        raise TypeError(f"{name} must be a sequence of items, not {type(sequence).__name__}")
+        raise InvalidArgumentTypeError(
+            f"{name} must be a sequence of items, not {type(sequence).__name__}"
+        )
     if hasattr(sequence, "__len__") and hasattr(sequence, "__getitem__"):
         return sequence
     if not isinstance(sequence, Iterable):
-        raise TypeError(f"{name} must be iterable, got {type(sequence).__name__}")
+        raise InvalidArgumentTypeError(f"{name} must be iterable, got {type(sequence).__name__}")
     return list(sequence)
 
 
@@ -97,17 +91,17 @@ def generate_blocks(sequence: Iterable, block_size: int, block_buffer: int = 0) 
     [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
     """
     sequence = _as_sliceable(sequence)
-    block_size = _check_int(block_size, "block_size", minimum=0)
-    block_buffer = _check_int(block_buffer, "block_buffer", minimum=0)
+    block_size = check_int(block_size, "block_size", minimum=0)
+    block_buffer = check_int(block_buffer, "block_buffer", minimum=0)
     n = len(sequence)
     if block_size <= 1:
-        raise ValueError(f"block_size must be > 1, got {block_size}")
+        raise InvalidArgumentError(f"block_size must be > 1, got {block_size}")
     if block_buffer >= block_size:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"block_buffer ({block_buffer}) must be smaller than block_size ({block_size})"
         )
     if block_size >= n:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"block_size ({block_size}) must be smaller than the sequence length ({n})"
         )
     return _iter_blocks(sequence, n, block_size, block_size - block_buffer)
@@ -157,8 +151,8 @@ def generate_overlapping_blocks(sequence: Iterable, block_size: int, block_buffe
     [[0, 1, 2, 3], [2, 3, 4, 5, 6], [5, 6]]
     """
     sequence = _as_sliceable(sequence)
-    block_size = _check_int(block_size, "block_size", minimum=1)
-    block_buffer = _check_int(block_buffer, "block_buffer", minimum=0)
+    block_size = check_int(block_size, "block_size", minimum=1)
+    block_buffer = check_int(block_buffer, "block_buffer", minimum=0)
     return _iter_overlapping(sequence, len(sequence), block_size, block_buffer)
 
 
@@ -195,11 +189,11 @@ def generate_sliding_window(
     """
     array = np.asarray(sequence)
     if array.ndim == 0:
-        raise ValueError("sequence must have at least one dimension")
-    window_length = _check_int(window_length, "window_length", minimum=1)
-    step_size = _check_int(step_size, "step_size", minimum=1)
+        raise InvalidArgumentError("sequence must have at least one dimension")
+    window_length = check_int(window_length, "window_length", minimum=1)
+    step_size = check_int(step_size, "step_size", minimum=1)
     if window_length > array.shape[0]:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"window_length ({window_length}) exceeds the sequence length ({array.shape[0]})"
         )
     windows = sliding_window_view(array, window_length, axis=0)[::step_size]
@@ -244,12 +238,12 @@ def sliding_window(
     """
     array = np.asarray(sequence)
     if array.ndim == 0:
-        raise ValueError("sequence must have at least one dimension")
+        raise InvalidArgumentError("sequence must have at least one dimension")
     if not callable(function):
-        raise TypeError(f"function must be callable, got {function!r}")
-    window_length = _check_int(window_length, "window_length", minimum=1)
+        raise InvalidArgumentTypeError(f"function must be callable, got {function!r}")
+    window_length = check_int(window_length, "window_length", minimum=1)
     if window_length > array.shape[-1]:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"window_length ({window_length}) exceeds the sequence length ({array.shape[-1]})"
         )
     # (windows, ..., window_length): the window index first, as in the result
@@ -298,7 +292,7 @@ def generate_time_vector(
     start: Number = 0.0,
     step: Number | None = None,
 ) -> np.ndarray:
-    """Sample times ``start + k * step`` for ``k = 0 .. num_samples - 1`` (seconds).
+    """Sample times ``start + k * step`` for ``k`` from 0 to ``num_samples - 1`` (seconds).
 
     Parameters
     ----------
@@ -316,22 +310,12 @@ def generate_time_vector(
     numpy.ndarray
         float64 ``(num_samples,)``.
     """
-    num_samples = _check_int(num_samples, "num_samples", minimum=0)
-    if not isinstance(start, Real) or not math.isfinite(start):
-        raise ValueError(f"start must be a finite number, got {start!r}")
+    num_samples = check_int(num_samples, "num_samples", minimum=0)
+    start = check_real(start, "start", unit="s")
     if step is None:
-        if (
-            isinstance(sampling_frequency, bool)
-            or not isinstance(sampling_frequency, Real)
-            or not math.isfinite(sampling_frequency)
-            or sampling_frequency <= 0
-        ):
-            raise ValueError(
-                f"sampling_frequency must be a finite number > 0 Hz, got {sampling_frequency!r}"
-            )
-        step = 1.0 / float(sampling_frequency)
-    elif not isinstance(step, Real) or not math.isfinite(step):
-        raise ValueError(f"step must be a finite number, got {step!r}")
+        step = 1.0 / check_real(sampling_frequency, "sampling_frequency", positive=True, unit="Hz")
+    else:
+        step = check_real(step, "step", unit="s")
     return float(start) + np.arange(num_samples, dtype=np.float64) * float(step)
 
 
@@ -347,17 +331,18 @@ def calculate_frames_per_file(
     ValueError
         Non-positive sizes or cap, or a single frame larger than ``size_cap``.
     """
-    y_pixels = _check_int(y_pixels, "y_pixels", minimum=1)
-    x_pixels = _check_int(x_pixels, "x_pixels", minimum=1)
+    y_pixels = check_int(y_pixels, "y_pixels", minimum=1)
+    x_pixels = check_int(x_pixels, "x_pixels", minimum=1)
     try:
         itemsize = np.dtype(bit_depth).itemsize
     except TypeError as err:
-        raise TypeError(f"bit_depth must be a numpy dtype, got {bit_depth!r}") from err
-    if isinstance(size_cap, bool) or not isinstance(size_cap, Real) or not size_cap > 0:
-        raise ValueError(f"size_cap must be a number > 0 (GB), got {size_cap!r}")
+        raise InvalidArgumentTypeError(
+            f"bit_depth must be a numpy dtype, got {bit_depth!r}"
+        ) from err
+    size_cap = check_real(size_cap, "size_cap", positive=True, unit="GB")
     frames = math.floor(float(size_cap) * 1e9 / (y_pixels * x_pixels * itemsize))
     if frames < 1:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"a single {y_pixels}x{x_pixels} {np.dtype(bit_depth).name} frame exceeds "
             f"size_cap={size_cap} GB"
         )
@@ -374,12 +359,11 @@ def generate_padded_filename(
     ValueError
         Negative ``index``, or ``index`` needing more than ``digits`` digits.
     """
-    if not isinstance(output_folder, (str, PathLike)):
-        raise TypeError(f"output_folder must be a str or os.PathLike, got {output_folder!r}")
-    index = _check_int(index, "index", minimum=0)
-    digits = _check_int(digits, "digits", minimum=1)
+    as_path(output_folder, "output_folder")  # type check only: the result is not ~-expanded
+    index = check_int(index, "index", minimum=0)
+    digits = check_int(digits, "digits", minimum=1)
     if len(str(index)) > digits:
-        raise ValueError(f"index {index} has more than digits={digits} digits")
+        raise InvalidArgumentError(f"index {index} has more than digits={digits} digits")
     return Path(output_folder) / f"{base}_{index:0{digits}d}{ext}"
 
 
@@ -406,7 +390,7 @@ def wrap_cupy_block(copy_function: Callable) -> Callable:
         The wrapped function.
     """
     if not callable(copy_function):
-        raise TypeError(f"copy_function must be callable, got {copy_function!r}")
+        raise InvalidArgumentTypeError(f"copy_function must be callable, got {copy_function!r}")
 
     @functools.wraps(copy_function)
     def wrapper(*args, **kwargs):
@@ -467,13 +451,15 @@ class PatternMatching:
             operator.eq if expr is None else expr for expr in comparison_expressions
         )
         if len(self.comparison_expressions) != len(self.value):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"need one comparison per value: {len(self.value)} values, "
                 f"{len(self.comparison_expressions)} comparison_expressions"
             )
         for expr in self.comparison_expressions:
             if not callable(expr):
-                raise TypeError(f"comparison_expressions must be callables, got {expr!r}")
+                raise InvalidArgumentTypeError(
+                    f"comparison_expressions must be callables, got {expr!r}"
+                )
 
     def __enter__(self) -> PatternMatching:
         return self
@@ -484,7 +470,9 @@ class PatternMatching:
     def __call__(self, case: Any) -> bool:
         case = tuple(case) if isinstance(case, (tuple, list)) else (case,)
         if len(case) != len(self.value):
-            raise ValueError(f"case {case!r} has {len(case)} items, expected {len(self.value)}")
+            raise InvalidArgumentError(
+                f"case {case!r} has {len(case)} items, expected {len(self.value)}"
+            )
         return all(
             c is Ellipsis or bool(compare(v, c))
             for compare, v, c in zip(self.comparison_expressions, self.value, case)

@@ -9,8 +9,8 @@ from numbers import Integral
 
 import numpy as np
 
-from CalSciPy._checks import float_dtype_for
-from CalSciPy._events.validation import as_event_lists
+from CalSciPy._checks import as_event_lists, check_int, float_dtype_for
+from CalSciPy.errors import InvalidArgumentError, InvalidArgumentTypeError
 
 __all__ = ["generate_raster", "generate_tensor", "merge_factorized_matrices", "merge_tensor"]
 
@@ -36,23 +36,19 @@ def generate_raster(
 
     Raises
     ------
-    ValueError
+    InvalidArgumentError
         Negative or nested indices, an event outside ``[0, total_frames)``, ``total_frames``
         < 0, or no events at all with ``total_frames`` omitted.
-    TypeError
-        Non-integer indices or ``total_frames``.
+    InvalidArgumentTypeError
+        Non-integer indices or ``total_frames`` (also a ``ValueError``, as in 0.3.x).
     """
     if total_frames is not None:
-        if isinstance(total_frames, bool) or not isinstance(total_frames, Integral):
-            raise TypeError(f"total_frames must be an integer, got {total_frames!r}")
-        if total_frames < 0:
-            raise ValueError(f"total_frames must be >= 0, got {total_frames}")
-        total_frames = int(total_frames)
+        total_frames = check_int(total_frames, "total_frames", minimum=0)
     events = as_event_lists(event_frames, "event_frames", n_frames=total_frames)
     if total_frames is None:
         non_empty = [e for e in events if e.size]
         if not non_empty:
-            raise ValueError(
+            raise InvalidArgumentError(
                 "event_frames holds no events, so total_frames cannot be inferred: pass it"
             )
         total_frames = int(max(e.max() for e in non_empty)) + 1
@@ -61,14 +57,6 @@ def generate_raster(
         rows = np.repeat(np.arange(len(events)), [e.size for e in events])
         raster[rows, np.concatenate(events)] = 1
     return raster
-
-
-def _check_chunk_size(chunk_size) -> int:
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, Integral):
-        raise TypeError(f"chunk_size must be an integer, got {chunk_size!r}")
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    return int(chunk_size)
 
 
 def generate_tensor(traces_as_matrix: np.ndarray, chunk_size: int) -> np.ndarray:
@@ -94,13 +82,13 @@ def generate_tensor(traces_as_matrix: np.ndarray, chunk_size: int) -> np.ndarray
     """
     matrix = np.asarray(traces_as_matrix)
     if matrix.ndim != 2:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"traces_as_matrix must be 2-D (neurons, frames), got shape {matrix.shape}"
         )
-    chunk_size = _check_chunk_size(chunk_size)
+    chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
     neurons, frames = matrix.shape
     if frames % chunk_size:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"chunk_size ({chunk_size}) does not divide the number of frames ({frames})"
         )
     chunks = frames // chunk_size
@@ -119,7 +107,7 @@ def merge_tensor(traces_as_tensor: np.ndarray) -> np.ndarray:
     """
     tensor = np.asarray(traces_as_tensor)
     if tensor.ndim != 3:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"traces_as_tensor must be 3-D (chunks, neurons, frames), got shape {tensor.shape}"
         )
     chunks, neurons, frames = tensor.shape
@@ -130,7 +118,7 @@ def _as_cell(cell, i: int, k: int) -> np.ndarray:
     try:
         return np.asarray(cell)
     except ValueError as err:  # ragged nested lists
-        raise TypeError(
+        raise InvalidArgumentTypeError(
             f"factorized_traces[{i}, {k}] must be a 2-D real (components, frames) array: {err}"
         ) from err
 
@@ -173,13 +161,13 @@ def merge_factorized_matrices(
     if component is not None:
         components = component
     if not isinstance(factorized_traces, np.ndarray):
-        raise TypeError(
+        raise InvalidArgumentTypeError(
             "factorized_traces must be a numpy object array (neurons, chunks) of "
             f"(components, frames) arrays, got {type(factorized_traces).__name__}"
         )
     if factorized_traces.dtype != object:
         if factorized_traces.ndim != 4:
-            raise TypeError(
+            raise InvalidArgumentTypeError(
                 "a numeric factorized_traces must be 4-D (neurons, chunks, components, frames), "
                 f"got shape {factorized_traces.shape}"
             )
@@ -187,7 +175,7 @@ def merge_factorized_matrices(
         cells = [[factorized_traces[i, k] for k in range(chunks)] for i in range(neurons)]
     else:
         if factorized_traces.ndim != 2:
-            raise TypeError(
+            raise InvalidArgumentTypeError(
                 "factorized_traces must be a 2-D object array (neurons, chunks), got shape "
                 f"{factorized_traces.shape}"
             )
@@ -199,14 +187,12 @@ def merge_factorized_matrices(
         wanted = [int(components)]
     else:
         if not isinstance(components, Iterable):
-            raise TypeError(
+            raise InvalidArgumentTypeError(
                 f"components must be an int or an iterable of ints, got {components!r}"
             )
-        wanted = list(components)
-        if any(isinstance(c, bool) or not isinstance(c, Integral) for c in wanted):
-            raise TypeError(f"components must be integers, got {wanted!r}")
+        wanted = [check_int(c, "components", minimum=None) for c in components]
     if neurons == 0 or chunks == 0:
-        raise ValueError(f"factorized_traces is empty (shape {factorized_traces.shape})")
+        raise InvalidArgumentError(f"factorized_traces is empty (shape {factorized_traces.shape})")
     n_components = None
     lengths = []
     for k in range(chunks):
@@ -217,7 +203,7 @@ def merge_factorized_matrices(
                 cell.dtype, np.floating
             )
             if cell.ndim != 2 or not real:
-                raise TypeError(
+                raise InvalidArgumentTypeError(
                     f"factorized_traces[{i}, {k}] must be a 2-D real (components, frames) array, "
                     f"got {cell.dtype} shape {cell.shape}"
                 )
@@ -227,14 +213,14 @@ def merge_factorized_matrices(
             if length is None:
                 length = cell.shape[1]
             elif cell.shape[1] != length:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"chunk {k} has {length} frames for neuron 0 but {cell.shape[1]} "
                     f"for neuron {i}"
                 )
         lengths.append(length)
     for c in wanted:
         if not -n_components <= c < n_components:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"component {c} out of range: the factorizations have {n_components} components"
             )
     dtype = float_dtype_for(np.result_type(*[cells[i][k].dtype for i in range(neurons)

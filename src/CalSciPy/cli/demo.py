@@ -40,6 +40,11 @@ SESSION_FOLDER = "prairieview"
 #: size of the synthetic imaging session (frames are capped to keep the demo quick)
 SESSION_SHAPE = (128, 128)
 SESSION_MAX_FRAMES = 600
+#: bounds of the CLI options: spike inference needs 10 frames; the session's voltage recording
+#: samples at 1 kHz; traces are float64 (1e8 neuron-frames are 0.8 GB)
+DEMO_MIN_FRAMES = 10
+DEMO_MAX_FRAME_RATE = 1000.0
+DEMO_MAX_SAMPLES = 1e8
 
 
 @dataclass
@@ -389,8 +394,16 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--neurons must be >= 1, got {args.neurons}")
     if not 0 < args.seconds < float("inf"):
         raise ValueError(f"--seconds must be a finite number > 0, got {args.seconds}")
-    if not 2 < args.frame_rate < float("inf"):
-        raise ValueError(f"--frame-rate must be a finite number > 2 Hz, got {args.frame_rate}")
+    if not 2 < args.frame_rate <= DEMO_MAX_FRAME_RATE:
+        raise ValueError(f"--frame-rate must be a number in (2, {DEMO_MAX_FRAME_RATE:g}] Hz "
+                         f"(the synthetic voltage rate), got {args.frame_rate:g}")
+    n_frames = args.seconds * args.frame_rate
+    if not DEMO_MIN_FRAMES <= n_frames <= DEMO_MAX_SAMPLES / args.neurons:
+        raise ValueError(
+            f"--seconds {args.seconds:g} at --frame-rate {args.frame_rate:g} Hz gives "
+            f"{n_frames:.0f} frames for --neurons {args.neurons}; the demo needs at least "
+            f"{DEMO_MIN_FRAMES} frames and at most {DEMO_MAX_SAMPLES:.0e} neuron-frames"
+        )
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"--out {out} exists and is not a folder")
