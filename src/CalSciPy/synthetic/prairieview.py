@@ -20,7 +20,10 @@ import pandas as pd
 import tifffile
 from tqdm.auto import tqdm
 
-from CalSciPy._atomic import as_path, atomic_write
+from CalSciPy._atomic import atomic_write
+from CalSciPy._checks import as_path
+from CalSciPy.errors import InvalidArgumentError
+from CalSciPy.synthetic._validate import check_count, check_positive
 
 __all__ = ["SyntheticPrairieViewSession", "write_prairieview_session"]
 
@@ -204,17 +207,25 @@ def write_prairieview_session(
         raise NotADirectoryError(f"{folder} exists and is not a folder")
     if folder.is_dir() and any(folder.iterdir()) and not overwrite:
         raise FileExistsError(f"{folder} is not empty; pass overwrite=True to write into it")
-    if frame_rate <= 0:
-        raise ValueError(f"frame_rate must be > 0 Hz, got {frame_rate}")
+    frame_rate = check_positive(frame_rate, "frame_rate", unit="Hz")
+    voltage_rate = check_positive(voltage_rate, "voltage_rate", unit="Hz")
     movie = None
     if images is None:
-        if n_frames < 1 or n_planes < 1 or n_channels < 1:
-            raise ValueError("n_frames, n_planes and n_channels must be >= 1")
+        n_frames = check_count(n_frames, "n_frames")
+        n_planes = check_count(n_planes, "n_planes")
+        n_channels = check_count(n_channels, "n_channels")
         stack, movie = _make_images(n_frames, tuple(shape), n_planes, n_channels, frame_rate,
                                     seed)
     else:
         stack = _as_5d(images)
     n_frames, n_planes, n_channels, height, width = stack.shape
+    if voltage and n_frames * n_planes / (frame_rate * n_planes) * voltage_rate < 2:
+        # a recording shorter than two voltage samples cannot be aligned to the frames
+        raise InvalidArgumentError(
+            f"frame_rate={frame_rate:g} Hz: {n_frames} frame(s) last "
+            f"{n_frames / frame_rate:.3g} s, shorter than two samples of the voltage recording "
+            f"at voltage_rate={voltage_rate:g} Hz; lower frame_rate or write more frames"
+        )
     if channels is None:
         channels = (2,) if n_channels == 1 else tuple(range(1, n_channels + 1))
     channels = tuple(int(c) for c in channels)

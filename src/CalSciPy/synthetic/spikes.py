@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+from CalSciPy.errors import InvalidArgumentError
 from CalSciPy.synthetic._validate import check_count, check_positive, check_range
 
 __all__ = ["generate_spike_trains", "spike_times_to_counts"]
@@ -119,7 +120,7 @@ def generate_spike_trains(
     rate_range = check_range(rate_range, "rate_range")
     refractory = check_positive(refractory, "refractory", allow_zero=True)
     if rate_range[1] * refractory >= 1.0:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"rate_range high {rate_range[1]:g} Hz is impossible with a refractory period of "
             f"{refractory:g} s (needs rate < 1 / refractory)"
         )

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
+from CalSciPy.errors import InvalidArgumentError
 from CalSciPy.synthetic._validate import check_count, check_positive, check_range
 from CalSciPy.synthetic.spikes import draw_rates, spike_times, spike_times_to_counts
 
@@ -103,7 +104,7 @@ def gcamp_kernel(tau_rise, tau_decay, frame_rate: float, n_samples: int | None =
     rise = np.atleast_1d(np.asarray(tau_rise, dtype=np.float64))
     decay = np.atleast_1d(np.asarray(tau_decay, dtype=np.float64))
     if np.any(rise <= 0) or np.any(decay <= rise):
-        raise ValueError("gcamp_kernel needs 0 < tau_rise < tau_decay")
+        raise InvalidArgumentError("gcamp_kernel needs 0 < tau_rise < tau_decay")
     if n_samples is None:
         n_samples = int(np.ceil(decay.max() * np.log(1e4) * frame_rate)) + 1
     t = (np.arange(n_samples) + 0.5) / frame_rate
@@ -238,11 +239,11 @@ def generate_traces(
     rate_range = check_range(rate_range, "rate_range")
     refractory = check_positive(refractory, "refractory", allow_zero=True)
     if rate_range[1] * refractory >= 1.0:
-        raise ValueError(f"rate_range high {rate_range[1]:g} Hz needs < 1 / refractory")
+        raise InvalidArgumentError(f"rate_range high {rate_range[1]:g} Hz needs < 1 / refractory")
     tau_rise_range = check_range(tau_rise_range, "tau_rise_range")
     tau_decay_range = check_range(tau_decay_range, "tau_decay_range")
     if tau_rise_range[0] <= 0 or tau_decay_range[0] <= tau_rise_range[1]:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"need 0 < tau_rise < tau_decay, got tau_rise_range={tau_rise_range} and "
             f"tau_decay_range={tau_decay_range}"
         )
@@ -250,15 +251,15 @@ def generate_traces(
     amplitude_cv = check_positive(amplitude_cv, "amplitude_cv", allow_zero=True)
     f0_range = check_range(f0_range, "f0_range")
     if f0_range[0] <= 0:
-        raise ValueError(f"f0_range must be positive, got {f0_range}")
+        raise InvalidArgumentError(f"f0_range must be positive, got {f0_range}")
     if bleach_tau_range is not None:
         bleach_tau_range = check_range(bleach_tau_range, "bleach_tau_range")
         if bleach_tau_range[0] <= 0:
-            raise ValueError(f"bleach_tau_range must be positive, got {bleach_tau_range}")
+            raise InvalidArgumentError(f"bleach_tau_range must be positive, got {bleach_tau_range}")
     drift = check_positive(drift, "drift", allow_zero=True)
     drift_period_range = check_range(drift_period_range, "drift_period_range")
     if drift_period_range[0] <= 0:
-        raise ValueError(f"drift_period_range must be positive, got {drift_period_range}")
+        raise InvalidArgumentError(f"drift_period_range must be positive, got {drift_period_range}")
     gain = check_positive(gain, "gain", allow_zero=True)
     read_noise = check_positive(read_noise, "read_noise", allow_zero=True)
 
