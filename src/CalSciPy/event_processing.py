@@ -272,8 +272,10 @@ def collect_waveforms(
     """
     array, was_1d = as_traces(traces)
     neurons, frames = array.shape
-    pre = check_window(check_int(pre, "pre", minimum=0), "pre", frames)
-    post = check_window(check_int(post, "post", minimum=0), "post", frames)
+    pre = check_int(pre, "pre", minimum=0)
+    post = check_int(post, "post", minimum=0)
+    check_window(pre, f"pre={pre}", frames)
+    check_window(post, f"post={post}", frames)
     events = as_event_lists(
         event_indices, n_frames=frames, n_neurons=neurons, allow_flat=was_1d
     )

@@ -10,22 +10,24 @@ allocates essentially nothing beyond the input).
 """
 from __future__ import annotations
 
-import math
 import warnings
-from numbers import Integral, Real
 
 import numpy as np
 from scipy.signal import firwin
 
 from CalSciPy._checks import (
     as_traces,
+    check_finite_traces,
     check_frame_rate,
+    check_int,
+    check_real,
+    check_window,
     float_dtype_for,
     in_place_result,
     prepare_output,
     restore_ndim,
 )
-from CalSciPy._smoothing import gaussian_kernel
+from CalSciPy._smoothing import gaussian_kernel, gaussian_radius
 from CalSciPy._trace_kernels import (
     dfof_baseline_kernel,
     dfof_sliding_kernel,
@@ -33,6 +35,7 @@ from CalSciPy._trace_kernels import (
     perona_malik_kernel,
     project_out_kernel,
 )
+from CalSciPy.errors import InvalidArgumentError
 
 __all__ = [
     "calculate_dfof",
@@ -52,28 +55,6 @@ _CHUNK_BYTES = 8 * 2**20
 # --------------------------------------------------------------------------------------------
 # shared helpers
 # --------------------------------------------------------------------------------------------
-def _check_finite(traces: np.ndarray, name: str) -> None:
-    """Raise ``ValueError`` naming the first neurons that hold NaN or ±inf values.
-
-    Scans in row chunks so the boolean temporary stays small for large inputs.
-    """
-    if traces.dtype.kind not in "fc":
-        return
-    rows = max(1, _CHUNK_BYTES // max(1, traces.shape[1] * traces.itemsize))
-    bad: list[int] = []
-    for start in range(0, traces.shape[0], rows):
-        finite = np.isfinite(traces[start:start + rows]).all(axis=1)
-        bad.extend((start + np.flatnonzero(~finite)).tolist())
-        if len(bad) >= 5:
-            break
-    if bad:
-        shown = ", ".join(str(i) for i in bad[:5])
-        raise ValueError(
-            f"{name} contains NaN or infinite values (neuron(s) {shown}"
-            f"{', ...' if len(bad) > 5 else ''}); interpolate or drop them first"
-        )
-
-
 def _as_float_input(traces: np.ndarray) -> np.ndarray:
     """Input as float32/float64 for the numba kernels (integers → float64, floats kept)."""
     dtype = float_dtype_for(traces.dtype)
@@ -122,22 +103,22 @@ def _prepare_reference(external_reference, traces2d: np.ndarray, min_frames: int
                        same_length: bool) -> np.ndarray:
     ref2d, _ = as_traces(external_reference, "external_reference")
     if ref2d.shape[0] != traces2d.shape[0]:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"external_reference has {ref2d.shape[0]} neuron(s) but traces has "
             f"{traces2d.shape[0]} (shapes {np.shape(external_reference)} and "
             f"{traces2d.shape})"
         )
     if same_length and ref2d.shape[1] != traces2d.shape[1]:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"method='sliding' needs an external_reference with as many frames as traces "
             f"({traces2d.shape[1]}), got {ref2d.shape[1]}"
         )
     if ref2d.shape[1] < min_frames:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"external_reference needs at least {min_frames} frames (filter padlen + 1) for "
             f"traces of {traces2d.shape[1]} frames, got {ref2d.shape[1]}"
         )
-    _check_finite(ref2d, "external_reference")
+    check_finite_traces(ref2d, "external_reference")
     return np.ascontiguousarray(_as_float_input(ref2d))
 
 
@@ -236,26 +217,21 @@ def calculate_dfof(
     """
     traces2d, was_1d = as_traces(traces, "traces", min_frames=4)
     frame_rate = check_frame_rate(frame_rate, above=2.0)
-    if isinstance(offset, bool) or not isinstance(offset, (Real, np.number)) \
-            or not math.isfinite(float(offset)):
-        raise ValueError(f"offset must be a finite number, got {offset!r}")
-    offset = float(offset)
+    offset = check_real(offset, "offset")
     method_name = method.lower() if isinstance(method, str) else method
     if method_name not in _BASELINE_METHODS + _SLIDING_METHODS:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"unknown method {method!r}; valid methods are "
             f"{', '.join(repr(m) for m in _BASELINE_METHODS + _SLIDING_METHODS)}"
         )
     sliding = method_name in _SLIDING_METHODS
     if sliding:
         window_s = check_frame_rate(window_s, "window_s", unit="s")
-        if isinstance(percentile, bool) or not isinstance(percentile, (Real, np.number)) \
-                or not 0.0 <= float(percentile) <= 100.0:
-            raise ValueError(f"percentile must be a number in [0, 100], got {percentile!r}")
+        percentile = check_real(percentile, "percentile", minimum=0.0, maximum=100.0)
 
     n_frames = traces2d.shape[1]
     b, taps, padlen = _lowpass_design(n_frames, frame_rate)
-    _check_finite(traces2d, "traces")
+    check_finite_traces(traces2d, "traces")
     out = prepare_output(traces2d, in_place)
     values = traces2d if in_place else _as_float_input(traces2d)
     if external_reference is not None:
@@ -342,7 +318,7 @@ def detrend_polynomial(traces: np.ndarray, in_place: bool = False) -> np.ndarray
     the data and the result is zero.
     """
     traces2d, was_1d = as_traces(traces, "traces", min_frames=1)
-    _check_finite(traces2d, "traces")
+    check_finite_traces(traces2d, "traces")
     out = prepare_output(traces2d, in_place)
     n_frames = traces2d.shape[1]
     degree = min(4, n_frames - 1)
@@ -396,25 +372,46 @@ def perona_malik_diffusion(
     numpy.ndarray
         Smoothed traces, same shape; float32 for float32 input, float64 otherwise.
     """
-    if isinstance(iters, bool) or not isinstance(iters, Integral) or iters < 1:
-        raise ValueError(f"iters must be an integer >= 1, got {iters!r}")
-    for name, value in (("kappa", kappa), ("gamma", gamma)):
-        if isinstance(value, bool) or not isinstance(value, (Real, np.number)) \
-                or not 0.0 <= float(value) <= 1.0:
-            raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
-    if isinstance(sigma, bool) or not isinstance(sigma, (Real, np.number)) \
-            or not (math.isfinite(float(sigma)) and float(sigma) >= 0.0):
-        raise ValueError(f"sigma must be a finite number >= 0, got {sigma!r}")
-    traces2d, was_1d = as_traces(traces, "traces", min_frames=1)
-    _check_finite(traces2d, "traces")
+    iters = check_int(iters, "iters", minimum=1)
+    kappa = check_real(kappa, "kappa", minimum=0.0, maximum=1.0)
+    gamma = check_real(gamma, "gamma", minimum=0.0, maximum=1.0)
+    sigma = check_real(sigma, "sigma", minimum=0.0)
+    traces2d, was_1d = as_traces(traces, "traces", min_frames=1, finite=True)
+    if sigma > 0:
+        check_window(2 * gaussian_radius(sigma) + 1, f"sigma={sigma:g}", traces2d.shape[1],
+                     what="smoothing kernel")
+    _check_diffusion_range(traces2d, float_dtype_for(traces2d.dtype))
     out = prepare_output(traces2d, in_place)
     if not in_place:
         out[...] = traces2d
-    sigma = float(sigma)
     if sigma > 0:
         # the same truncated, normalised kernel as scipy.ndimage.gaussian_filter1d
         weights = gaussian_kernel(sigma)
     else:
         weights = np.ones(1)
-    perona_malik_kernel(out, int(iters), float(kappa), float(gamma), weights)
+    perona_malik_kernel(out, iters, kappa, gamma, weights)
     return in_place_result(traces, out, was_1d, in_place)
+
+
+def _check_diffusion_range(traces2d: np.ndarray, dtype: np.dtype) -> None:
+    """Refuse values whose range overflows ``dtype`` in the diffusion (±1e308 gave all NaN).
+
+    The edge threshold is ``kappa · (max − min)`` and an iteration moves a sample by up to
+    ``2 · gamma · (max − min)``: both must stay finite, with a margin for the iterations.
+    """
+    if traces2d.size == 0:
+        return
+    limit = np.finfo(dtype).max / 8
+    with np.errstate(over="ignore", invalid="ignore"):
+        low = np.min(traces2d, axis=1).astype(np.float64)
+        high = np.max(traces2d, axis=1).astype(np.float64)
+        span = high - low
+    bad = np.flatnonzero(~(span <= limit) | ~(np.maximum(np.abs(low), np.abs(high)) <= limit))
+    if bad.size:
+        shown = ", ".join(str(i) for i in bad[:5])
+        raise InvalidArgumentError(
+            f"traces hold values too large for the diffusion in {np.dtype(dtype).name} "
+            f"(neuron(s) {shown}{', ...' if bad.size > 5 else ''}: range "
+            f"{low[bad[0]]:g} to {high[bad[0]]:g}; the range must stay below {limit:.3g}); "
+            "rescale the traces first"
+        )
