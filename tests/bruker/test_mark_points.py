@@ -23,6 +23,7 @@ from CalSciPy.bruker.mark_points import (
 from CalSciPy.bruker.validation import DingusException
 from CalSciPy.bruker.xml_load import read_mark_points_xml, read_saved_mark_points
 from CalSciPy.bruker.xml_objects import Point
+from CalSciPy.errors import DataFormatError, InvalidArgumentError
 
 
 def _brute_force(center, radii, shape):
@@ -344,3 +345,125 @@ def test_readme_snippet(prairieview_fixtures, tmp_path, monkeypatch, capsys):
     assert lines[0] == "Point 0 [1] 0.0"
     assert lines[5] == "Group 3 [1, 3, 5, 7] 0.45"
     assert len(gpl.galvo_points) == 30
+
+
+# ---------------------------------------------------------------------------------------------
+# bounded allocations (issue 12.12)
+@pytest.mark.timeout(10)
+def test_huge_spiral_width_is_a_format_error_before_allocating(tmp_path):
+    path = tmp_path / "TSeries_MarkPoints.xml"
+    path.write_text(_ACQUISITION.replace('SpiralWidth="0.0390625"', 'SpiralWidth="13087477"',
+                                         1), encoding="utf-8")
+    read_saved_mark_points(path)  # the file itself reads: the value is only absurd as a spiral
+    with pytest.raises(DataFormatError, match=r"TSeries_MarkPoints\.xml.*marks\[0\]\.points"
+                                              r"\[0\].*Index=\"1\".*SpiralWidth=13087477"):
+        read_mark_points_xml(path, width=256, height=256)
+
+
+@pytest.mark.timeout(10)
+def test_mask_allocation_is_bounded_by_the_image():
+    mask = generate_photostimulation_mask((10, 10), 1e9, (64, 32))
+    assert mask.shape == (2, 64 * 32)  # clipped to the image before allocating
+    assert generate_photostimulation_mask((1e300, 5), 3, (64, 64)).shape == (2, 0)
+    with pytest.raises(InvalidArgumentError, match="radii"):
+        generate_photostimulation_mask((10, 10), 1e9)
+    roi = ROI(x=0.5, y=0.5, spiral_width=5e6, spiral_height=5e6, width=64, height=48)
+    assert roi.mask.shape == (2, 64 * 48)
+
+
+# ---------------------------------------------------------------------------------------------
+# (row, col) convention and protocols from ROIs (issue 13)
+def test_roi_centroid_is_row_col_and_coordinates_stay_x_y():
+    roi = ROI(x=0.25, y=0.75, width=200, height=100)
+    assert roi.coordinates == (49.5, 74.5)          # documented 0.3.x order: (x, y)
+    assert roi.centroid == (74.5, 49.5)             # project convention: (row, col)
+    rows, cols = roi.mask
+    assert abs(rows.mean() - roi.centroid[0]) < 0.5 and abs(cols.mean() - roi.centroid[1]) < 0.5
+
+
+class _StandIn:
+    def __init__(self, id_, centroid):
+        self.id, self.centroid = id_, centroid
+
+
+class _StandInSet:
+    """What the brief promises of roi_tools.ROISet: iterates ROIs, has .shape and .ids."""
+
+    def __init__(self, rois, shape):
+        self._rois, self.shape = list(rois), shape
+
+    def __iter__(self):
+        return iter(self._rois)
+
+    @property
+    def ids(self):
+        return [roi.id for roi in self._rois]
+
+
+def test_from_rois_names_points_after_ids(tmp_path):
+    rois = [_StandIn(17, (10.0, 20.0)), _StandIn(3, (99.5, 0.0)), _StandIn(42, (50, 60))]
+    meta = PhotostimulationMeta.from_rois(_StandInSet(rois, (128, 256)), (-5, 5),
+                                          laser_power=100, duration=20)
+    gpl, series = meta.protocol()
+    assert [p.name for p in gpl.galvo_points] == ["ROI 17", "ROI 3", "ROI 42"]
+    assert [m.points[0].points for m in series.marks] == ["ROI 17", "ROI 3", "ROI 42"]
+    assert (meta.height, meta.width) == (128, 256)
+    by_hand, _ = build_protocol([r.centroid for r in rois], (128, 256), (-5, 5),
+                                laser_power=100, duration=20)
+    assert [(p.x, p.y) for p in gpl.galvo_points] == [(p.x, p.y) for p in by_hand.galvo_points]
+    # the ROIs come back at the centroids, (row, col)
+    np.testing.assert_allclose([r.centroid for r in meta.rois], [r.centroid for r in rois],
+                               atol=1e-9)
+    assert [r.name for r in meta.rois] == ["ROI 17", "ROI 3", "ROI 42"]
+    meta.generate_protocol(tmp_path / "rois")
+    check_protocol(read_saved_mark_points(tmp_path / "rois.xml"),
+                   read_galvo_point_list(tmp_path / "rois.gpl"))
+
+
+def test_from_rois_groups_by_id_and_plain_iterables():
+    rois = [_StandIn("a", (1, 1)), _StandIn("b", (2, 2)), _StandIn("c", (3, 3))]
+    meta = PhotostimulationMeta.from_rois(iter(rois), (-5, 5), fov_size=16,
+                                          groups=[["c", "a"], ["b"]])
+    assert [g.indices for g in meta.groups] == [(2, 0), (1,)]
+    # this module's own ROI objects have .centroid too; give them ids
+    own = [ROI(index=i + 1, x=0.1 * (i + 1), y=0.2, width=64, height=64) for i in range(2)]
+    for i, roi in enumerate(own):
+        roi.id = i
+    meta = PhotostimulationMeta.from_rois(own, (-5, 5), fov_size=(64, 64))
+    np.testing.assert_allclose([r.centroid for r in meta.rois], [r.centroid for r in own])
+
+
+@pytest.mark.parametrize(("rois", "kwargs", "error", "needle"), [
+    ([], {"fov_size": 8}, InvalidArgumentError, "no ROIs"),
+    ([_StandIn(1, (1, 1)), _StandIn(1, (2, 2))], {"fov_size": 8}, InvalidArgumentError,
+     "unique"),
+    ([_StandIn(1, (np.nan, 1))], {"fov_size": 8}, InvalidArgumentError, "not finite"),
+    ([_StandIn(1, (1, 1, 1))], {"fov_size": 8}, InvalidArgumentError, "pair"),
+    ([_StandIn(1, (1, 1))], {}, InvalidArgumentError, "fov_size"),
+    ([object()], {"fov_size": 8}, TypeError, "centroid"),
+    ([_StandIn(1, (1, 1))], {"fov_size": 8, "groups": [[2]]}, InvalidArgumentError,
+     "not among"),
+    ([_StandIn(1, (100, 1))], {"fov_size": 8}, ValueError, "outside the field of view"),
+])
+def test_from_rois_bad_input(rois, kwargs, error, needle):
+    with pytest.raises(error, match=needle):
+        PhotostimulationMeta.from_rois(rois, (-5, 5), **kwargs)
+
+
+def test_from_rois_with_real_roi_tools():
+    roi_tools = pytest.importorskip("CalSciPy.roi_tools",
+                                    reason="CalSciPy.roi_tools not available yet")
+    ROISet = getattr(roi_tools, "ROISet", None)
+    RealROI = getattr(roi_tools, "ROI", None)
+    if ROISet is None or RealROI is None:
+        pytest.skip("CalSciPy.roi_tools has no ROI/ROISet yet")
+    try:
+        rois = [RealROI(ypix=np.array([4, 4, 5, 5]), xpix=np.array([8, 9, 8, 9]), id=7),
+                RealROI(ypix=np.array([20]), xpix=np.array([30]), id=9)]
+        roi_set = ROISet(rois, shape=(32, 48))
+    except TypeError as err:  # constructor signature not as assumed here
+        pytest.skip(f"roi_tools constructors differ from this test's assumption: {err}")
+    meta = PhotostimulationMeta.from_rois(roi_set, (-5, 5))
+    assert [p.name for p in meta.protocol().galvo_point_list.galvo_points] == ["ROI 7", "ROI 9"]
+    np.testing.assert_allclose(meta.rois[0].centroid, (4.5, 8.5), atol=1e-9)
+    assert (meta.height, meta.width) == (32, 48)

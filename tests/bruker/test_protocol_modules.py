@@ -35,3 +35,19 @@ def test_bruker_meta_is_abstract():
 
     meta = Minimal("root", "factory")
     assert meta.root == "root" and meta.factory == "factory"
+
+
+def test_protocol_io_does_not_import_mark_points():
+    """No _protocol_io <-> mark_points cycle, not even through a lazy import (issue 11)."""
+    import ast
+    import inspect
+
+    from CalSciPy.bruker import _protocol_io
+
+    tree = ast.parse(inspect.getsource(_protocol_io))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                 for alias in node.names}
+    assert not any("mark_points" in (name or "") for name in imported)
+    from CalSciPy.bruker import mark_points, xml_load
+    assert xml_load.read_mark_points_xml is mark_points.read_mark_points_xml

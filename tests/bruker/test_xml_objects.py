@@ -175,12 +175,15 @@ def test_text_must_be_xml_safe():
     ("1-3, 7", True, (0, 1, 2, 6)),
     (" 2 ", True, (1,)),
     ("0,1,2", False, (0, 1, 2)),
+    ("0,", False, (0,)),            # PrairieView 5.5 one-point group
+    ("1, 3,", True, (0, 2)),
 ])
 def test_parse_indices(text, one_based, expected):
     assert parse_indices(text, one_based=one_based) == expected
 
 
-@pytest.mark.parametrize("text", ["3-1", "a", "", "1,,2", "1-", "0", "-1", "1.5"])
+@pytest.mark.parametrize("text", ["3-1", "a", "", "1,,2", "1-", "0", "-1", "1.5", ",", "1,,",
+                                  ",1"])
 def test_parse_indices_malformed(text):
     with pytest.raises(ValueError, match="malformed|Indices"):
         parse_indices(text)
@@ -206,3 +209,13 @@ def test_format_indices():
 def test_indices_format_parse_round_trip(indices, one_based, compact):
     text = format_indices(indices, one_based=one_based, compact=compact)
     assert parse_indices(text, one_based=one_based) == indices
+
+
+def test_galvo_element_forms():
+    GalvoPointElement(points=None, indices=None)                      # no points at all
+    GalvoPointElement(points=None, indices=None, previous_points="Rand 1")
+    GalvoPointElement(points=None, indices=None, x=0.0, y=0.0, spiral_size=1.07)
+    with pytest.raises(DingusException, match="no Indices"):
+        GalvoPointElement(points="Point 3", indices=None)
+    with pytest.raises(DingusException, match="inline x and y"):
+        GalvoPointElement(indices=(0,), y=1.0)

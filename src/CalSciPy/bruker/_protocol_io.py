@@ -1,7 +1,9 @@
 """Reading, building and writing PrairieView photostimulation protocols.
 
 Public entry points are re-exported by :mod:`CalSciPy.bruker.xml_load` (readers) and
-:mod:`CalSciPy.bruker.mark_points` (builder and writers).
+:mod:`CalSciPy.bruker.mark_points` (builder and writers). This module never imports
+:mod:`~CalSciPy.bruker.mark_points`: reading a file into a ``PhotostimulationMeta``
+(``read_mark_points_xml``) lives next to that class.
 """
 from __future__ import annotations
 
@@ -11,11 +13,12 @@ import numbers
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
-from CalSciPy._atomic import as_path, atomic_write
+from CalSciPy._atomic import atomic_write
+from CalSciPy._checks import as_path
 from CalSciPy.bruker._xml import parse_xml
 from CalSciPy.bruker.factories import BrukerElementFactory, BrukerXMLFactory
 from CalSciPy.bruker.validation import DingusException, DingusLogger
@@ -29,15 +32,11 @@ from CalSciPy.bruker.xml_objects import (
 )
 from CalSciPy.errors import DataFormatError
 
-if TYPE_CHECKING:
-    from CalSciPy.bruker.mark_points import PhotostimulationMeta
-
 __all__ = [
     "Protocol",
     "build_protocol",
     "check_protocol",
     "read_galvo_point_list",
-    "read_mark_points_xml",
     "read_saved_mark_points",
     "write_protocol",
     "write_protocol_pair",
@@ -105,36 +104,6 @@ def read_galvo_point_list(file_path: str | os.PathLike, version: str = DEFAULT_V
         As :func:`read_saved_mark_points`; also groups naming points that do not exist.
     """
     return _read(file_path, version, GalvoPointList)  # type: ignore[return-value]
-
-
-def read_mark_points_xml(file_path: str | os.PathLike, version: str = DEFAULT_VERSION, *,
-                         width: int = 512, height: int = 512,
-                         galvo_point_list: GalvoPointList | None = None,
-                         voltage_range: Sequence | None = None) -> PhotostimulationMeta:
-    """Read a MarkPoints XML file into a :class:`~CalSciPy.bruker.mark_points.PhotostimulationMeta`.
-
-    Parameters
-    ----------
-    file_path
-        Saved series ``.xml`` or acquisition-time MarkPoints ``.xml``.
-    version
-        PrairieView version.
-    width, height
-        Size of the imaging field of view in pixels (for ROI coordinates and masks).
-    galvo_point_list, voltage_range
-        Optional galvo point list (and the galvo volts at the field-of-view edges) used to
-        locate the ROIs of a saved series, whose file holds no coordinates.
-
-    Returns
-    -------
-    PhotostimulationMeta
-        Photostimulation metadata.
-    """
-    from CalSciPy.bruker.mark_points import PhotostimulationMeta
-
-    series = read_saved_mark_points(file_path, version, galvo_point_list=galvo_point_list)
-    return PhotostimulationMeta(series, BrukerElementFactory(version), width, height,
-                                galvo_point_list=galvo_point_list, voltage_range=voltage_range)
 
 
 def check_protocol(series: MarkPointSeriesElements, galvo_point_list: GalvoPointList) -> None:
@@ -314,7 +283,8 @@ def build_protocol(targets: Sequence | np.ndarray, fov_size: int | Sequence[int]
                    iterations: int = 1, iteration_delay: float = 0.0,
                    initial_delay: float = 0.0, inter_point_delay: float = 0.12,
                    all_points_at_once: bool = False, z: float = 0.0,
-                   uncaging_laser: str = "Uncaging") -> Protocol:
+                   uncaging_laser: str = "Uncaging",
+                   names: Sequence[str] | None = None) -> Protocol:
     """Build a galvo point list and a MarkPoints series from target centres in pixels.
 
     Pixel coordinates are array indices (pixel ``i`` spans ``i - 0.5`` to ``i + 0.5``); the
@@ -355,6 +325,8 @@ def build_protocol(targets: Sequence | np.ndarray, fov_size: int | Sequence[int]
         Focus position written to the galvo points, µm.
     uncaging_laser
         Laser name as configured in PrairieView.
+    names
+        Point names, one per target, unique and non-empty (default ``"Point <i>"``).
 
     Returns
     -------
@@ -409,6 +381,21 @@ def build_protocol(targets: Sequence | np.ndarray, fov_size: int | Sequence[int]
     if not isinstance(uncaging_laser, str) or not uncaging_laser:
         logger.add_exception(DingusException(
             f"uncaging_laser: expected a non-empty str, got {uncaging_laser!r}"))
+    point_names = None
+    if names is not None:
+        n = len(centres) if centres is not None else None
+        if isinstance(names, str) or not isinstance(names, Sequence):
+            logger.add_exception(DingusException(
+                f"names: expected a sequence of str, one per target, got {names!r}"))
+        else:
+            point_names = list(names)
+            if n is not None and len(point_names) != n:
+                logger.add_exception(DingusException(
+                    f"names: {len(point_names)} names for {n} targets"))
+            if not all(isinstance(v, str) and v for v in point_names) or len(
+                    set(point_names)) != len(point_names):
+                logger.add_exception(DingusException(
+                    f"names: must be unique, non-empty str, got {point_names!r}"))
     group_lists: list[tuple[int, ...]] = []
     if groups is not None:
         n = len(centres) if centres is not None else None
@@ -453,7 +440,8 @@ def build_protocol(targets: Sequence | np.ndarray, fov_size: int | Sequence[int]
         "z": float(z),
     }
     galvo_points = tuple(
-        GalvoPoint(x=float(vx), y=float(vy), name=f"Point {i}", index=i, **common)
+        GalvoPoint(x=float(vx), y=float(vy),
+                   name=point_names[i] if point_names else f"Point {i}", index=i, **common)
         for i, (vx, vy) in enumerate(zip(volts_x, volts_y))
     )
     point_groups = tuple(

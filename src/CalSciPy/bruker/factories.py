@@ -5,12 +5,16 @@ dataclasses; :class:`BrukerXMLFactory` writes protocol dataclasses as XML lines 
 own style (attribute names such as ``parameterSet``, attribute order, two-space indentation,
 self-closing ``" />"`` elements, numbers in shortest form, booleans ``True``/``False``), so a
 file read from PrairieView and written back holds the same elements, attributes and values.
+
+Nothing is dropped: attributes and elements the version's mapping does not know are kept
+(``extra_attributes``, ``extra_elements``) and written back in place, and the attribute order
+and text of a file are reused for every value that is unchanged.
 """
 from __future__ import annotations
 
 import dataclasses
 import functools
-import warnings
+import logging
 from collections.abc import Callable
 from typing import Any
 from xml.etree.ElementTree import Element, ElementTree
@@ -20,6 +24,8 @@ from CalSciPy.bruker.validation import DingusException, validate_fields
 from CalSciPy.bruker.xml_mappings.xml_mapping import load_mapping
 from CalSciPy.bruker.xml_objects import (
     PROTOCOL_CLASSES,
+    UnknownElement,
+    XmlLayout,
     _BrukerObject,
     _kind,
     format_indices,
@@ -34,8 +40,28 @@ _INDENT = "  "
 _ATTRIBUTE_ESCAPES = {'"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
 
 
+_log = logging.getLogger(__name__)
+
+
 class UnknownAttributeWarning(UserWarning):
-    """An XML attribute or element this PrairieView version's mapping does not know."""
+    """An XML attribute or element this PrairieView version's mapping does not know.
+
+    No longer issued when reading: such attributes and elements are kept and written back
+    (a lossless round trip), and reported at ``logging.DEBUG`` level. Kept for code that
+    filters it.
+    """
+
+
+def _unknown_element(element: Element, position: int) -> UnknownElement:
+    text = element.text or ""
+    children = [child for child in element if isinstance(child.tag, str)]
+    if children:  # the writer indents children: trailing whitespace is layout, not content
+        text = text.rstrip()
+    return UnknownElement(
+        tag=element.tag, extra_attributes=tuple(element.attrib.items()),
+        text="" if not text.strip() else text,
+        children=tuple(_unknown_element(child, i) for i, child in enumerate(children)),
+        position=position)
 
 
 def _class_mapping(version: str) -> dict[str, type]:
@@ -84,8 +110,10 @@ class BrukerElementFactory:
         """Construct the protocol object of an XML element, children included.
 
         Attributes become snake_case fields converted to the field types (``Indices`` become
-        0-based tuples); unknown attributes are kept in ``extra_attributes`` with an
-        :class:`UnknownAttributeWarning`; unknown child elements are skipped with that warning.
+        0-based tuples); attributes the mapping does not know are kept in
+        ``extra_attributes`` and unknown child elements in ``extra_elements``
+        (:class:`~CalSciPy.bruker.xml_objects.UnknownElement`, with their position), so that
+        writing the object back loses nothing.
 
         Parameters
         ----------
@@ -126,9 +154,8 @@ class BrukerElementFactory:
         for name, text in element.attrib.items():
             target = attribute_fields.get(name)
             if target is None:
-                warnings.warn(
-                    f"<{element.tag}>: unknown attribute {name}={text!r} kept in "
-                    f"extra_attributes", UnknownAttributeWarning, stacklevel=2)
+                _log.debug("<%s>: attribute %s=%r is not in the mapping; kept",
+                           element.tag, name, text)
                 extras.append((name, text))
                 continue
             kwargs[target.name] = _from_text(target, text, element.tag)
@@ -139,21 +166,30 @@ class BrukerElementFactory:
             kwargs["extra_attributes"] = tuple(extras)
         children: dict[str, list] = {f.name: [] for f in _child_fields(cls)}
         by_type = {_element_type(f): f.name for f in _child_fields(cls)}
+        unknown: list[UnknownElement] = []
+        position = 0
         for child in element:
             if not isinstance(child.tag, str):  # comments / processing instructions
                 continue
             child_cls = self.element_class_mapping.get(child.tag)
             slot = by_type.get(child_cls.__name__) if child_cls is not None else None
             if slot is None:
-                warnings.warn(f"<{element.tag}>: unknown child element <{child.tag}> ignored",
-                              UnknownAttributeWarning, stacklevel=2)
-                continue
-            children[slot].append(self.constructor(child))
+                _log.debug("<%s>: child element <%s> is not in the mapping; kept",
+                           element.tag, child.tag)
+                unknown.append(_unknown_element(child, position))
+            else:
+                children[slot].append(self.constructor(child))
+            position += 1
         kwargs.update({name: tuple(items) for name, items in children.items()})
+        if unknown:
+            kwargs["extra_elements"] = tuple(unknown)
         try:
-            return cls(**kwargs)
+            obj = cls(**kwargs)
         except DingusException as err:
             raise DataFormatError(f"<{element.tag}>: {err}") from err
+        object.__setattr__(obj, "_xml_layout", XmlLayout(
+            tag=element.tag, order=tuple(element.attrib), text=tuple(element.attrib.items())))
+        return obj
 
 
 def _from_text(target: dataclasses.Field, text: str, tag: str) -> Any:
@@ -199,7 +235,15 @@ def format_number(value: float | int, fmt: str | None = None) -> str:
     return repr(value)
 
 
-def _attribute_text(target: dataclasses.Field, value: Any) -> str:
+def _attribute_text(target: dataclasses.Field, value: Any, source: str | None = None,
+                    tag: str = "") -> str:
+    """Text of an attribute: the file's own text while it still reads as ``value``."""
+    if source is not None:
+        try:
+            if _from_text(target, source, tag) == value:
+                return escape(source, _ATTRIBUTE_ESCAPES)
+        except DataFormatError:
+            pass
     if target.metadata.get("indices"):
         one_based = target.metadata["indices"] == "one_based"
         return format_indices(value, one_based=one_based, compact=one_based)
@@ -263,6 +307,9 @@ class BrukerXMLFactory:
         if not tags:
             raise ValueError(
                 f"{name} has no XML tag in the mapping of PrairieView {self.version}")
+        layout = element._xml_layout
+        if layout is not None and layout.tag in tags:  # as read (dropped by replace())
+            return layout.tag
         chooser = _PREFERRED_TAG.get(name)
         if chooser is not None and chooser(element) in tags:
             return chooser(element)
@@ -279,26 +326,54 @@ class BrukerXMLFactory:
         self.validate_element(element)
         if not isinstance(level, int) or isinstance(level, bool) or level < 0:
             raise ValueError(f"level must be a non-negative int, got {level!r}")
+        indent = _INDENT * level
+        if isinstance(element, UnknownElement):
+            return self._construct_unknown(element, indent)
         tag = self.tag_for(element)
-        parts = [tag]
+        attributes: dict[str, str] = {}
+        layout = element._xml_layout
+        source = dict(layout.text) if layout is not None else {}
         for f in dataclasses.fields(element):
             if "xml" not in f.metadata:
                 continue
             value = getattr(element, f.name)
             if value is None:
                 continue
-            parts.append(f'{f.metadata["xml"]}="{_attribute_text(f, value)}"')
+            name = f.metadata["xml"]
+            if layout is not None and name not in source and value == f.default:
+                continue  # absent from the file, and reading it back gives the same default
+            attributes[name] = _attribute_text(f, value, source.get(name), tag)
         for name, text in element.extra_attributes:
-            parts.append(f'{name}="{escape(text, _ATTRIBUTE_ESCAPES)}"')
-        children = [child for f in _child_fields(type(element))
-                    for child in getattr(element, f.name)]
-        indent = _INDENT * level
+            attributes[name] = escape(text, _ATTRIBUTE_ESCAPES)
+        names = list(attributes)
+        if layout is not None:  # the file's order for the attributes it had, new ones after
+            rank = {name: i for i, name in enumerate(layout.order)}
+            names.sort(key=lambda n: rank.get(n, len(rank)))
+        parts = [tag, *(f'{name}="{attributes[name]}"' for name in names)]
+        children: list[_BrukerObject] = [child for f in _child_fields(type(element))
+                                         for child in getattr(element, f.name)]
+        for extra in sorted(element.extra_elements, key=lambda e: e.position):
+            children.insert(min(extra.position, len(children)), extra)
         opening = " ".join(parts)
         if not children:
             return f"{indent}<{opening} />\n"
         lines = [f"{indent}<{opening}>\n"]
         lines += [self.construct_element(child, level + 1) for child in children]
         lines.append(f"{indent}</{tag}>\n")
+        return "".join(lines)
+
+    def _construct_unknown(self, element: UnknownElement, indent: str) -> str:
+        parts = [element.tag, *(f'{name}="{escape(text, _ATTRIBUTE_ESCAPES)}"'
+                                for name, text in element.extra_attributes)]
+        opening = " ".join(parts)
+        text = escape(element.text)
+        if not element.children:
+            if not text:
+                return f"{indent}<{opening} />\n"
+            return f"{indent}<{opening}>{text}</{element.tag}>\n"
+        lines = [f"{indent}<{opening}>{text}\n"]
+        lines += [self._construct_unknown(child, indent + _INDENT) for child in element.children]
+        lines.append(f"{indent}</{element.tag}>\n")
         return "".join(lines)
 
     @classmethod

@@ -5,29 +5,38 @@ Coordinates: pixel positions are array indices (``image[row, col]``; pixel ``i``
 field of view, 1 = right edge) is pixel ``x * width - 0.5``. Spiral widths/heights are
 diameters as fractions of the field of view.
 
+The project's coordinate convention is ``(row, col)``; :attr:`ROI.coordinates` keeps the
+documented 0.3.x order ``(x, y)`` = ``(col, row)``, and :attr:`ROI.centroid` gives
+``(row, col)``.
+
 Typical use::
 
     from CalSciPy.bruker.mark_points import PhotostimulationMeta
     meta = PhotostimulationMeta.from_targets(centroids, fov_size=(512, 512),
                                              voltage_range=(-7.6, 7.6), laser_power=300)
     meta.generate_protocol("targets")   # writes targets.xml + targets.gpl
+
+    # straight from ROIs (a CalSciPy.roi_tools.ROISet, or objects with .id and .centroid)
+    meta = PhotostimulationMeta.from_rois(rois, voltage_range=(-7.6, 7.6))
 """
 from __future__ import annotations
 
+import math
 import numbers
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from xml.etree.ElementTree import Element, ElementTree
 
 import numpy as np
 
-from CalSciPy._atomic import as_path
+from CalSciPy._checks import as_path
 from CalSciPy.bruker._protocol_io import (
     DEFAULT_VERSION,
     Protocol,
     build_protocol,
+    read_saved_mark_points,
     saved_form,
     write_protocol,
     write_protocol_pair,
@@ -43,7 +52,7 @@ from CalSciPy.bruker.xml_objects import (
     MarkPointSeriesElements,
     Point,
 )
-from CalSciPy.errors import DataFormatError
+from CalSciPy.errors import DataFormatError, InvalidArgumentError
 
 __all__ = [
     "Group",
@@ -52,8 +61,13 @@ __all__ = [
     "ROI",
     "build_protocol",
     "generate_photostimulation_mask",
+    "read_mark_points_xml",
     "write_protocol",
 ]
+
+#: most pixels a spiral's bounding box may span (after clipping to the image): 2**28 is a
+#: 16384 x 16384 field of view; a larger box means a wrong radius, not a real spiral
+_MAX_MASK_PIXELS = 2 ** 28
 
 
 def _pair(value: Any, name: str, *, positive: bool = False) -> tuple[float, float]:
@@ -101,13 +115,24 @@ def generate_photostimulation_mask(center: Sequence[float], radii: float | Seque
             limits = ()
         if len(limits) != 2 or min(limits) <= 0:
             raise ValueError(f"shape must be a positive int or (height, width), got {shape!r}")
-    rows = np.arange(np.floor(row0 - radius_row), np.ceil(row0 + radius_row) + 1, dtype=np.int64)
-    cols = np.arange(np.floor(col0 - radius_col), np.ceil(col0 + radius_col) + 1, dtype=np.int64)
-    rows = rows[rows >= 0]
-    cols = cols[cols >= 0]
-    if limits is not None:
-        rows = rows[rows < limits[0]]
-        cols = cols[cols < limits[1]]
+    # clip the bounding box before allocating anything: a radius read from a file may be huge
+    bounds = []
+    for centre, radius, axis in ((row0, radius_row, 0), (col0, radius_col, 1)):
+        low = max(math.floor(centre - radius), 0)
+        high = math.ceil(centre + radius)
+        if limits is not None:
+            high = min(high, limits[axis] - 1)
+        bounds.append((low, high))
+    extent = [max(high - low + 1, 0) for low, high in bounds]
+    if extent[0] * extent[1] > _MAX_MASK_PIXELS:
+        raise InvalidArgumentError(
+            f"radii={radii!r} around center={center!r} span {extent[0]} x {extent[1]} pixels "
+            f"(more than {_MAX_MASK_PIXELS}); give the image shape to clip to, or check the "
+            "radius units (pixels)")
+    if 0 in extent:  # entirely outside the image
+        return np.empty((2, 0), dtype=np.int64)
+    rows = np.arange(bounds[0][0], bounds[0][1] + 1, dtype=np.int64)
+    cols = np.arange(bounds[1][0], bounds[1][1] + 1, dtype=np.int64)
     grid_rows, grid_cols = np.meshgrid(rows, cols, indexing="ij")
     inside = ((grid_rows - row0) / radius_row) ** 2 + ((grid_cols - col0) / radius_col) ** 2 < 1
     return np.stack([grid_rows[inside], grid_cols[inside]]).astype(np.int64)
@@ -151,7 +176,8 @@ class ROI:
     Attributes
     ----------
     coordinates : tuple of float
-        ``(x, y)`` centre in pixels.
+        ``(x, y)`` = ``(col, row)`` centre in pixels: the documented 0.3.x order, the reverse
+        of the project's ``(row, col)`` convention; use :attr:`centroid` for ``(row, col)``.
     mask : numpy.ndarray
         ``(2, n)`` ``(rows, cols)`` of the pixels inside the spiral.
     vertices : numpy.ndarray
@@ -183,6 +209,13 @@ class ROI:
         self.coordinates = self.generate_coordinates(self.width, self.height)
         self.mask = self.generate_mask(self.width, self.height)
         self.vertices = self.generate_hull_vertices()
+
+    @property
+    def centroid(self) -> tuple[float, float]:
+        """``(row, col)`` centre in pixels (the project's convention; :attr:`coordinates`
+        reversed), as ``CalSciPy.roi_tools.ROI.centroid``."""
+        col, row = self.coordinates
+        return row, col
 
     @classmethod
     def from_point(cls, point: Point, width: int = 512, height: int = 512) -> ROI:
@@ -345,21 +378,51 @@ class PhotostimulationMeta(BrukerMeta):
                     f"({type(series).__name__})")
         self.series = series
         from_list = self._rois_from_list()
-        groups = []
+        groups: list[Group] = []
         rois: dict[int, ROI] = {}
-        for mark in series.marks:
-            for element in mark.points:
+        for m, mark in enumerate(series.marks):
+            for e, element in enumerate(mark.points):
                 if element.point_elements:
-                    members = [ROI.from_point(point, self.width, self.height)
+                    members = [self._roi_of_point(point, f"marks[{m}].points[{e}]")
                                for point in element.point_elements]
+                    name, indices = element.points or "", element.indices or ()
+                elif element.previous_points is not None:
+                    # repeats the points of the latest earlier element of that name
+                    earlier = [g for g in groups if g.name == element.previous_points]
+                    if earlier:
+                        name, indices = element.previous_points, earlier[-1].indices
+                        members = list(earlier[-1].rois)
+                    else:
+                        name, indices = element.previous_points, self._list_indices(
+                            element.previous_points)
+                        members = [from_list[i] for i in indices if i in from_list]
                 else:
-                    members = [from_list[i] for i in (element.indices or ()) if i in from_list]
+                    name, indices = element.points or "", element.indices or ()
+                    members = [from_list[i] for i in indices if i in from_list]
                 for roi in members:
                     rois.setdefault(roi.index, roi)
-                groups.append(Group(element.points or "", element.indices or (),
-                                    tuple(members), mark, element))
+                groups.append(Group(name, tuple(indices), tuple(members), mark, element))
         self.groups = tuple(groups)
         self.rois = tuple(rois[i] for i in sorted(rois))
+
+    def _roi_of_point(self, point: Point, where: str) -> ROI:
+        """ROI of a ``<Point>``; a spiral wider than the field of view is a format error."""
+        for label, value in (("SpiralWidth", point.spiral_width),
+                             ("SpiralHeight", point.spiral_height)):
+            if value > 1:
+                raise DataFormatError(
+                    f"{where} <Point Index=\"{point.index}\">: {label}={value!r} is larger than "
+                    "the field of view (a fraction of it, at most 1)")
+        return ROI.from_point(point, self.width, self.height)
+
+    def _list_indices(self, name: str) -> tuple[int, ...]:
+        if self.galvo_point_list is None:
+            return ()
+        try:
+            item = self.galvo_point_list.find(name)
+        except KeyError:
+            return ()
+        return tuple(item.indices) if isinstance(item, GalvoPointGroup) else (item.index,)
 
     def _rois_from_list(self) -> dict[int, ROI]:
         """ROIs of the galvo point list's points (0-based index → ROI), given volts."""
@@ -369,6 +432,11 @@ class PhotostimulationMeta(BrukerMeta):
         out = {}
         for point in self.galvo_point_list.galvo_points:
             size = point.spiral_size / abs(x_max - x_min)
+            if size > 1:
+                raise DataFormatError(
+                    f"galvo point list <PVGalvoPoint Name={point.name!r}>: SpiralSize="
+                    f"{point.spiral_size!r} V is larger than the field of view "
+                    f"({abs(x_max - x_min)!r} V across)")
             out[point.index] = ROI(
                 point.index + 1, (point.x - x_min) / (x_max - x_min),
                 (point.y - y_min) / (y_max - y_min), size, size * self.width / self.height,
@@ -397,6 +465,95 @@ class PhotostimulationMeta(BrukerMeta):
             ``duration``, ``spiral_size``, ``repetitions``…).
         """
         gpl, series = build_protocol(targets, fov_size, voltage_range, **parameters)
+        height, width = (fov_size, fov_size) if isinstance(fov_size, numbers.Integral) \
+            else tuple(int(v) for v in fov_size)
+        return cls(series, BrukerElementFactory(version), int(width), int(height),
+                   galvo_point_list=gpl, voltage_range=voltage_range)
+
+    @classmethod
+    def from_rois(cls, rois: Iterable[Any], voltage_range: Sequence, *,
+                  fov_size: int | Sequence[int] | None = None,
+                  groups: Sequence[Sequence[Any]] | None = None,
+                  version: str = DEFAULT_VERSION, **parameters: Any) -> PhotostimulationMeta:
+        """Design a protocol that stimulates ROIs at their centroids, points named by ROI id.
+
+        Parameters
+        ----------
+        rois
+            A ``CalSciPy.roi_tools.ROISet`` (whose ``shape`` gives the field of view), or any
+            iterable of objects with ``.id`` and ``.centroid`` (``(row, col)`` pixels), e.g.
+            ``CalSciPy.roi_tools.ROI`` or this module's :class:`ROI`; ids must be unique.
+        voltage_range
+            Galvo volts at the field-of-view edges (see :func:`build_protocol`).
+        fov_size
+            ``(height, width)`` in pixels, or one int; default ``rois.shape``.
+        groups
+            ``None``: one mark per ROI. Otherwise groups of ROI *ids* stimulated together.
+        version
+            PrairieView version.
+        **parameters
+            Other keyword arguments of :func:`build_protocol` (``laser_power``,
+            ``duration``, ``spiral_size``, ``repetitions``...).
+
+        Returns
+        -------
+        PhotostimulationMeta
+            Its galvo point list names point ``i`` ``"ROI <id>"`` (the ids in iteration order);
+            :meth:`generate_protocol` writes it.
+
+        Raises
+        ------
+        InvalidArgumentError
+            No ROIs, duplicate ids, non-finite centroids, no field of view, or a group naming
+            an id that is not among the ROIs.
+        TypeError
+            An item without ``id``/``centroid``.
+        """
+        if "names" in parameters or "targets" in parameters:
+            raise TypeError("from_rois names the points after the ROI ids itself; "
+                            "use build_protocol for other names")
+        if fov_size is None:
+            fov_size = getattr(rois, "shape", None)
+            if fov_size is None:
+                raise InvalidArgumentError(
+                    "fov_size: needed when the ROIs carry no image shape (pass "
+                    "fov_size=(height, width) in pixels)")
+            fov_size = tuple(int(v) for v in fov_size)[-2:]
+        items = list(rois)
+        if not items:
+            raise InvalidArgumentError("rois: no ROIs to stimulate")
+        ids: list[Any] = []
+        centres = np.empty((len(items), 2), dtype=float)
+        for i, roi in enumerate(items):
+            if not hasattr(roi, "id") or not hasattr(roi, "centroid"):
+                raise TypeError(f"rois[{i}]: expected an ROI with .id and .centroid "
+                                f"(row, col), got {type(roi).__name__}")
+            try:
+                centres[i] = np.asarray(roi.centroid, dtype=float).reshape(2)
+            except (TypeError, ValueError) as err:
+                raise InvalidArgumentError(
+                    f"rois[{i}] (id {roi.id!r}): centroid {roi.centroid!r} is not a "
+                    "(row, col) pair") from err
+            if not np.all(np.isfinite(centres[i])):
+                raise InvalidArgumentError(
+                    f"rois[{i}] (id {roi.id!r}): centroid {roi.centroid!r} is not finite")
+            ids.append(roi.id)
+        keys = [str(i) for i in ids]
+        if len(set(keys)) != len(keys):
+            repeated = sorted({k for k in keys if keys.count(k) > 1})
+            raise InvalidArgumentError(f"rois: ids must be unique, repeated: {repeated}")
+        target_groups = None
+        if groups is not None:
+            position = {key: i for i, key in enumerate(keys)}
+            target_groups = []
+            for k, members in enumerate(groups):
+                missing = [m for m in members if str(m) not in position]
+                if missing:
+                    raise InvalidArgumentError(
+                        f"groups[{k}]: ROI ids {missing} are not among the ROIs")
+                target_groups.append([position[str(m)] for m in members])
+        gpl, series = build_protocol(centres, fov_size, voltage_range, groups=target_groups,
+                                     names=[f"ROI {key}" for key in keys], **parameters)
         height, width = (fov_size, fov_size) if isinstance(fov_size, numbers.Integral) \
             else tuple(int(v) for v in fov_size)
         return cls(series, BrukerElementFactory(version), int(width), int(height),
@@ -490,3 +647,44 @@ def _volts(voltage_range: Sequence) -> tuple[tuple[float, float], tuple[float, f
                          f"(y_min, y_max)) with distinct finite volts, got {voltage_range!r}")
     return (float(array[0, 0]), float(array[0, 1])), (float(array[1, 0]), float(array[1, 1]))
 
+
+
+def read_mark_points_xml(file_path: str | os.PathLike, version: str = DEFAULT_VERSION, *,
+                         width: int = 512, height: int = 512,
+                         galvo_point_list: GalvoPointList | None = None,
+                         voltage_range: Sequence | None = None) -> PhotostimulationMeta:
+    """Read a MarkPoints XML file into a :class:`PhotostimulationMeta`.
+
+    Also available as :func:`CalSciPy.bruker.xml_load.read_mark_points_xml`.
+
+    Parameters
+    ----------
+    file_path
+        Saved series ``.xml`` or acquisition-time MarkPoints ``.xml``.
+    version
+        PrairieView version.
+    width, height
+        Size of the imaging field of view in pixels (for ROI coordinates and masks).
+    galvo_point_list, voltage_range
+        Optional galvo point list (and the galvo volts at the field-of-view edges) used to
+        locate the ROIs of a saved series, whose file holds no coordinates.
+
+    Returns
+    -------
+    PhotostimulationMeta
+        Photostimulation metadata.
+
+    Raises
+    ------
+    FileNotFoundError, DataFormatError
+        As :func:`~CalSciPy.bruker.xml_load.read_saved_mark_points`; also a ``<Point>`` whose
+        spiral is wider or taller than the field of view (checked before any mask is
+        allocated; the message names the file and the element).
+    """
+    series = read_saved_mark_points(file_path, version, galvo_point_list=galvo_point_list)
+    try:
+        return PhotostimulationMeta(series, BrukerElementFactory(version), width, height,
+                                    galvo_point_list=galvo_point_list,
+                                    voltage_range=voltage_range)
+    except DataFormatError as err:
+        raise DataFormatError(f"{file_path}: {err}") from err

@@ -187,9 +187,10 @@ def get_voltage_output(xml_file: str | os.PathLike) -> dict[str, Any]:
     }
 
 
-# Photostimulation protocol readers (MarkPoints series, galvo point lists) live in _protocol_io.
+# Photostimulation protocol readers: file readers in _protocol_io, the MarkPoints file as a
+# PhotostimulationMeta next to that class (mark_points).
 from CalSciPy.bruker._protocol_io import (  # noqa: E402,F401
     read_galvo_point_list,
-    read_mark_points_xml,
     read_saved_mark_points,
 )
+from CalSciPy.bruker.mark_points import read_mark_points_xml  # noqa: E402,F401

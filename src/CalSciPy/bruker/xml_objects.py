@@ -8,7 +8,12 @@ assignment, raising one :class:`~CalSciPy.bruker.validation.DingusException` tha
 problem (an invalid assignment leaves the object unchanged).
 
 Attributes PrairieView writes that this module does not know are kept in ``extra_attributes``
-(name, text) pairs so that reading and writing a file never loses them.
+(name, text) pairs, and child elements it does not know in ``extra_elements``
+(:class:`UnknownElement`, with their position among the children), so that reading and writing
+a file never loses them: they are written back in place. An object read from a file also
+remembers the file's attribute order and the text of each attribute, which the writer reuses
+for every value that is still equal (so ``Indices="0,"`` or ``IterationDelay="0.00"`` come back
+as written); both are ignored by ``==``.
 
 ========================  ==========================================  ===========================
 class                     XML element                                 children
@@ -21,6 +26,7 @@ Point                     Point (acquisition-time files only)
 GalvoPointList            PVGalvoPointList (.gpl)                     galvo_points, groups
 GalvoPoint                PVGalvoPoint
 GalvoPointGroup           PVGalvoPointGroup
+UnknownElement            any element the mapping does not know       children: UnknownElement
 ========================  ==========================================  ===========================
 
 Units: times are milliseconds, ``GalvoPoint.x``/``y`` galvo volts (negative allowed), ``z`` µm,
@@ -49,6 +55,7 @@ __all__ = [
     "MarkPointElement",
     "MarkPointSeriesElements",
     "Point",
+    "UnknownElement",
     "format_indices",
     "parse_indices",
 ]
@@ -68,7 +75,8 @@ def parse_indices(text: str, *, one_based: bool = True) -> tuple[int, ...]:
     Parameters
     ----------
     text
-        ``"1"``, ``"1-30"``, ``"1, 3, 5, 7"`` or a mixture (``"1-3, 7"``).
+        ``"1"``, ``"1-30"``, ``"1, 3, 5, 7"`` or a mixture (``"1-3, 7"``); one trailing comma
+        is allowed (PrairieView writes one-point groups as ``"0,"``).
     one_based
         Whether the text counts from 1 (MarkPoints series) or from 0 (``.gpl`` groups).
 
@@ -81,6 +89,8 @@ def parse_indices(text: str, *, one_based: bool = True) -> tuple[int, ...]:
     if not isinstance(text, str):
         raise TypeError(f"Indices must be text, not {type(text).__name__}")
     parts = [part.strip() for part in text.split(",")]
+    if len(parts) > 1 and not parts[-1]:  # one trailing comma: "0,"
+        parts.pop()
     if not text.strip() or any(not part for part in parts):
         raise ValueError(f"malformed Indices {text!r}: empty entry")
     first = 1 if one_based else 0
@@ -177,6 +187,13 @@ def _extra() -> Any:
     })
 
 
+def _extra_elements() -> Any:
+    return field(default=(), metadata={
+        "extra_elements": True,
+        "doc": "child elements this version does not know (UnknownElement); written back in place",
+    })
+
+
 def _kind(annotation: Any) -> str:
     """Coarse kind of a (string) field annotation, used to pick the conversion."""
     text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
@@ -206,14 +223,15 @@ def _coerce(kind: str, metadata: Any, value: Any) -> Any:
         if metadata.get("indices") and isinstance(value, numbers.Integral) and not isinstance(
                 value, (bool, np.bool_)):
             return (int(value),)
-        if metadata.get("extra") and isinstance(value, dict):
+        if (metadata.get("extra") or metadata.get("unknown_attributes")) and isinstance(
+                value, dict):
             return tuple((str(k), str(v)) for k, v in value.items())
         if isinstance(value, (list, tuple, range, np.ndarray)):
             items = list(value.tolist() if isinstance(value, np.ndarray) else value)
             if metadata.get("indices"):
                 items = [int(i) if isinstance(i, numbers.Integral) and not isinstance(i, bool)
                          else i for i in items]
-            if metadata.get("extra"):
+            if metadata.get("extra") or metadata.get("unknown_attributes"):
                 items = [tuple(i) if isinstance(i, list) else i for i in items]
             return tuple(items)
     return value
@@ -224,6 +242,9 @@ class _BrukerObject:
 
     #: attribute-name alternatives of which at least one set must be present when reading XML
     _xml_required: ClassVar[tuple[tuple[str, ...], ...]] = ()
+    #: set on objects read from XML (instance attribute, not a field: ``==`` and
+    #: ``dataclasses.replace`` ignore it): the file's attribute order and attribute text
+    _xml_layout: ClassVar[XmlLayout | None] = None
 
     @classmethod
     @functools.cache
@@ -283,10 +304,73 @@ class _BrukerObject:
         return problems
 
 
+@dataclass(frozen=True)
+class XmlLayout:
+    """How an object was written in its file: its tag, attribute names in order, their text."""
+
+    tag: str
+    order: tuple[str, ...]
+    text: tuple[tuple[str, str], ...]
+
+
 def _check_indices(owner: str, indices: tuple[int, ...]) -> list[Exception]:
     if not indices:
         return [DingusException(f"{owner}.indices: must list at least one point (empty group)")]
     return []
+
+
+@dataclass(kw_only=True)
+class UnknownElement(_BrukerObject):
+    """An XML element the PrairieView mapping does not know, kept verbatim to be written back.
+
+    Real PrairieView 5.5 files hold such elements (e.g. ``<PVGalvoPointGrid ... />`` in a galvo
+    point list); they are kept in the parent's ``extra_elements`` and written back at
+    ``position``, so a file read and written again holds the same elements.
+
+    Attributes
+    ----------
+    tag : str
+        Element name.
+    extra_attributes : tuple of (str, str)
+        All its attributes, in file order, as (name, text).
+    text : str
+        Its text content (``""`` when it has none or only whitespace).
+    children : tuple of UnknownElement
+        Its child elements, in order.
+    position : int
+        Index among the parent's child elements (known and unknown) at which it is written;
+        beyond the last child means at the end.
+    """
+
+    tag: str = "Unknown"
+    text: str = ""
+    children: tuple[UnknownElement, ...] = ()
+    position: int = field(default=0, metadata={"range": (0, None)})
+    extra_attributes: tuple[tuple, ...] = field(default=(), metadata={
+        "unknown_attributes": True, "doc": "(name, text) pairs of the element's attributes"})
+
+    def _cross_field_problems(self) -> list[Exception]:
+        problems: list[Exception] = []
+        if not _XML_NAME.match(self.tag):
+            problems.append(DingusException(f"UnknownElement.tag {self.tag!r} is not an XML name"))
+        if _XML_INVALID.search(self.text):
+            problems.append(DingusException(
+                f"UnknownElement <{self.tag}>: text contains characters XML cannot hold"))
+        for item in self.extra_attributes:
+            if (not isinstance(item, tuple) or len(item) != 2
+                    or not all(isinstance(part, str) for part in item)):
+                problems.append(DingusException(
+                    f"UnknownElement <{self.tag}>: attributes must be (name, text) pairs of "
+                    f"str, got {item!r}"))
+            elif not _XML_NAME.match(item[0]) or _XML_INVALID.search(item[1]):
+                problems.append(DingusException(
+                    f"UnknownElement <{self.tag}>: attribute {item[0]!r} is not a valid XML "
+                    "name or holds characters XML cannot hold"))
+        names = [item[0] for item in self.extra_attributes if isinstance(item, tuple) and item]
+        if len(set(names)) != len(names):
+            problems.append(DingusException(
+                f"UnknownElement <{self.tag}>: duplicate attribute names"))
+        return problems
 
 
 # ---------------------------------------------------------------------------------------------
@@ -311,6 +395,8 @@ class Point(_BrukerObject):
         Focus position in µm (``Z``), written only when set.
     extra_attributes : tuple of (str, str)
         Unknown attributes kept verbatim.
+    extra_elements : tuple of UnknownElement
+        Unknown child elements kept verbatim (written back at their position).
     """
 
     _xml_required: ClassVar[tuple[tuple[str, ...], ...]] = (("Index", "X", "Y"),)
@@ -330,6 +416,7 @@ class Point(_BrukerObject):
                                           doc="spiral size", bounds=_NON_NEGATIVE, units="µm")
     z: float | None = _attr("Z", None, doc="focus position", units="µm")
     extra_attributes: tuple[tuple, ...] = _extra()
+    extra_elements: tuple[UnknownElement, ...] = _extra_elements()
 
 
 @dataclass(kw_only=True)
@@ -354,16 +441,26 @@ class GalvoPointElement(_BrukerObject):
         0-based indices of the stimulated points in the galvo point list (``Indices`` holds
         them 1-based: ``"1"``, ``"1-30"``, ``"1, 3, 5, 7"``). An int is taken as one index.
         ``points``/``indices`` are ``None`` for an element read without those attributes
-        (inline ``X``/``Y`` form) and are then not written.
+        and are then not written.
     x, y, is_spiral, spiral_size : optional
-        Inline point form (``X``, ``Y``, ``IsSpiral``, ``SpiralSize``), written only when set.
+        A point given by its galvo coordinates (``X``, ``Y`` in volts, ``IsSpiral``,
+        ``SpiralSize``), written only when set; ``x`` and ``y`` come together.
+    previous_points : str or None
+        ``PreviousPoints``: the element repeats the points of an earlier element of the series
+        named so (e.g. ``"Rand 1"``) instead of carrying ``Indices``/``X``/``Y``.
+
+    PrairieView 5.5 writes five forms, all read and written back: points of the galvo point
+    list (``Points`` + ``Indices``), a point by galvo coordinates (``X``/``Y``), a repeat of
+    earlier points (``PreviousPoints``), ``<Point>`` children (acquisition-time files), and an
+    element with no points at all (only its delays/duration: nothing is stimulated).
     point_elements : tuple of Point
         ``<Point>`` children (acquisition-time files); when present every index must have one.
     extra_attributes : tuple of (str, str)
         Unknown attributes kept verbatim.
+    extra_elements : tuple of UnknownElement
+        Unknown child elements kept verbatim (written back at their position).
     """
 
-    _xml_required: ClassVar[tuple[tuple[str, ...], ...]] = (("Indices",), ("X", "Y"))
 
     initial_delay: float = _attr("InitialDelay", 0.0, doc="initial delay for stimulation",
                                  bounds=_NON_NEGATIVE, units="ms")
@@ -387,16 +484,23 @@ class GalvoPointElement(_BrukerObject):
                                       doc="inline point is a spiral")
     spiral_size: float | None = _attr("SpiralSize", None,
                                          doc="inline spiral size", bounds=_NON_NEGATIVE)
+    previous_points: str | None = _attr("PreviousPoints", None,
+                                        doc="name of the earlier points this element repeats")
     point_elements: tuple[Point, ...] = _children((), doc="Point children")
     extra_attributes: tuple[tuple, ...] = _extra()
+    extra_elements: tuple[UnknownElement, ...] = _extra_elements()
 
     def _cross_field_problems(self) -> list[Exception]:
         problems = super()._cross_field_problems()
+        if (self.x is None) != (self.y is None):
+            problems.append(DingusException(
+                "GalvoPointElement: a point by galvo coordinates needs both an inline x and y "
+                f"(got x={self.x!r}, y={self.y!r})"))
         if self.indices is None:
-            if self.x is None or self.y is None:
+            if self.points is not None and self.x is None and self.previous_points is None:
                 problems.append(DingusException(
-                    "GalvoPointElement: needs indices (points of the galvo point list) or an "
-                    "inline x and y"))
+                    f"GalvoPointElement: Points={self.points!r} names points of the galvo "
+                    "point list but there are no Indices"))
             if self.point_elements:
                 problems.append(DingusException(
                     "GalvoPointElement: Point children need indices"))
@@ -439,6 +543,8 @@ class MarkPointElement(_BrukerObject):
         Parameter set id (``parameterSet``, lower-case p as PrairieView writes it).
     extra_attributes : tuple of (str, str)
         Unknown attributes kept verbatim.
+    extra_elements : tuple of UnknownElement
+        Unknown child elements kept verbatim (written back at their position).
     """
 
     points: tuple[GalvoPointElement, ...] = _children(
@@ -458,6 +564,7 @@ class MarkPointElement(_BrukerObject):
                                            doc="name of voltage recording experiment")
     parameter_set: str = _attr("parameterSet", "CurrentSettings", doc="id of parameter set")
     extra_attributes: tuple[tuple, ...] = _extra()
+    extra_elements: tuple[UnknownElement, ...] = _extra_elements()
 
     def _cross_field_problems(self) -> list[Exception]:
         problems = super()._cross_field_problems()
@@ -487,6 +594,8 @@ class MarkPointSeriesElements(_BrukerObject):
         Whether to calculate a functional map (``CalcFunctMap``).
     extra_attributes : tuple of (str, str)
         Unknown attributes kept verbatim.
+    extra_elements : tuple of UnknownElement
+        Unknown child elements kept verbatim (written back at their position).
     """
 
     marks: tuple[MarkPointElement, ...] = _children(
@@ -498,6 +607,7 @@ class MarkPointSeriesElements(_BrukerObject):
     calc_funct_map: bool = _attr("CalcFunctMap", False,
                                  doc="whether to calculate functional map")
     extra_attributes: tuple[tuple, ...] = _extra()
+    extra_elements: tuple[UnknownElement, ...] = _extra_elements()
 
     @property
     def calc_func_map(self) -> bool:
@@ -577,6 +687,8 @@ class GalvoPoint(_BrukerObject):
         Focus position, µm (``Z``).
     extra_attributes : tuple of (str, str)
         Unknown attributes kept verbatim.
+    extra_elements : tuple of UnknownElement
+        Unknown child elements kept verbatim (written back at their position).
     """
 
     _xml_required: ClassVar[tuple[tuple[str, ...], ...]] = (("X", "Y", "Index"),)
@@ -597,6 +709,7 @@ class GalvoPoint(_BrukerObject):
                                       bounds=_NON_NEGATIVE)
     z: float = _attr("Z", 0.0, doc="focus position", units="µm")
     extra_attributes: tuple[tuple, ...] = _extra()
+    extra_elements: tuple[UnknownElement, ...] = _extra_elements()
 
 
 @dataclass(kw_only=True)
@@ -616,6 +729,8 @@ class GalvoPointGroup(_BrukerObject):
         Stimulation settings as in :class:`GalvoPoint`.
     extra_attributes : tuple of (str, str)
         Unknown attributes kept verbatim.
+    extra_elements : tuple of UnknownElement
+        Unknown child elements kept verbatim (written back at their position).
     """
 
     _xml_required: ClassVar[tuple[tuple[str, ...], ...]] = (("Indices",),)
@@ -636,6 +751,7 @@ class GalvoPointGroup(_BrukerObject):
                                       bounds=_NON_NEGATIVE)
     z: float = _attr("Z", 0.0, doc="focus position", units="µm")
     extra_attributes: tuple[tuple, ...] = _extra()
+    extra_elements: tuple[UnknownElement, ...] = _extra_elements()
 
     def _cross_field_problems(self) -> list[Exception]:
         return super()._cross_field_problems() + _check_indices("GalvoPointGroup", self.indices)
@@ -653,11 +769,14 @@ class GalvoPointList(_BrukerObject):
         Point groups; every member index must be the ``index`` of one of ``galvo_points``.
     extra_attributes : tuple of (str, str)
         Unknown attributes kept verbatim.
+    extra_elements : tuple of UnknownElement
+        Unknown child elements kept verbatim (written back at their position).
     """
 
     galvo_points: tuple[GalvoPoint, ...] = _children(doc="galvo points")
     groups: tuple[GalvoPointGroup, ...] = _children((), doc="galvo point groups")
     extra_attributes: tuple[tuple, ...] = _extra()
+    extra_elements: tuple[UnknownElement, ...] = _extra_elements()
 
     def _cross_field_problems(self) -> list[Exception]:
         problems = super()._cross_field_problems()
