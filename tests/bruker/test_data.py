@@ -79,11 +79,15 @@ def test_load_round_trip(tmp_path, planes, channels, multipage):
     for c in range(channels):
         for p in range(planes):
             np.testing.assert_array_equal(stacks[c * planes + p], written.images[:, p, c])
-    one = load_bruker_tifs(written.folder, channel=channels - 1, plane=planes - 1,
-                           progress=False)
+    # always a tuple, also for one channel and plane (0.3.x documented Tuple[ndarray])
+    (one,) = load_bruker_tifs(written.folder, channel=channels - 1, plane=planes - 1,
+                              progress=False)
     np.testing.assert_array_equal(one, written.images[:, -1, -1])
     by_channel = load_bruker_tifs(written.folder, channel=0, progress=False)
     assert len(by_channel) == planes
+    assert by_channel.keys == tuple((0, p) for p in range(planes))
+    assert stacks.names[-1] == f"ch{channels - 1}_pl{planes - 1}"
+    assert getattr(stacks, f"ch{channels - 1}_pl{planes - 1}") is stacks[-1]
 
 
 def test_load_equals_tifffile_per_file(tmp_path):
@@ -401,7 +405,7 @@ def _write_data_first_tiff(handle, frame: np.ndarray) -> None:
 def test_voltage_alignment_figure(tmp_path):
     import matplotlib.pyplot as plt
 
-    from CalSciPy.bruker._figures import plot_voltage_alignment
+    from CalSciPy._visuals.voltage import plot_voltage_alignment
 
     written = write_prairieview_session(tmp_path / "f", _images(30), frame_rate=10.0)
     aligned = align_data(load_voltage_recording(written.folder),

@@ -239,7 +239,14 @@ def test_names_layout_property(tmp_path_factory, hw_channels, planes, frames, fi
                 expected[f, p, ci] = image_name("T-1", cycle, c, index)
     names = list(expected.values()) + ["T-1.xml", "T-1_Cycle00001_VoltageRecording_001.csv"]
     np.random.default_rng(seed).shuffle(names)
-    session = _session_from_names(folder, names, ())
+    if first_cycle > 1:
+        # the first cycles are missing: refused naming cycle 1, accepted as an excerpt
+        with pytest.raises(MissingFramesError, match=image_name("T-1", 1, channels[0], 1)):
+            _session_from_names(folder, names, ())
+        with pytest.warns(UserWarning, match="excerpt"):
+            session = _session_from_names(folder, names, (), excerpt=True)
+    else:
+        session = _session_from_names(folder, names, ())
     assert session.channels == tuple(channels)
     assert (session.n_frames, session.n_planes) == (frames, n_planes)
     for (f, p, ci), name in expected.items():

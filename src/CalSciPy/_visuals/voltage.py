@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from CalSciPy.bruker.configuration_values import FRAME_COLUMN
+
 __all__ = ["plot_voltage_alignment"]
 
 
@@ -32,8 +34,8 @@ def plot_voltage_alignment(aligned: pd.DataFrame, signal: str, *, ax=None,
 
     if signal not in aligned.columns:
         raise ValueError(f"{signal!r} is not a column of the aligned data: {list(aligned.columns)}")
-    if "Imaging Frame" not in aligned.columns:
-        raise ValueError("aligned must come from align_data (no 'Imaging Frame' column)")
+    if FRAME_COLUMN not in aligned.columns:
+        raise ValueError(f"aligned must come from align_data (no {FRAME_COLUMN!r} column)")
     data = aligned
     if window_ms is not None:
         data = aligned.loc[window_ms[0]:window_ms[1]]
@@ -42,7 +44,7 @@ def plot_voltage_alignment(aligned: pd.DataFrame, signal: str, *, ax=None,
     t_s = data.index.to_numpy(dtype=np.float64) / 1000.0
     values = data[signal].to_numpy(dtype=np.float64)
     ax.plot(t_s, values, lw=1.0, color="tab:blue", label=signal)
-    frames = data["Imaging Frame"].to_numpy()
+    frames = data[FRAME_COLUMN].to_numpy()
     starts = t_s[~np.isnan(frames)]
     low, high = (np.nanmin(values), np.nanmax(values)) if values.size else (0.0, 1.0)
     span = (high - low) or 1.0

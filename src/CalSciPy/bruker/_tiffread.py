@@ -12,12 +12,9 @@ be held exactly by the destination (e.g. float32 or int16 into uint16) is refuse
 """
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
 import struct
-import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -26,30 +23,16 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
+from CalSciPy._io.tiffnoise import quiet_tifffile  # the one tifffile-noise policy
 from CalSciPy.errors import DataFormatError
 
-__all__ = ["TiffLayout", "probe_layout", "read_frames", "quiet_tifffile"]
+__all__ = ["TiffLayout", "TiffProbe", "probe", "probe_layout", "read_frames", "quiet_tifffile"]
 
 # IFD tags that decide where the pixels are and how to decode them
 _LAYOUT_TAGS = frozenset({254, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 284, 317, 322,
                           323, 324, 325, 338, 339})
 _HAS_PREADV = hasattr(os, "preadv")
 _O_BINARY = getattr(os, "O_BINARY", 0)
-
-
-@contextlib.contextmanager
-def quiet_tifffile() -> Iterator[None]:
-    """Silence tifffile's complaints about the MetaMorph (UIC) tags Bruker writes."""
-    logger = logging.getLogger("tifffile")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            warnings.simplefilter("ignore", UserWarning)
-            yield
-    finally:
-        logger.setLevel(level)
 
 
 @dataclass(frozen=True)
@@ -96,6 +79,63 @@ def _merge_segments(offsets: Sequence[int], counts: Sequence[int]) -> tuple[tupl
     return tuple((o, c) for o, c in merged)
 
 
+@dataclass(frozen=True)
+class TiffProbe:
+    """What one read of a session's first image file tells: frame shape, pages and layout.
+
+    Attributes
+    ----------
+    path
+        The file probed.
+    shape
+        Shape of the first page (``(y, x)`` for a grayscale frame).
+    pages
+        Number of pages (frames) in the file.
+    dtype
+        Pixel dtype of the first page (native byte order).
+    layout
+        The raw-offset layout shared by the session's single-page files, or None when the
+        file cannot be read by raw offsets (multi-page, compressed, tiled...).
+    """
+
+    path: Path
+    shape: tuple[int, ...]
+    pages: int
+    dtype: np.dtype
+    layout: TiffLayout | None
+
+
+def probe(path: str | Path) -> TiffProbe:
+    """Open ``path`` once: frame shape, page count, dtype and raw layout.
+
+    Raises
+    ------
+    DataFormatError
+        ``path`` is not a readable TIFF, or is truncated.
+    """
+    path = Path(path)
+    size = os.path.getsize(path)
+    try:
+        with quiet_tifffile(), tifffile.TiffFile(path) as tif:
+            n_pages = len(tif.pages)
+            page = tif.pages.first
+            shape = tuple(int(n) for n in page.shape)
+            dtype = np.dtype(page.dtype)
+            _check_page(path, page, size)
+            raw = None
+            if n_pages == 1 and not (
+                    page.compression != 1 or page.predictor != 1 or len(page.shape) != 2
+                    or page.is_tiled or page.fillorder != 1 or page.bitspersample % 8):
+                raw = (tif.byteorder, _merge_segments(page.dataoffsets, page.databytecounts),
+                       page.offset, tif.is_bigtiff)
+    except DataFormatError:
+        raise
+    except Exception as err:  # tifffile raises many types for corrupt files
+        raise DataFormatError(f"{path}: not a readable TIFF image ({err})") from err
+    layout = None if raw is None else _layout_of(path, size, shape, dtype, *raw)
+    return TiffProbe(path, shape, n_pages, dtype.newbyteorder("="), layout)
+
+
 def probe_layout(path: str | Path) -> TiffLayout | None:
     """Parse ``path``'s layout, or return None when it cannot be read by raw offsets.
 
@@ -104,26 +144,14 @@ def probe_layout(path: str | Path) -> TiffLayout | None:
     DataFormatError
         ``path`` is not a readable TIFF, or is truncated.
     """
-    size = os.path.getsize(path)
-    try:
-        with quiet_tifffile(), tifffile.TiffFile(path) as tif:
-            if len(tif.pages) != 1:
-                return None
-            page = tif.pages.first
-            _check_page(path, page, size)
-            if (page.compression != 1 or page.predictor != 1 or len(page.shape) != 2
-                    or page.is_tiled or page.fillorder != 1 or page.bitspersample % 8):
-                return None
-            byteorder = tif.byteorder
-            dtype = np.dtype(page.dtype).newbyteorder(byteorder)
-            segments = _merge_segments(page.dataoffsets, page.databytecounts)
-            ifd_offset = page.offset
-            bigtiff = tif.is_bigtiff
-    except DataFormatError:
-        raise
-    except Exception as err:  # tifffile raises many types for corrupt files
-        raise DataFormatError(f"{path}: not a readable TIFF image ({err})") from err
-    expected = int(np.prod(page.shape)) * dtype.itemsize
+    return probe(path).layout
+
+
+def _layout_of(path: Path, size: int, shape: tuple[int, ...], page_dtype: np.dtype,
+               byteorder: str, segments: tuple[tuple[int, int], ...], ifd_offset: int,
+               bigtiff: bool) -> TiffLayout | None:
+    dtype = np.dtype(page_dtype).newbyteorder(byteorder)
+    expected = int(np.prod(shape)) * dtype.itemsize
     if sum(c for _, c in segments) != expected:
         return None
     with open(path, "rb") as handle:
@@ -154,8 +182,8 @@ def probe_layout(path: str | Path) -> TiffLayout | None:
     # the next-IFD pointer must be 0 in every file (single page)
     signature.append((ifd_offset + count_size + count * entry_size, entries[count * entry_size:]))
     span = (ifd_offset, count_size + len(entries))
-    return TiffLayout(tuple(page.shape), dtype, size, segments, tuple(signature), span,
-                      tuple(outside))
+    return TiffLayout((int(shape[0]), int(shape[1])), dtype, size, segments, tuple(signature),
+                      span, tuple(outside))
 
 
 # bytes per value of the TIFF field types that layout tags use
@@ -186,8 +214,8 @@ def _check_page(path: Path, page, size: int) -> None:
 def _read_with_tifffile(path: str | Path, page: int, shape: tuple[int, int],
                         out: np.ndarray) -> None:
     try:
-        # warnings/logging are silenced by read_frames for all threads (their state is global)
-        with tifffile.TiffFile(path) as tif:
+        # numpy's error state is per thread: each pool thread quiets its own tifffile calls
+        with quiet_tifffile(), tifffile.TiffFile(path) as tif:
             if page >= len(tif.pages):
                 raise DataFormatError(
                     f"{path}: has {len(tif.pages)} page(s), page {page + 1} was expected"
@@ -225,7 +253,7 @@ def _read_pages_with_tifffile(path: str | Path, pages: list[tuple[int, np.ndarra
                               shape: tuple[int, int]) -> None:
     size = os.path.getsize(path)
     try:
-        with tifffile.TiffFile(path) as tif:
+        with quiet_tifffile(), tifffile.TiffFile(path) as tif:
             n_pages = len(tif.pages)
             for page, out in sorted(pages, key=lambda item: item[0]):
                 if page >= n_pages:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from CalSciPy.bruker.data import (
+    BrukerImages,
     align_data,
     determine_imaging_content,
     extract_frame_times,
@@ -12,6 +13,7 @@ from CalSciPy.bruker.data import (
 )
 
 __all__ = [
+    "BrukerImages",
     "align_data",
     "determine_imaging_content",
     "extract_frame_times",

@@ -9,9 +9,16 @@ present (sorted by hardware number), so ``channel=0`` on a Ch2-only session is `
 
 Examples
 --------
->>> from CalSciPy.bruker.data import load_bruker_tifs, extract_frame_times  # doctest: +SKIP
->>> (images,) = load_bruker_tifs("TSeries-001")                    # (frames, y, x) uint16
->>> times = extract_frame_times("TSeries-001/TSeries-001.xml")     # index Time (ms)
+>>> from CalSciPy.bruker.data import (align_data, extract_frame_times, load_bruker_tifs,
+...                                   load_voltage_recording)
+>>> from CalSciPy.synthetic import write_prairieview_session
+>>> _ = write_prairieview_session("TSeries-001", n_frames=20, shape=(32, 32))
+>>> (images,) = load_bruker_tifs("TSeries-001", progress=False)   # one channel, one plane
+>>> images.shape, images.dtype
+((20, 32, 32), dtype('uint16'))
+>>> times = extract_frame_times("TSeries-001/TSeries-001.xml")     # integer ms per frame
+>>> len(times)
+20
 >>> analog = load_voltage_recording("TSeries-001")
 >>> aligned = align_data(analog, times, fill=True)
 """
@@ -26,21 +33,28 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from CalSciPy._atomic import as_path
-from CalSciPy.bruker._tiffread import probe_layout, read_frames
+from CalSciPy._checks import as_path, check_int
+from CalSciPy.bruker._session.stack import read_stacks
 from CalSciPy.bruker._voltage import read_voltage_recording
+from CalSciPy.bruker.configuration_values import (
+    FRAME_COLUMN,
+    FRAME_FILL_COLUMN,
+    FRAME_TIME_INDEX,
+    MAX_STACK_GB,
+)
 from CalSciPy.bruker.session import (
     PrairieViewSession,
     find_master_xml,
     read_prairieview_session,
     read_prairieview_xml,
 )
-from CalSciPy.errors import MissingFramesError, SessionError
+from CalSciPy.errors import InvalidArgumentError, MissingFramesError, SessionError
 
 __all__ = [
     "generate_bruker_naming_convention",
     "determine_imaging_content",
     "load_bruker_tifs",
+    "BrukerImages",
     "repackage_bruker_tifs",
     "extract_frame_times",
     "load_voltage_recording",
@@ -49,11 +63,7 @@ __all__ = [
 
 
 def _check_index(value: int, name: str) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{name} is zero-indexed and must be >= 0, got {value}")
-    return int(value)
+    return check_int(value, f"{name} (zero-indexed)", minimum=0)
 
 
 def generate_bruker_naming_convention(channel: int, plane: int, num_channels: int = 1,
@@ -82,25 +92,26 @@ def generate_bruker_naming_convention(channel: int, plane: int, num_channels: in
 
     Raises
     ------
-    ValueError
-        ``channel``/``plane`` negative or not below ``num_channels``/``num_planes``.
+    InvalidArgumentError
+        ``channel``/``plane`` negative or not below ``num_channels``/``num_planes``
+        (a ``ValueError`` and ``AssertionError``).
     """
     channel = _check_index(channel, "channel")
     plane = _check_index(plane, "plane")
-    num_channels = _check_index(num_channels, "num_channels")
-    num_planes = _check_index(num_planes, "num_planes")
-    if num_channels < 1 or num_planes < 1:
-        raise ValueError("num_channels and num_planes must be >= 1")
+    num_channels = check_int(num_channels, "num_channels", minimum=1)
+    num_planes = check_int(num_planes, "num_planes", minimum=1)
     if channel >= num_channels:
-        raise ValueError(f"channel {channel} is out of range for {num_channels} channel(s)")
+        raise InvalidArgumentError(
+            f"channel {channel} is out of range for {num_channels} channel(s)")
     if plane >= num_planes:
-        raise ValueError(f"plane {plane} is out of range for {num_planes} plane(s)")
+        raise InvalidArgumentError(f"plane {plane} is out of range for {num_planes} plane(s)")
     if num_planes == 1:
         return f"*_Cycle*_Ch{channel + 1}_*.ome.tif"
     return f"*_Cycle*_Ch{channel + 1}_{plane + 1:06d}.ome.tif"
 
 
-def determine_imaging_content(folder: str | Path) -> tuple[int, int, int, int, int]:
+def determine_imaging_content(folder: str | Path, *, excerpt: bool = False
+                              ) -> tuple[int, int, int, int, int]:
     """Channels, planes, frames and frame size of a PrairieView folder, from its file names.
 
     The names are parsed with one strict regular expression (no substring counts) and only
@@ -112,6 +123,9 @@ def determine_imaging_content(folder: str | Path) -> tuple[int, int, int, int, i
     ----------
     folder
         Folder containing Bruker imaging data.
+    excerpt
+        Keyword-only: accept numbering that does not start at 1 (an excerpt of a longer
+        acquisition) with a warning instead of raising ``MissingFramesError``.
 
     Returns
     -------
@@ -123,31 +137,76 @@ def determine_imaging_content(folder: str | Path) -> tuple[int, int, int, int, i
     FileNotFoundError
         The folder does not exist, is empty or holds no PrairieView images.
     MissingFramesError
-        A gap in the frame/plane/cycle numbering.
+        A gap in the frame/plane/cycle numbering, or numbering that does not start at 1
+        (the message names the first expected file).
     DataFormatError
         Multi-page image files without the master XML that maps their pages.
     """
-    session = read_prairieview_session(folder, use_xml=False)
-    height, width = _frame_shape(session)
-    if _page_count(session.files.flat[0]) > 1:
+    session = read_prairieview_session(folder, use_xml=False, excerpt=excerpt)
+    height, width = session.frame_shape(use_xml=False)
+    if session.probe.pages > 1:
         # multi-page files (PrairieView >= 5.6): the names cannot tell the frames, the XML can
         session = read_prairieview_session(folder)
         session.check_single_page()
     return session.n_channels, session.n_planes, session.n_frames, height, width
 
 
-def _page_count(path: Path) -> int:
-    import tifffile
+class BrukerImages(tuple):
+    """What :func:`load_bruker_tifs` returns: a tuple of ``(frames, y, x)`` arrays, named.
 
-    from CalSciPy.bruker._tiffread import quiet_tifffile
+    A plain tuple (``images[0]``, ``len``, unpacking ``(a, b) = ...`` all work) whose items are
+    also reachable by name: ``images.ch0_pl3`` is channel 0, plane 3 (both zero-indexed, as
+    the ``channel``/``plane`` arguments). :attr:`keys` gives the ``(channel, plane)`` of each
+    item and :meth:`get` looks one up.
+    """
 
-    with quiet_tifffile(), tifffile.TiffFile(path) as tif:
-        return len(tif.pages)
+    _keys: tuple[tuple[int, int], ...]
 
+    def __new__(cls, arrays, keys) -> BrukerImages:
+        obj = super().__new__(cls, arrays)
+        keys = tuple((int(c), int(p)) for c, p in keys)
+        if len(keys) != len(obj):
+            raise ValueError(f"{len(obj)} arrays but {len(keys)} (channel, plane) keys")
+        obj._keys = keys
+        return obj
 
-def _frame_shape(session: PrairieViewSession) -> tuple[int, int]:
-    # the first image's header, not the XML: the files are what will be read
-    return session.frame_shape(use_xml=False)
+    def __reduce__(self):
+        return (type(self), (tuple(self), self._keys))
+
+    @property
+    def keys(self) -> tuple[tuple[int, int], ...]:
+        """``(channel, plane)`` of each array, zero-indexed, in tuple order."""
+        return self._keys
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Field name of each array: ``"ch{channel}_pl{plane}"``."""
+        return tuple(f"ch{c}_pl{p}" for c, p in self._keys)
+
+    def get(self, channel: int, plane: int) -> np.ndarray:
+        """The array of zero-indexed ``channel`` and ``plane``; ``KeyError`` when not loaded."""
+        try:
+            return self[self._keys.index((int(channel), int(plane)))]
+        except ValueError:
+            raise KeyError(f"channel {channel}, plane {plane} was not loaded; loaded: "
+                           f"{', '.join(self.names)}") from None
+
+    def _asdict(self) -> dict[str, np.ndarray]:
+        return dict(zip(self.names, self))
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        match = re.fullmatch(r"ch(\d+)_pl(\d+)", name)
+        if match is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        try:
+            return self.get(int(match[1]), int(match[2]))
+        except KeyError as err:
+            raise AttributeError(str(err)) from None
+
+    def __repr__(self) -> str:
+        items = ", ".join(f"{n}={a.shape}" if hasattr(a, "shape") else n
+                          for n, a in zip(self.names, self))
+        return f"BrukerImages({items})"
 
 
 def _selection(session: PrairieViewSession, channel: int | None, plane: int | None
@@ -158,109 +217,76 @@ def _selection(session: PrairieViewSession, channel: int | None, plane: int | No
     return [(c, p) for c in channels for p in planes]
 
 
-def _read_stacks(session: PrairieViewSession, pairs: list[tuple[int, int]], frames: slice,
-                 progress: bool) -> list[np.ndarray]:
-    height, width = _frame_shape(session)
-    first = session.files.flat[0]
-    layout = probe_layout(first) if session.pages.flat[0] == 0 else None
-    frame_ids = range(*frames.indices(session.n_frames))
-    stacks = [np.empty((len(frame_ids), height, width), dtype=np.uint16) for _ in pairs]
-    jobs = []
-    for stack, (c, p) in zip(stacks, pairs):
-        for i, f in enumerate(frame_ids):
-            jobs.append((session.files[f, p, c], int(session.pages[f, p, c]), stack[i]))
-    if layout is not None and np.dtype(layout.dtype).newbyteorder("=") != np.uint16:
-        layout = None  # e.g. 8-bit exports: read through tifffile, stored as uint16
-    with tqdm(total=len(jobs), desc="loading PrairieView images", unit="frame",
-              disable=not progress or len(jobs) < 200) as bar:
-        read_frames(jobs, (height, width), layout=layout, on_done=bar.update)
-    return stacks
-
-
 def load_bruker_tifs(folder: str | Path, channel: int | None = None, plane: int | None = None,
-                     *, progress: bool = True) -> tuple[np.ndarray, ...] | np.ndarray:
+                     *, progress: bool = True, excerpt: bool = False) -> BrukerImages:
     """Load the images of a PrairieView T-series into one array per channel and plane.
 
     The layout of the TIFFs is parsed once; every file is then read straight into a
     preallocated array by a thread pool (files whose layout differs fall back to tifffile),
-    giving exactly what ``tifffile.imread`` returns for each file.
+    giving exactly what ``tifffile.imread`` returns for each file. For a lazy stack (frames
+    read only when indexed) use ``read_prairieview_session(folder).stack(channel, plane)``.
 
     Parameters
     ----------
     folder
-        Folder containing a sequence of single-frame (or multi-page) ``.ome.tif`` files.
+        Folder containing a sequence of single-frame (or multi-page) ``.ome.tif`` files, or
+        its master XML.
     channel
         Zero-indexed channel to load (i-th channel present); None loads every channel.
     plane
         Zero-indexed plane to load; None loads every plane.
     progress
         Keyword-only: show a tqdm progress bar.
+    excerpt
+        Keyword-only, folders without the master XML: accept numbering that does not start
+        at 1 (an excerpt) with a warning instead of raising ``MissingFramesError``.
 
     Returns
     -------
-    tuple of numpy.ndarray or numpy.ndarray
-        ``(frames, y, x)`` uint16 arrays, one per (channel, plane) in channel-major order
-        (``[(c0, p0), (c0, p1), …, (c1, p0), …]``); a single array when both ``channel`` and
-        ``plane`` are given. Frames are in acquisition order; volumetric planes in z-stroke
-        order (bidirectional z handled); an incomplete last volume is dropped with a warning.
+    BrukerImages
+        Always a tuple (also when both ``channel`` and ``plane`` are given:
+        ``(images,) = load_bruker_tifs(folder, channel=1, plane=3)``) of ``(frames, y, x)``
+        uint16 arrays, one per (channel, plane) in channel-major order
+        (``[(c0, p0), (c0, p1), …, (c1, p0), …]``), each also reachable by name
+        (``result.ch1_pl3``; :attr:`BrukerImages.keys`). Frames are in acquisition order;
+        volumetric planes in z-stroke order (bidirectional z handled); an incomplete last
+        volume is dropped with a warning.
 
     Raises
     ------
     FileNotFoundError
         Missing/empty folder or no PrairieView images.
-    ValueError
-        ``channel`` or ``plane`` out of range (the message lists those that exist).
+    InvalidArgumentError
+        ``channel`` or ``plane`` out of range (the message lists those that exist; a
+        ``ValueError`` and ``AssertionError``).
     MissingFramesError
-        A gap in the frames.
+        A gap in the frames, or (without the XML) numbering that does not start at 1.
     SessionError
         Duplicate frames.
     DataFormatError
         A truncated/unreadable TIFF, frames of different sizes (naming the file), or
         multi-page files without the master XML that maps their pages.
     """
-    session = read_prairieview_session(folder)
+    session = read_prairieview_session(folder, excerpt=excerpt)
     pairs = _selection(session, channel, plane)
     session.check_single_page()
-    stacks = _read_stacks(session, pairs, slice(None), progress)
-    if channel is not None and plane is not None:
-        return stacks[0]
-    return tuple(stacks)
-
-
-class _SessionStack:
-    """Lazy ``(frames, y, x)`` view of one channel/plane: slicing reads only those frames."""
-
-    def __init__(self, session: PrairieViewSession, channel: int, plane: int, shape):
-        self.session, self.channel, self.plane = session, channel, plane
-        self.shape = (session.n_frames, *shape)
-        self.dtype = np.dtype(np.uint16)
-        self.ndim = 3
-
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def __getitem__(self, key):
-        if isinstance(key, tuple):
-            first, rest = key[0], key[1:]
-        else:
-            first, rest = key, ()
-        if isinstance(first, (int, np.integer)):
-            block = self[int(first):int(first) + 1][0]
-        elif isinstance(first, slice):
-            (block,) = _read_stacks(self.session, [(self.channel, self.plane)], first, False)
-        else:
-            raise TypeError("only integer and slice indexing is supported")
-        return block[rest] if rest else block
+    total = session.n_frames * len(pairs)
+    with tqdm(total=total, desc="loading PrairieView images", unit="frame",
+              disable=not progress or total < 200) as bar:
+        stacks = read_stacks(session, pairs, 0, session.n_frames, on_done=bar.update)
+    return BrukerImages(stacks, pairs)
 
 
 def repackage_bruker_tifs(input_folder: str | Path, output_folder: str | Path, channel: int = 0,
                           plane: int = 0, *, progress: bool = True) -> None:
     """Repackage one channel/plane of a PrairieView folder into < 4 GB multi-page TIFF stacks.
 
-    Writes ``images.tif``, or ``images_00.tif, images_01.tif, …`` of at most 3.9 GB each,
-    through :func:`CalSciPy.io_tools.save_images`; frames are streamed in blocks of about
-    64 MB, so memory never holds more than one block (well under one output file). Every file
-    is written atomically.
+    Writes ``images.tif``, or ``images_00.tif, images_01.tif, …`` of at most
+    :data:`~CalSciPy.bruker.configuration_values.MAX_STACK_GB` (3.9) GB each, through
+    :func:`CalSciPy.io_tools.save_images`; frames are streamed from the session's lazy
+    :meth:`~CalSciPy.bruker.session.PrairieViewSession.stack` in blocks of about 64 MB, so
+    memory never holds more than one block (well under one output file). Every file is written
+    atomically.
 
     Parameters
     ----------
@@ -279,16 +305,15 @@ def repackage_bruker_tifs(input_folder: str | Path, output_folder: str | Path, c
     ------
     FileExistsError
         ``output_folder`` already holds ``images.tif``/``images_NN.tif`` (remove them first).
-    ValueError
-        ``channel``/``plane`` out of range.
+    InvalidArgumentError
+        ``channel``/``plane`` out of range (a ``ValueError`` and ``AssertionError``).
     """
     from CalSciPy.io_tools import save_images
 
     _check_index(channel, "channel")
     _check_index(plane, "plane")
     session = read_prairieview_session(input_folder)
-    session.check_channel_plane(channel, plane)
-    session.check_single_page()
+    stack = session.stack(channel, plane)
     output = as_path(output_folder, "output_folder")
     if output.exists() and not output.is_dir():
         raise NotADirectoryError(f"output_folder {output} exists and is not a folder")
@@ -301,8 +326,7 @@ def repackage_bruker_tifs(input_folder: str | Path, output_folder: str | Path, c
                 "before repackaging"
             )
     output.mkdir(parents=True, exist_ok=True)
-    stack = _SessionStack(session, channel, plane, _frame_shape(session))
-    save_images(output, stack, 3.9, overwrite=False, progress=progress)
+    save_images(output, stack, MAX_STACK_GB, overwrite=False, progress=progress)
 
 
 def extract_frame_times(filename: str | Path) -> pd.DataFrame:
@@ -384,8 +408,8 @@ def extract_frame_times(filename: str | Path) -> pd.DataFrame:
         raise SessionError(f"{path}: the master XML lists no frames")
     ms = np.rint(times * 1000.0).astype(np.int64)
     return pd.DataFrame(
-        {"Imaging Frame": np.arange(ms.size, dtype=np.int64)},
-        index=pd.Index(ms, name="Time (ms)"),
+        {FRAME_COLUMN: np.arange(ms.size, dtype=np.int64)},
+        index=pd.Index(ms, name=FRAME_TIME_INDEX),
     )
 
 
@@ -467,14 +491,14 @@ def align_data(analog_data: pd.DataFrame, frame_times: pd.DataFrame, fill: bool 
     """
     if not isinstance(analog_data, pd.DataFrame) or not isinstance(frame_times, pd.DataFrame):
         raise TypeError("analog_data and frame_times must be pandas DataFrames")
-    if "Imaging Frame" not in frame_times.columns:
-        raise ValueError("frame_times must have an 'Imaging Frame' column "
+    if FRAME_COLUMN not in frame_times.columns:
+        raise ValueError(f"frame_times must have an {FRAME_COLUMN!r} column "
                          "(see extract_frame_times)")
     if method not in ("nearest", "previous"):
         raise ValueError(f"method must be 'nearest' or 'previous', got {method!r}")
     sample_t = analog_data.index.to_numpy(dtype=np.float64)
     frame_t = frame_times.index.to_numpy(dtype=np.float64)
-    frames = frame_times["Imaging Frame"].to_numpy(dtype=np.float64)
+    frames = frame_times[FRAME_COLUMN].to_numpy(dtype=np.float64)
     for name, values in (("analog_data", sample_t), ("frame_times", frame_t)):
         if values.size > 1 and np.any(np.diff(values) < 0):
             raise ValueError(f"{name} must be indexed by increasing time (ms)")
@@ -487,7 +511,7 @@ def align_data(analog_data: pd.DataFrame, frame_times: pd.DataFrame, fill: bool 
         half = 0.5 * float(np.median(np.diff(sample_t))) if sample_t.size > 1 else 0.0
         inside = (frame_t >= sample_t[0] - half) & (frame_t <= sample_t[-1] + half)
         column[nearest[inside]] = frames[inside]
-    out["Imaging Frame"] = column
+    out[FRAME_COLUMN] = column
     if fill:
         filled = np.full(sample_t.size, np.nan)
         if sample_t.size and frame_t.size:
@@ -497,7 +521,7 @@ def align_data(analog_data: pd.DataFrame, frame_times: pd.DataFrame, fill: bool 
                 pos = np.searchsorted(frame_t, sample_t, side="right") - 1
                 valid = pos >= 0
                 filled[valid] = frames[pos[valid]]
-        out["Imaging Frame (interpolated)"] = filled
+        out[FRAME_FILL_COLUMN] = filled
     return out
 
 

@@ -1,0 +1,70 @@
+"""Reading a session's images: the lazy per-channel/plane stack and the bulk reader."""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from CalSciPy._io.source import FrameSource
+from CalSciPy.bruker._tiffread import read_frames
+
+if TYPE_CHECKING:
+    from CalSciPy.bruker._session.model import PrairieViewSession
+
+__all__ = ["SessionStack", "read_stacks"]
+
+
+def read_stacks(session: PrairieViewSession, pairs: Sequence[tuple[int, int]], start: int,
+                stop: int, on_done: Callable[[int], None] | None = None) -> list[np.ndarray]:
+    """Frames ``start:stop`` of each ``(channel, plane)`` in ``pairs`` as new uint16 arrays.
+
+    The first file's layout (probed once per session) lets every single-page file be read by
+    raw offsets; files that differ fall back to tifffile (see :mod:`CalSciPy.bruker._tiffread`).
+    """
+    height, width = session.frame_shape()
+    probed = session.probe
+    layout = probed.layout if session.pages.flat[0] == 0 else None
+    if layout is not None and np.dtype(layout.dtype).newbyteorder("=") != np.uint16:
+        layout = None  # e.g. 8-bit exports: read through tifffile, stored as uint16
+    frame_ids = range(start, stop)
+    stacks = [np.empty((len(frame_ids), height, width), dtype=np.uint16) for _ in pairs]
+    jobs = []
+    for stack, (c, p) in zip(stacks, pairs):
+        for i, f in enumerate(frame_ids):
+            jobs.append((session.files[f, p, c], int(session.pages[f, p, c]), stack[i]))
+    read_frames(jobs, (height, width), layout=layout, on_done=on_done)
+    return stacks
+
+
+class SessionStack(FrameSource):
+    """Lazy ``(frames, y, x)`` uint16 stack of one channel and plane of a session.
+
+    Returned by :meth:`PrairieViewSession.stack`; indexing reads only the frames asked for.
+
+    Attributes
+    ----------
+    session
+        The :class:`~CalSciPy.bruker.session.PrairieViewSession`.
+    channel, plane
+        Zero-indexed channel and plane.
+    """
+
+    def __init__(self, session: PrairieViewSession, channel: int, plane: int) -> None:
+        self.session, self.channel, self.plane = session, channel, plane
+        self.shape = (session.n_frames, *session.frame_shape())
+        self.dtype = np.dtype(np.uint16)
+
+    @property
+    def frame_times_s(self) -> np.ndarray | None:
+        """``(frames,)`` start time (s) of each frame of this plane, or None without an XML."""
+        times = self.session.frame_times_s
+        return None if times is None else times[:, self.plane]
+
+    def _read(self, start: int, stop: int) -> np.ndarray:
+        (block,) = read_stacks(self.session, [(self.channel, self.plane)], start, stop)
+        return block
+
+    def __repr__(self) -> str:
+        return (f"<SessionStack {self.session.folder.name} channel={self.channel} "
+                f"plane={self.plane} shape={self.shape} dtype=uint16>")
