@@ -16,6 +16,7 @@ EXTRAS = {
     "distributed": "dask",
     "zarr": "dask",
     "pynwb": "nwb",
+    "h5py": "nwb",
     "oasis": "spikes",
     "oasis.functions": "spikes",
 }
