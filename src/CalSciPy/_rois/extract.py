@@ -123,7 +123,7 @@ def neuropil_masks(rois: ROISet, *, inner_radius: int = 2, min_neuropil_pixels: 
                        overlap=np.zeros(flat.size, dtype=bool)))
     if empty:
         warnings.warn(f"ROIs {empty[:10]} have no neuropil pixels", RuntimeWarning,
-                      stacklevel=2)
+                      stacklevel=3)
     return ROISet(out, rois.shape)
 
 
@@ -196,14 +196,14 @@ def extract_traces(images: Any, rois: ROISet, *, neuropil: bool = True, inner_ra
     if empty:
         warnings.warn(
             f"ROIs {empty[:10]} have no pixel left after dropping pixels shared with other ROIs "
-            "(allow_overlap=False); their F is NaN", RuntimeWarning, stacklevel=2)
+            "(allow_overlap=False); their F is NaN", RuntimeWarning, stacklevel=3)
     blocks = [cells]
     if neuropil:
         neu, empty_neu = _neuropil_matrix(rois, inner_radius, min_neuropil_pixels,
                                           lam_percentile)
         if empty_neu:
             warnings.warn(f"ROIs {empty_neu[:10]} have no neuropil pixels; their Fneu is NaN",
-                          RuntimeWarning, stacklevel=2)
+                          RuntimeWarning, stacklevel=3)
         blocks.append(neu)
     matrix = sparse.vstack(blocks, format="csr")
     matrix.sort_indices()
@@ -325,7 +325,7 @@ def subtract_neuropil(F: Any, Fneu: Any, coefficient: float | str = DEFAULT_COEF
             warnings.warn(
                 f"neuropil coefficient: poor fit for {len(poor)} of {F2.shape[0]} ROIs "
                 f"(rows {poor[:10]}{'...' if len(poor) > 10 else ''}); used "
-                f"{DEFAULT_COEFFICIENT}", RuntimeWarning, stacklevel=2)
+                f"{DEFAULT_COEFFICIENT}", RuntimeWarning, stacklevel=3)
     else:
         if isinstance(coefficient, (bool, np.bool_)) or not isinstance(
                 coefficient, (Real, np.number)):

@@ -57,6 +57,19 @@ class SyntheticMovie:
         """Imaging rate (Hz)."""
         return self.traces.frame_rate
 
+    @property
+    def rois(self):
+        """The ground-truth somata as an :class:`~CalSciPy.roi_tools.ROISet`: ROI ``i`` (id
+        ``i``, row ``i`` of ``traces``) holds the pixels of ``masks[i]`` weighted by
+        ``footprints[i]`` there (built on each access)."""
+        from CalSciPy.roi_tools import ROI, ROISet
+
+        rois = []
+        for i in range(self.masks.shape[0]):
+            rows, cols = np.nonzero(self.masks[i])
+            rois.append(ROI(rows, cols, self.footprints[i, rows, cols], id=i))
+        return ROISet(rois, self.masks.shape[1:])
+
     def expected_images(self) -> np.ndarray:
         """The noise-free movie: expected brightness of every pixel, ``(frames, y, x)`` float32
         ADU (``background + neuropil · neuropil_trace(t) + Σ_i footprints_i · F_i(t)``), the
