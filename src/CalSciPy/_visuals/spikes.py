@@ -5,9 +5,9 @@ import numpy as np
 
 from CalSciPy._visuals._validate import (
     as_dataset,
-    as_event_lists,
     finite_range,
     optional_frame_rate,
+    plot_event_lists,
     time_axis,
 )
 from CalSciPy._visuals.browser import LEGEND_ABOVE, NeuronBrowser
@@ -62,7 +62,7 @@ class SpikePlot(NeuronBrowser):
         self.event_frames = (
             None
             if spike_times is None
-            else as_event_lists(spike_times, n_neurons, n_frames, "spike_times")
+            else plot_event_lists(spike_times, n_neurons, n_frames, "spike_times")
         )
         if n_neurons is None:
             n_neurons = len(self.event_frames)

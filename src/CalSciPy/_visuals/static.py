@@ -12,10 +12,10 @@ from CalSciPy._visuals._style import new_figure, style_context
 from CalSciPy._visuals._validate import (
     as_dataset,
     as_datasets,
-    as_event_lists,
     check_labels,
     check_mode,
     optional_frame_rate,
+    plot_event_lists,
     time_axis,
 )
 from CalSciPy.coloring import COLORS, cutoff_images, get_color, get_colormap
@@ -297,7 +297,7 @@ def raster_figure(
     """
     if isinstance(events, np.ndarray) and events.ndim == 2:
         n_frames = events.shape[1]
-    lists = as_event_lists(events, None, n_frames, "events")
+    lists = plot_event_lists(events, None, n_frames, "events")
     rate = optional_frame_rate(frame_rate)
     if n_frames is None:
         n_frames = 1 + max((int(f.max()) for f in lists if f.size), default=0)
