@@ -52,6 +52,7 @@ from CalSciPy._visuals.static import (
     spikes_figure,
     stimulus_figure,
     traces_figure,
+    trial_heatmap_figure,
     trials_figure,
 )
 from CalSciPy._visuals.traces import TracePlot
@@ -72,6 +73,7 @@ __all__ = [
     "raster_figure",
     "frames_figure",
     "stimulus_figure",
+    "trial_heatmap_figure",
     "save_figure",
     "STYLE",
     "style_context",
@@ -91,6 +93,7 @@ def plot_traces(
     dpi: float | None = None,
     slider: bool = True,
     show: bool = False,
+    onsets=None,
 ) -> TracePlot:
     """Browse traces one neuron at a time.
 
@@ -116,6 +119,9 @@ def plot_traces(
         Add a neuron slider under the plot.
     show
         Call :func:`matplotlib.pyplot.show` before returning.
+    onsets
+        Stimulus onsets in x units (seconds with ``frame_rate``, else frames; e.g.
+        ``CalSciPy.trials.find_onsets(...).times_s``), drawn as dashed vertical lines.
 
     Returns
     -------
@@ -138,7 +144,7 @@ def plot_traces(
     """
     return TracePlot(
         traces, frame_rate, y_label, mode, labels=labels, neuron=neuron, figsize=figsize,
-        dpi=dpi, slider=slider, show=show,
+        dpi=dpi, slider=slider, show=show, onsets=onsets,
     )
 
 

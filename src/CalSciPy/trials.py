@@ -29,12 +29,11 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from numbers import Real
 
 import numpy as np
 import pandas as pd
 
-from CalSciPy._checks import as_real_array, as_traces, check_frame_rate
+from CalSciPy._checks import as_real_array, as_traces, check_frame_rate, check_real
 from CalSciPy.errors import InvalidArgumentError
 
 __all__ = [
@@ -56,14 +55,9 @@ MAX_TENSOR_ELEMENTS = 2**30
 
 
 def _seconds(value, name: str, *, allow_zero: bool = False) -> float:
-    if allow_zero and isinstance(value, (Real, np.number)) and not isinstance(value, bool) \
-            and float(value) == 0.0:
-        return 0.0
-    try:
-        return check_frame_rate(value, name, unit="s")
-    except ValueError as err:
-        raise InvalidArgumentError(str(err).replace("> 0 s", ">= 0 s" if allow_zero else "> 0 s")
-                                   ) from None
+    if allow_zero:
+        return check_real(value, name, minimum=0.0, unit="s")
+    return check_real(value, name, positive=True, unit="s")
 
 
 # ----------------------------------------------------------------------------- onsets
@@ -323,8 +317,8 @@ def find_onsets(
     if not np.all(np.isfinite(times)) or np.any(np.diff(times) <= 0):
         raise InvalidArgumentError("signal time must be finite and strictly increasing")
     min_interval_s = _seconds(min_interval_s, "min_interval_s", allow_zero=True)
-    if isinstance(hysteresis, bool) or not isinstance(hysteresis, (Real, np.number)) \
-            or not 0.0 <= float(hysteresis) < 0.5:
+    hysteresis = check_real(hysteresis, "hysteresis", minimum=0.0)
+    if not hysteresis < 0.5:
         raise InvalidArgumentError(f"hysteresis must be a fraction in [0, 0.5), got "
                                    f"{hysteresis!r}")
     signal_range = (float(values[finite].min()), float(values[finite].max()))
@@ -338,10 +332,7 @@ def find_onsets(
         levels = (lo, hi)
         span = hi - lo
     else:
-        if isinstance(threshold, bool) or not isinstance(threshold, (Real, np.number)) \
-                or not math.isfinite(float(threshold)):
-            raise InvalidArgumentError(f"threshold must be a finite number, got {threshold!r}")
-        thr = float(threshold)
+        thr = check_real(threshold, "threshold")
         # the band must stay inside the signal: scale it by the nearer extreme
         span = 2.0 * max(0.0, min(thr - signal_range[0], signal_range[1] - thr))
     band = (thr - hysteresis * span, thr + hysteresis * span)
@@ -653,9 +644,7 @@ def responsive_neurons(
     if alternative not in ("two-sided", "greater", "less"):
         raise InvalidArgumentError(f"alternative must be 'two-sided', 'greater' or 'less', got "
                                    f"{alternative!r}")
-    alpha = float(alpha)
-    if not 0 < alpha < 1:
-        raise InvalidArgumentError(f"alpha must be in (0, 1), got {alpha}")
+    alpha = check_real(alpha, "alpha", above=0.0, maximum=1.0)
     labels, order = _conditions(conditions, data.shape[0])
     n_neurons = data.shape[1]
     neuron_ids = np.arange(n_neurons) if ids is None else np.asarray(ids)

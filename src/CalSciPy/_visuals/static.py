@@ -18,6 +18,7 @@ from CalSciPy._visuals._validate import (
     plot_event_lists,
     time_axis,
 )
+from CalSciPy._visuals.onsets import as_onsets, mark_onsets
 from CalSciPy.coloring import COLORS, cutoff_images, get_color, get_colormap
 
 __all__ = [
@@ -28,6 +29,8 @@ __all__ = [
     "raster_figure",
     "frames_figure",
     "stimulus_figure",
+    "trial_heatmap_figure",
+    "response_order",
     "save_figure",
 ]
 
@@ -84,6 +87,7 @@ def traces_figure(
     title: str | None = None,
     figsize: tuple[float, float] | None = None,
     figure=None,
+    onsets=None,
 ):
     """A few neurons' traces, one row per neuron, from one or several datasets.
 
@@ -119,6 +123,9 @@ def traces_figure(
         Inches; default scales with rows and columns. Ignored with ``figure``.
     figure
         Draw into this Figure or SubFigure (e.g. one panel of a composite) instead of a new one.
+    onsets
+        Stimulus onsets in x units (seconds with ``frame_rate``, else frames), drawn as dashed
+        vertical lines on every panel (e.g. ``Onsets.times_s``).
 
     Returns
     -------
@@ -148,6 +155,9 @@ def traces_figure(
     window = _frame_window(frames, datasets[0].shape[1])
     x, x_label = time_axis(datasets[0].shape[1], rate)
     x = x[window]
+    marks = as_onsets(onsets)
+    if marks is not None:
+        marks = marks[(marks >= x[0]) & (marks <= x[-1])]
     members = [[k for k, c in enumerate(columns) if c == column] for column in range(n_columns)]
     size = figsize or (4.0 * n_columns + 1.0, 1.4 * len(rows) + 1.0)
     with style_context():
@@ -160,6 +170,7 @@ def traces_figure(
                 style.update((line_styles[k] or {}) if line_styles is not None else {})
                 ax.plot(x, data[neuron, window], **style)
             for c in range(n_columns):
+                mark_onsets(axes[r, c], marks)
                 ylabel = f"#{neuron}\n{y_labels[c]}".rstrip() if c == 0 else y_labels[c]
                 axes[r, c].set_ylabel(ylabel)
         for c, ks in enumerate(members):
@@ -274,6 +285,8 @@ def raster_figure(
     title: str | None = None,
     figsize: tuple[float, float] = (8.0, 4.0),
     figure=None,
+    onsets=None,
+    labels: Sequence | None = None,
 ):
     """Event raster: one row per neuron, a tick per event.
 
@@ -288,6 +301,11 @@ def raster_figure(
         Recording length in frames (x extent) when ``events`` is a list.
     figure
         Draw into this Figure/SubFigure instead of a new one.
+    onsets
+        Stimulus onsets in x units (seconds with ``frame_rate``, else frames), drawn as
+        dashed vertical lines.
+    labels
+        One y tick label per row (e.g. ROI ids); default row numbers.
 
     Returns
     -------
@@ -308,12 +326,122 @@ def raster_figure(
         ax.eventplot(
             [f * scale for f in lists], colors=COLORS["grey"], linelengths=0.8, linewidths=0.8
         )
+        mark_onsets(ax, as_onsets(onsets))
         ax.set_xlim(0, n_frames * scale)
         ax.set_ylim(len(lists) - 0.5, -0.5)
+        if labels is not None:
+            if len(labels) != len(lists):
+                raise ValueError(f"got {len(labels)} labels for {len(lists)} raster rows")
+            step = max(1, len(lists) // 20)  # at most ~20 readable tick labels
+            ax.set_yticks(range(0, len(lists), step), [str(v) for v in labels][::step])
         ax.set_xlabel("Time (s)" if rate else "Frame")
         ax.set_ylabel("Neuron")
         if title:
             ax.set_title(title)
+    return fig
+
+
+def response_order(average: np.ndarray, time_s: np.ndarray, baseline_s, response_s
+                   ) -> np.ndarray:
+    """Row order of a ``(neurons, frames)`` trial average, largest response first: the mean
+    over ``response_s`` minus the mean over ``baseline_s`` (``start ≤ t < stop``, seconds);
+    neurons without data last."""
+    import warnings
+
+    def window_mean(window):
+        start, stop = (float(v) for v in window)
+        inside = (time_s >= start - 1e-9) & (time_s < stop - 1e-9)
+        if not inside.any():
+            raise ValueError(f"window {window!r} holds no frame of the time axis "
+                             f"({time_s[0]:g} to {time_s[-1]:g} s)")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.nanmean(average[:, inside], axis=1)
+
+    score = window_mean(response_s) - window_mean(baseline_s)
+    return np.argsort(np.where(np.isfinite(score), -score, np.inf), kind="stable")
+
+
+def trial_heatmap_figure(
+    average,
+    time_s,
+    *,
+    baseline_s: tuple[float, float] | None = None,
+    response_s: tuple[float, float] | None = None,
+    titles: Sequence[str] | None = None,
+    labels: Sequence | None = None,
+    colorbar_label: str = "ΔF/F0",
+    cmap: str = "coolwarm",
+    figsize: tuple[float, float] | None = None,
+    figure=None,
+):
+    """Trial-averaged responses of every neuron as a heat map, sorted by response.
+
+    Parameters
+    ----------
+    average
+        ``(neurons, frames)`` trial average, or ``(conditions, neurons, frames)`` (one panel
+        per condition, e.g. ``TrialAverage.mean``).
+    time_s
+        ``(frames,)`` time relative to onset (s); onset (t = 0) is marked.
+    baseline_s, response_s
+        Windows (s) defining the response used for sorting (default ``(t0, 0)`` and
+        ``(0, t_end)``); each panel is sorted on its own, largest response on top.
+    titles
+        One title per panel (condition names).
+    labels
+        ``(neurons,)`` neuron ids for the y ticks (default row numbers).
+    cmap
+        Colour map; limits are symmetric about 0 (the 1st/99th percentile of ``|values|``).
+    figure
+        Draw into this Figure/SubFigure instead of a new one.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Headless figure, one axes per panel (``fig.axes[:panels]``, then colour bars); the row
+        order of panel k is ``fig.calscipy_orders[k]`` (indices into the neurons).
+    """
+    data = np.asarray(average, dtype=np.float64)
+    if data.ndim == 2:
+        data = data[np.newaxis]
+    if data.ndim != 3 or data.shape[1] == 0 or data.shape[2] == 0:
+        raise ValueError(f"average must be (neurons, frames) or (conditions, neurons, frames), "
+                         f"got shape {np.shape(average)}")
+    time = np.asarray(time_s, dtype=np.float64).ravel()
+    if time.size != data.shape[2]:
+        raise ValueError(f"time_s has {time.size} values for {data.shape[2]} frames")
+    baseline_s = baseline_s or (float(time[0]), 0.0)
+    response_s = response_s or (0.0, float(time[-1]) + 1e-6)
+    titles = check_labels(titles, data.shape[0], "titles")
+    if labels is not None and len(labels) != data.shape[1]:
+        raise ValueError(f"got {len(labels)} labels for {data.shape[1]} neurons")
+    finite = np.abs(data[np.isfinite(data)])
+    limit = float(np.percentile(finite, 99)) if finite.size else 1.0
+    limit = limit or 1.0
+    step = time[1] - time[0] if time.size > 1 else 1.0
+    extent = (time[0] - step / 2, time[-1] + step / 2, data.shape[1] - 0.5, -0.5)
+    size = figsize or (3.8 * data.shape[0] + 1.2, 1.5 + min(6.0, 0.06 * data.shape[1] + 2))
+    orders = []
+    with style_context():
+        fig = _canvas(figure, size)
+        axes = fig.subplots(1, data.shape[0], squeeze=False)[0]  # rows differ per panel
+        for k, ax in enumerate(axes):
+            order = response_order(data[k], time, baseline_s, response_s)
+            orders.append(order)
+            image = ax.imshow(data[k][order], aspect="auto", cmap=cmap, vmin=-limit,
+                              vmax=limit, extent=extent, interpolation="nearest")
+            ax.axvline(0.0, color="black", linewidth=0.8, linestyle="--")
+            ax.set_xlabel("Time from onset (s)")
+            if titles:
+                ax.set_title(titles[k])
+            if labels is not None:
+                tick = max(1, data.shape[1] // 20)
+                rows = np.arange(0, data.shape[1], tick)
+                ax.set_yticks(rows, [str(labels[i]) for i in order[rows]])
+        axes[0].set_ylabel("Neuron (sorted by response)")
+        fig.colorbar(image, ax=list(axes), shrink=0.8, label=colorbar_label)
+    fig.calscipy_orders = orders
     return fig
 
 
@@ -334,7 +462,7 @@ def frames_figure(
     *,
     titles: Sequence[str] = ("Before", "After"),
     cutoffs: Sequence[float] = (0.5, 99.5),
-    shared_limits: bool = True,
+    shared_limits: bool = False,
     cmap: str = "calscipy_fluorescence",
     title: str | None = None,
     figsize: tuple[float, float] = (8.0, 4.2),
@@ -342,10 +470,13 @@ def frames_figure(
 ):
     """Two frames side by side (e.g. before/after denoising) with display contrast.
 
-    Both frames are clipped to the ``cutoffs`` percentiles (:func:`CalSciPy.coloring.cutoff_images`)
-    and, with ``shared_limits``, drawn with the same colour limits (taken from ``before``) so
-    the comparison is fair. ``figure``: draw into this Figure/SubFigure instead of a new one.
-    Returns the headless figure drawn into.
+    Both frames are clipped to the ``cutoffs`` percentiles
+    (:func:`CalSciPy.coloring.cutoff_images`). By default each panel has its own colour
+    limits and colour bar (two frames of different brightness, e.g. raw and ΔF/F0, both stay
+    readable); ``shared_limits=True`` draws both with the limits of ``before`` and one colour
+    bar, for a fair before/after comparison of the same quantity. ``figure``: draw into this
+    Figure/SubFigure instead of a new one. Returns the
+    headless figure drawn into.
     """
     first = _as_frame(before, "before")
     second = _as_frame(after, "after")
@@ -366,7 +497,10 @@ def frames_figure(
             ax.set_title(label)
             ax.set_xticks([])
             ax.set_yticks([])
-        fig.colorbar(image, ax=list(axes), shrink=0.8, label="Fluorescence (a.u.)")
+            if not shared_limits:
+                fig.colorbar(image, ax=ax, shrink=0.8)
+        if shared_limits:
+            fig.colorbar(image, ax=list(axes), shrink=0.8, label="Fluorescence (a.u.)")
         if title:
             fig.suptitle(title)
     return fig

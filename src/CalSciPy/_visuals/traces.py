@@ -14,6 +14,7 @@ from CalSciPy._visuals._validate import (
     time_axis,
 )
 from CalSciPy._visuals.browser import LEGEND_ABOVE, NeuronBrowser
+from CalSciPy._visuals.onsets import as_onsets, mark_onsets
 from CalSciPy.coloring import get_color
 
 __all__ = ["TracePlot"]
@@ -38,6 +39,8 @@ class TracePlot(NeuronBrowser):
         One line per dataset; ``lines[k].get_ydata()`` is ``datasets[k][neuron]``.
     x : numpy.ndarray
         x values: seconds when ``frame_rate`` was given, else frame numbers.
+    onsets : numpy.ndarray or None
+        Stimulus onsets (x units) marked by dashed vertical lines on every axis.
     """
 
     def __init__(
@@ -48,9 +51,11 @@ class TracePlot(NeuronBrowser):
         mode: str = "overlay",
         *,
         labels: Sequence[str] | None = None,
+        onsets=None,
         **kwargs,
     ) -> None:
         self.datasets = as_datasets(traces)
+        self.onsets = as_onsets(onsets)
         self.mode = check_mode(mode)
         self.labels = check_labels(labels, len(self.datasets))
         self.frame_rate = optional_frame_rate(frame_rate)
@@ -73,6 +78,7 @@ class TracePlot(NeuronBrowser):
             ax = self.figure.add_subplot(spec, sharex=first)
             first = first or ax
             ax.set_ylabel(self.y_label)
+            mark_onsets(ax, self.onsets)
             self.axes.append(ax)
         for k, data in enumerate(self.datasets):
             ax = self.axes[k if self.mode == "stacked" else 0]
