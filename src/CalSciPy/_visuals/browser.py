@@ -10,6 +10,7 @@ import numpy as np
 
 from CalSciPy._atomic import as_path, atomic_path
 from CalSciPy._visuals._style import new_figure, style_context
+from CalSciPy.errors import InvalidArgumentError
 
 __all__ = ["NeuronBrowser", "KEY_HELP"]
 
@@ -25,6 +26,22 @@ LEGEND_ABOVE = {"loc": "lower right", "bbox_to_anchor": (1.0, 1.0), "ncols": 3,
 _PREVIOUS = {"left", "up"}
 _NEXT = {"right", "down"}
 _IMAGE_FORMATS = ("png", "svg", "pdf", "jpg", "jpeg", "tif", "tiff", "eps", "webp")
+
+
+def _check_ids(ids, n_neurons: int):
+    """``ids`` (None, a sequence of integers or an object with ``.ids``) as a unique int64
+    array of ``n_neurons`` entries, or None."""
+    if ids is None:
+        return None
+    ids = getattr(ids, "ids", ids)
+    arr = np.asarray(ids)
+    if arr.ndim != 1 or arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+        raise InvalidArgumentError(f"ids must be a 1-D sequence of integer ROI ids, got {ids!r}")
+    if arr.size != n_neurons:
+        raise InvalidArgumentError(f"ids has {arr.size} entries but there are {n_neurons} neurons")
+    if np.unique(arr).size != arr.size:
+        raise InvalidArgumentError("ids must be unique")
+    return arr.astype(np.int64)
 
 
 class NeuronBrowser(ABC):
@@ -44,6 +61,10 @@ class NeuronBrowser(ABC):
         Index of the neuron on display (0-based).
     n_neurons : int
         Number of neurons that can be browsed.
+    ids : numpy.ndarray or None
+        ``(neurons,)`` int64 ROI id of each row (from ``ids=``: a sequence of integers or an
+        :class:`~CalSciPy.roi_tools.ROISet`), shown in titles and ``save_all`` file names;
+        None: rows are named by their index.
     interactive : bool
         False: a bare headless Figure (no pyplot, no slider, no keys) for static output;
         ``set_neuron``/``save``/``save_all`` still work.
@@ -59,10 +80,12 @@ class NeuronBrowser(ABC):
         slider: bool = True,
         show: bool = False,
         interactive: bool = True,
+        ids=None,
     ) -> None:
         if n_neurons < 1:
             raise ValueError("there are no neurons to plot")
         self.n_neurons = int(n_neurons)
+        self.ids = _check_ids(ids, self.n_neurons)
         self.neuron = self._check_index(neuron)
         self.interactive = bool(interactive)
         self._typed = ""
@@ -108,7 +131,10 @@ class NeuronBrowser(ABC):
     # -- navigation -----------------------------------------------------------------------
     @property
     def title(self) -> str:
-        """Title naming the neuron on display."""
+        """Title naming the neuron on display: its ROI id when ``ids`` were given, else its
+        row number."""
+        if self.ids is not None:
+            return f"ROI {self.ids[self.neuron]}  [{self.neuron + 1} of {self.n_neurons}]"
         return f"Neuron {self.neuron}  [{self.neuron + 1} of {self.n_neurons}]"
 
     def _check_index(self, neuron) -> int:
@@ -300,11 +326,13 @@ class NeuronBrowser(ABC):
         dpi: float | None = None,
         overwrite: bool = False,
         neurons: Iterable[int] | None = None,
-        prefix: str = "neuron_",
+        prefix: str | None = None,
     ) -> list[Path]:
         """Write one image per neuron into ``folder`` (created if missing).
 
-        Files are named ``{prefix}{index:04d}.{fmt}`` and written atomically. Existing files
+        Files are named ``{prefix}{index:04d}.{fmt}`` (default prefix ``neuron_``), or, when the
+        browser has ROI ``ids``, ``{prefix}{id:04d}.{fmt}`` (default prefix ``roi_``), and
+        written atomically. Existing files
         raise ``FileExistsError`` before anything is written unless ``overwrite=True``. The
         neuron on display is restored afterwards.
 
@@ -323,7 +351,7 @@ class NeuronBrowser(ABC):
         neurons
             Subset of neuron indices (default: all).
         prefix
-            File-name prefix.
+            File-name prefix (default ``roi_`` with ids, else ``neuron_``).
 
         Returns
         -------
@@ -343,8 +371,12 @@ class NeuronBrowser(ABC):
             if neurons is None
             else [self._check_index(n) for n in neurons]
         )
-        width = max(4, len(str(self.n_neurons - 1)))
-        targets = [folder / f"{prefix}{index:0{width}d}.{fmt}" for index in indices]
+        if prefix is None:
+            prefix = "neuron_" if self.ids is None else "roi_"
+        names = list(indices) if self.ids is None else [int(self.ids[i]) for i in indices]
+        width = max(4, len(str(self.n_neurons - 1)) if self.ids is None else
+                    max(len(str(abs(int(v)))) for v in self.ids))
+        targets = [folder / f"{prefix}{name:0{width}d}.{fmt}" for name in names]
         if not overwrite:
             existing = [t for t in targets if t.exists()]
             if existing:
