@@ -1,4 +1,8 @@
-"""Constants describing PrairieView and its files (one home for them)."""
+"""Constants describing PrairieView and its files: the one home for them.
+
+The readers and writers of :mod:`CalSciPy.bruker` and :mod:`CalSciPy.synthetic` import these
+names instead of retyping the values.
+"""
 from __future__ import annotations
 
 __all__ = [
@@ -34,9 +38,13 @@ VOLUMETRIC_SEQUENCE: str = "TSeries ZSeries Element"
 MASTER_XML_ROOT: str = "PVScan"
 #: root element of a VoltageRecording XML
 VOLTAGE_RECORDING_ROOT: str = "VRecSessionEntry"
-#: index name of a loaded voltage recording (ms)
+#: index name of a loaded voltage recording (ms): the header PrairieView writes in the CSV
 VOLTAGE_TIME_COLUMN: str = "Time(ms)"
-#: index name of frame times (ms)
+#: index name of frame times (ms), as 0.3.x named it. The two names differ on purpose: each is
+#: what 0.3.x returned (one copied from the CSV header, one chosen for frame times), and code
+#: written for 0.3.x selects them by name (``df.reset_index()["Time(ms)"]``); renaming either
+#: would break it. Both hold milliseconds on the same clock when the recording was started by
+#: the first frame (``triggerMode="Start with next scan"``); ``align_data`` matches by value.
 FRAME_TIME_INDEX: str = "Time (ms)"
 #: frame number column of frame times and aligned data
 FRAME_COLUMN: str = "Imaging Frame"

@@ -337,6 +337,11 @@ def extract_frame_times(filename: str | Path) -> pd.DataFrame:
     filename
         The master ``<base>.xml`` (or the acquisition folder holding it).
 
+    The times are rounded to whole milliseconds, as 0.3.x documented. The exact float times
+    (seconds) of every frame and, in volumetric sessions, of every plane are
+    :attr:`~CalSciPy.bruker.session.PrairieViewSession.frame_times_s`
+    (``read_prairieview_session(folder).frame_times_s``, shape ``(frames, planes)``).
+
     Returns
     -------
     pandas.DataFrame
@@ -442,14 +447,21 @@ def load_voltage_recording(path: str | Path) -> pd.DataFrame:
     pandas.DataFrame
         Index ``Time(ms)`` (float, ms), one float column per enabled signal. When the paired
         ``.xml`` exists its enabled signal names replace the CSV header's (some rigs write
-        wrong header names).
+        wrong header names). The index keeps the name PrairieView writes in the CSV header
+        (``Time(ms)``, no space) while frame times use 0.3.x's ``Time (ms)``: code written for
+        0.3.x looks both up by name, so neither is renamed (see
+        :mod:`CalSciPy.bruker.configuration_values`); :func:`align_data` matches by value.
 
     Raises
     ------
     FileNotFoundError
-        No such file, or no VoltageRecording CSV in the folder.
+        No such file, or no VoltageRecording CSV in the folder (saying so when the XML shows
+        the recording was saved in PrairieView's binary form, ``<IsCSV>false</IsCSV>``).
     ValueError
-        Several CSVs in the folder (listed), or the CSV's columns disagree with its XML.
+        Several CSVs in the folder (listed).
+    DataFormatError
+        Binary content, a time cell that is empty, NaN or not a number, a signal cell that is
+        not a number (naming the file and row), or columns that disagree with the XML.
     """
     return read_voltage_recording(path)
 
@@ -486,8 +498,10 @@ def align_data(analog_data: pd.DataFrame, frame_times: pd.DataFrame, fill: bool 
     ------
     TypeError
         Inputs are not DataFrames.
-    ValueError
-        ``frame_times`` lacks ``Imaging Frame``, an index is not sorted, or ``method`` unknown.
+    InvalidArgumentError
+        ``frame_times`` lacks ``Imaging Frame``; an index that is not one level of finite,
+        increasing times in ms (a MultiIndex, NaN, text), naming the argument and row; or
+        ``method`` unknown (a ``ValueError`` and ``AssertionError``).
     """
     if not isinstance(analog_data, pd.DataFrame) or not isinstance(frame_times, pd.DataFrame):
         raise TypeError("analog_data and frame_times must be pandas DataFrames")
@@ -495,13 +509,10 @@ def align_data(analog_data: pd.DataFrame, frame_times: pd.DataFrame, fill: bool 
         raise ValueError(f"frame_times must have an {FRAME_COLUMN!r} column "
                          "(see extract_frame_times)")
     if method not in ("nearest", "previous"):
-        raise ValueError(f"method must be 'nearest' or 'previous', got {method!r}")
-    sample_t = analog_data.index.to_numpy(dtype=np.float64)
-    frame_t = frame_times.index.to_numpy(dtype=np.float64)
+        raise InvalidArgumentError(f"method must be 'nearest' or 'previous', got {method!r}")
+    sample_t = _time_index(analog_data, "analog_data")
+    frame_t = _time_index(frame_times, "frame_times")
     frames = frame_times[FRAME_COLUMN].to_numpy(dtype=np.float64)
-    for name, values in (("analog_data", sample_t), ("frame_times", frame_t)):
-        if values.size > 1 and np.any(np.diff(values) < 0):
-            raise ValueError(f"{name} must be indexed by increasing time (ms)")
     out = analog_data.copy()
     column = np.full(sample_t.size, np.nan)
     if sample_t.size and frame_t.size:
@@ -523,6 +534,32 @@ def align_data(analog_data: pd.DataFrame, frame_times: pd.DataFrame, fill: bool 
                 filled[valid] = frames[pos[valid]]
         out[FRAME_FILL_COLUMN] = filled
     return out
+
+
+def _time_index(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """The index of ``frame`` as finite increasing times (ms), or an error naming ``name``."""
+    index = frame.index
+    if isinstance(index, pd.MultiIndex):
+        raise InvalidArgumentError(
+            f"{name} has a MultiIndex ({index.nlevels} levels: {list(index.names)}); expected "
+            "one index level of time in ms (e.g. reset_index() the other levels)"
+        )
+    try:
+        values = index.to_numpy(dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise InvalidArgumentError(
+            f"{name} index ({index.name!r}, dtype {index.dtype}) is not numeric time in ms"
+        ) from err
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InvalidArgumentError(
+            f"{name} index ({index.name!r}) holds {values[row]} at row {row}; expected finite "
+            "times in ms"
+        )
+    if values.size > 1 and np.any(np.diff(values) < 0):
+        raise InvalidArgumentError(f"{name} must be indexed by increasing time (ms)")
+    return values
 
 
 def _nearest(grid: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from CalSciPy._atomic import as_path
+from CalSciPy._checks import as_path
 from CalSciPy.bruker._naming import VOLTAGE_RECORDING_PATTERN
 from CalSciPy.bruker._session.layout_names import session_from_names
 from CalSciPy.bruker._session.layout_xml import session_from_xml

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from CalSciPy._atomic import atomic_write
 from CalSciPy._checks import as_path
+from CalSciPy.bruker.configuration_values import DEFAULT_PRAIRIEVIEW_VERSION, VOLTAGE_TIME_COLUMN
 from CalSciPy.errors import InvalidArgumentError
 from CalSciPy.synthetic._validate import check_count, check_positive
 
@@ -142,7 +143,7 @@ def write_prairieview_session(
     stimulus_interval: float = 2.0,
     stimulus_duration: float = 0.5,
     base_name: str | None = None,
-    version: str = "5.5.64.600",
+    version: str = DEFAULT_PRAIRIEVIEW_VERSION,
     seed: int = 0,
     overwrite: bool = False,
     progress: bool = False,
@@ -424,11 +425,11 @@ def _write_voltage(folder: Path, base: str, duration: float, rate: float, onsets
     rng = np.random.default_rng(seed + 2)
     locomotion = np.round(np.convolve(rng.normal(0, 1, n), np.ones(50) / 50, "same") + 0.1, 6)
     frame = pd.DataFrame({"Stimulus": stim, "Locomotion": locomotion},
-                         index=pd.Index(t_ms, name="Time(ms)"))
+                         index=pd.Index(t_ms, name=VOLTAGE_TIME_COLUMN))
     csv = folder / f"{base}_Cycle00001_VoltageRecording_001.csv"
     body = "\n".join(f"{_fmt(t)},{_fmt(s)},{_fmt(v)}" for t, s, v in zip(t_ms, stim, locomotion))
     with atomic_write(csv, overwrite=True, mode="w") as handle:
-        handle.write("Time(ms), Stimulus, Locomotion\n" + body + "\n")
+        handle.write(f"{VOLTAGE_TIME_COLUMN}, Stimulus, Locomotion\n" + body + "\n")
     signals = [("Stimulus", 0, True), ("Locomotion", 1, True), ("Input 2", 2, False)]
     parts = [_BOM + '<?xml version="1.0" encoding="utf-8"?>', "<VRecSessionEntry>",
              "  <Experiment>", "    <Name>Current</Name>", "    <SignalList>"]

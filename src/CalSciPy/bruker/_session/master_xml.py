@@ -15,7 +15,7 @@ from xml.etree.ElementTree import Element
 
 import numpy as np
 
-from CalSciPy._atomic import as_path
+from CalSciPy._checks import as_path
 from CalSciPy.bruker._xml import parse_xml
 from CalSciPy.bruker.configuration_values import MASTER_XML_ROOT
 from CalSciPy.errors import DataFormatError

@@ -5,16 +5,14 @@ import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from CalSciPy.bruker._session.master_xml import PrairieViewXML
+from CalSciPy.bruker._session.stack import SessionStack
+from CalSciPy.bruker._tiffread import TiffProbe, probe
 from CalSciPy.errors import DataFormatError, InvalidArgumentError
-
-if TYPE_CHECKING:
-    from CalSciPy.bruker._session.stack import SessionStack
-    from CalSciPy.bruker._tiffread import TiffProbe
 
 __all__ = ["PrairieViewSession"]
 
@@ -149,8 +147,6 @@ class PrairieViewSession:
     @cached_property
     def probe(self) -> TiffProbe:
         """One read of the first image file (shape, pages, dtype, raw layout), cached."""
-        from CalSciPy.bruker._tiffread import probe
-
         return probe(self.files.flat[0])
 
     def frame_shape(self, *, use_xml: bool = True) -> tuple[int, int]:
@@ -226,8 +222,6 @@ class PrairieViewSession:
         DataFormatError
             Multi-page image files without the master XML, or an unreadable first image.
         """
-        from CalSciPy.bruker._session.stack import SessionStack
-
         self.check_channel_plane(channel, plane)
         self.check_single_page()
         return SessionStack(self, int(channel), int(plane))

@@ -1,0 +1,1 @@
+"""Private implementation of :mod:`CalSciPy.nwb` (imports pynwb lazily, through ``_optional``)."""

@@ -1,0 +1,407 @@
+"""CalSciPy.nwb: write → read round trips, nwbinspector, foreign layouts, bad input."""
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("pynwb")
+h5py = pytest.importorskip("h5py")
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from CalSciPy.bruker.session import read_prairieview_session  # noqa: E402
+from CalSciPy.errors import InvalidArgumentError, SessionError  # noqa: E402
+from CalSciPy.nwb import read_nwb, write_nwb  # noqa: E402
+from CalSciPy.synthetic import write_prairieview_session  # noqa: E402
+
+try:
+    from CalSciPy.roi_tools import ROI, ROISet
+except ImportError:  # until the public module lands
+    from CalSciPy._rois.roi import ROI, ROISet
+
+FRAMES, SHAPE = 40, (24, 20)  # frames > pixels per side: nwbinspector's orientation check
+OPTICS = dict(indicator="GCaMP6s", location="VISp", emission_wavelength=520.0)
+SUBJECT = dict(subject_id="mouse-1", species="Mus musculus", sex="F", age="P90D",
+               experimenter="Doe, Jane", lab="Lab", institution="University",
+               session_description="synthetic session", experiment_description="tests",
+               keywords=["two-photon"], timezone="America/New_York")
+
+
+def _disc(row: int, col: int, radius: int, shape=SHAPE):
+    yy, xx = np.mgrid[:shape[0], :shape[1]]
+    inside = (yy - row) ** 2 + (xx - col) ** 2 <= radius ** 2
+    ypix, xpix = np.nonzero(inside)
+    lam = np.exp(-((ypix - row) ** 2 + (xpix - col) ** 2) / 4.0)
+    return ypix, xpix, lam
+
+
+def _rois(planes=(0, 0, 0)):
+    spots = [(5, 5, 3), (12, 14, 2), (18, 6, 3)]
+    ids = [7, 2, 11]  # not sorted, not contiguous: ids must survive as they are
+    return ROISet([ROI(*_disc(*spot), id=i, plane=p) for spot, i, p in
+                   zip(spots, ids, planes)], SHAPE)
+
+
+def _protocol():
+    from CalSciPy.bruker.mark_points import PhotostimulationMeta
+
+    return PhotostimulationMeta.from_targets([[5.0, 5.0], [12.0, 14.0]], fov_size=SHAPE,
+                                             voltage_range=(-7.6, 7.6))
+
+
+@pytest.fixture(scope="module")
+def single(tmp_path_factory):
+    return write_prairieview_session(tmp_path_factory.mktemp("s") / "TSeries-single",
+                                     n_frames=FRAMES, shape=SHAPE, seed=1)
+
+
+@pytest.fixture(scope="module")
+def volume(tmp_path_factory):
+    return write_prairieview_session(tmp_path_factory.mktemp("v") / "TSeries-volume",
+                                     n_frames=FRAMES, shape=SHAPE, n_planes=3, n_channels=2,
+                                     bidirectional_z=True, seed=2)
+
+
+def _traces(n_rois, n_frames, seed=0):
+    rng = np.random.default_rng(seed)
+    f = rng.normal(100, 5, (n_rois, n_frames)).astype(np.float32)
+    fneu = rng.normal(50, 2, (n_rois, n_frames)).astype(np.float32)
+    corrected = f - np.float32(0.7) * fneu
+    f0 = np.repeat(np.percentile(corrected, 10, axis=1, keepdims=True), n_frames, axis=1)
+    return dict(fluorescence=f, neuropil=fneu, corrected=corrected, f0=f0,
+                dfof=(corrected - f0) / f0, deconvolved=rng.exponential(1, (n_rois, n_frames)))
+
+
+@pytest.fixture(scope="module")
+def written_single(single, tmp_path_factory):
+    rois = _rois()
+    traces = _traces(len(rois), FRAMES)
+    trials = pd.DataFrame({"start_time": [0.1, 0.5, 0.9], "stop_time": [0.3, 0.7, 1.1],
+                           "orientation": [0.0, 90.0, 45.0],
+                           "stimulus": ["grating", "grating", "blank"]})
+    events = pd.DataFrame({"roi_id": [7, 11, 11], "start_time": [0.2, 0.4, 1.0],
+                           "amplitude": [1.5, 0.5, 2.0]})
+    iscell = np.array([[1.0, 0.9], [0.0, 0.2], [1.0, 0.7]])
+    protocol = _protocol()
+    path = tmp_path_factory.mktemp("out") / "single.nwb"
+    write_nwb(path, single.folder, rois=rois, iscell=iscell, trials=trials, events=events,
+              photostimulation=protocol, progress=False, dandi=True, **traces, **OPTICS,
+              **SUBJECT)
+    return path, rois, traces, trials, events, iscell, protocol
+
+
+def test_round_trip_single_plane(single, written_single):
+    path, rois, traces, trials, events, iscell, protocol = written_single
+    session = read_prairieview_session(single.folder)
+    with read_nwb(path) as nwb:
+        assert sorted(nwb.stacks) == [(0, 0)]
+        movie = nwb.stack(0, 0)
+        assert movie.shape == (FRAMES, *SHAPE) and movie.dtype == np.uint16
+        np.testing.assert_array_equal(movie[:], single.images[:, 0, 0])
+        np.testing.assert_array_equal(movie[3:9, 2:5], single.images[3:9, 0, 0, 2:5])
+        assert nwb.frame_times_s.shape == (FRAMES, 1)
+        assert np.max(np.abs(nwb.frame_times_s - session.frame_times_s)) < 1e-6
+        pd.testing.assert_frame_equal(nwb.voltage, single.voltage, check_exact=False,
+                                      rtol=0, atol=1e-9)
+        assert list(nwb.voltage.columns) == ["Stimulus", "Locomotion"]
+        assert nwb.voltage_units == {"Stimulus": "Volt", "Locomotion": "Volt"}
+        assert list(nwb.rois.ids) == [7, 2, 11]
+        assert nwb.rois.shape == SHAPE
+        for got, want in zip(nwb.rois, rois):
+            np.testing.assert_array_equal(got.ypix, want.ypix)
+            np.testing.assert_array_equal(got.xpix, want.xpix)
+            np.testing.assert_array_equal(got.lam, want.lam)
+        assert set(nwb.traces) == set(traces)
+        for kind, values in traces.items():
+            assert nwb.traces[kind].dtype == values.dtype, kind
+            np.testing.assert_array_equal(nwb.traces[kind], values, err_msg=kind)
+        np.testing.assert_array_equal(nwb.iscell, iscell[:, 0].astype(bool))
+        np.testing.assert_array_equal(nwb.iscell_prob, iscell[:, 1])
+        pd.testing.assert_frame_equal(nwb.trials, trials, check_dtype=False)
+        assert nwb.events["roi_id"].tolist() == [7, 11, 11]
+        np.testing.assert_array_equal(nwb.events["start_time"], events["start_time"])
+        assert list(nwb.events.columns) == ["roi_id", "start_time", "amplitude"]
+        np.testing.assert_array_equal(nwb.events["amplitude"], events["amplitude"])
+        from CalSciPy.bruker._protocol_io import _xml_bytes
+
+        got = nwb.photostimulation
+        assert _xml_bytes(got.series, "5.5.64.600") == _xml_bytes(protocol.series, "5.5.64.600")
+        assert _xml_bytes(got.galvo_point_list, "5.5.64.600") == _xml_bytes(
+            protocol.galvo_point_list, "5.5.64.600")
+        assert [r.coordinates for r in got.rois] == [r.coordinates for r in protocol.rois]
+        meta = nwb.metadata
+        assert meta["indicator"] == "GCaMP6s" and meta["location"] == "VISp"
+        assert meta["excitation_wavelength"] == 920.0  # laserWavelength of the XML
+        assert meta["grid_spacing_um"] == (1.0048, 1.0048)  # micronsPerPixel
+        assert meta["subject_id"] == "mouse-1" and meta["age"] == "P90D"
+        # PVScan date 12/1/2021 10:52:35 AM in New York (EST, UTC-5)
+        assert meta["session_start_time"] == dt.datetime(2021, 12, 1, 15, 52, 35,
+                                                         tzinfo=dt.timezone.utc)
+        plane = nwb.nwbfile.imaging_planes["ImagingPlane"]
+        assert list(plane.origin_coords[:]) == [300.0, -9.0, -150.0]  # positionCurrent
+        assert "5.5.64.600" in nwb.nwbfile.devices["Microscope"].description
+
+
+def test_nwbinspector_dandi_clean(written_single):
+    from nwbinspector import Importance, inspect_nwbfile, load_config
+
+    messages = list(inspect_nwbfile(nwbfile_path=str(written_single[0]),
+                                    config=load_config("dandi")))
+    bad = [m for m in messages if m.importance in (Importance.CRITICAL,
+                                                   Importance.BEST_PRACTICE_VIOLATION)]
+    assert not bad, [(m.check_function_name, m.object_name, m.message) for m in bad]
+
+
+def test_round_trip_volumetric_bidirectional(volume, tmp_path):
+    session = read_prairieview_session(volume.folder)
+    rois = _rois(planes=(2, 0, 1))
+    traces = _traces(len(rois), FRAMES, seed=3)
+    path = write_nwb(tmp_path / "volume.nwb", volume.folder, rois=rois, progress=False,
+                     fluorescence=traces["fluorescence"], dfof=traces["dfof"],
+                     emission_wavelength=[595.0, 520.0], chunk_frames=7, workers=2,
+                     indicator="GCaMP6s", location="VISp", timezone="UTC")
+    with read_nwb(path) as nwb:
+        assert sorted(nwb.stacks) == [(c, p) for c in range(2) for p in range(3)]
+        for (c, p), movie in nwb.stacks.items():
+            # ground truth in z-stroke order: even cycles of the bidirectional stroke re-ordered
+            np.testing.assert_array_equal(movie[:], volume.images[:, p, c])
+        np.testing.assert_array_equal(nwb.frame_times_s.shape, (FRAMES, 3))
+        assert np.max(np.abs(nwb.frame_times_s - session.frame_times_s)) < 1e-6
+        assert nwb.channel_names == ("Ch1", "Ch2")
+        assert list(nwb.rois.ids) == [7, 2, 11]
+        assert [r.plane for r in nwb.rois] == [2, 0, 1]
+        for kind in ("fluorescence", "dfof"):
+            np.testing.assert_array_equal(nwb.traces[kind], traces[kind])
+        segs = nwb.nwbfile.processing["ophys"]["ImageSegmentation"].plane_segmentations
+        assert sorted(segs) == ["PlaneSegmentation_plane0", "PlaneSegmentation_plane1",
+                                "PlaneSegmentation_plane2"]
+        planes = nwb.nwbfile.imaging_planes
+        assert [float(planes[f"ImagingPlane_plane{p}"].origin_coords[2]) for p in range(3)] \
+            == [-150.0, -125.0, -100.0]
+        ch = [oc.emission_lambda for oc in planes["ImagingPlane_plane0"].optical_channel]
+        assert ch == [595.0, 520.0]
+        # each plane's series carries its own times (planes acquired one after the other)
+        series = nwb.nwbfile.acquisition
+        t1 = series["TwoPhotonSeries_ch0_plane1"].get_timestamps()
+        t0 = series["TwoPhotonSeries_ch0_plane0"].get_timestamps()
+        assert not np.allclose(t0, t1)
+
+
+@pytest.mark.parametrize("compression,opts", [("lzf", None), (None, None), ("gzip", 1)])
+def test_compression_options(single, tmp_path, compression, opts):
+    path = write_nwb(tmp_path / "c.nwb", single.folder, compression=compression,
+                     compression_opts=opts, chunk_frames=9, voltage=False, progress=False,
+                     timezone="UTC", **OPTICS)
+    with h5py.File(path, "r") as h5:
+        data = h5["acquisition/TwoPhotonSeries_ch0_plane0/data"]
+        assert data.compression == compression and data.chunks == (9, SHAPE[1], SHAPE[0])
+        # NWB's (frames, x, y) order, read here with plain h5py
+        np.testing.assert_array_equal(data[:].transpose(0, 2, 1), single.images[:, 0, 0])
+        assert "acquisition/Stimulus" not in h5
+
+
+@settings(max_examples=15, deadline=None)
+@given(frames=st.integers(1, 30), chunk=st.integers(1, 12), height=st.integers(1, 6),
+       width=st.integers(1, 6), gzip=st.booleans())
+def test_fill_movie_any_chunking(tmp_path_factory, frames, chunk, height, width, gzip):
+    from CalSciPy._nwb.movie import NWBStack, fill_movie
+
+    rng = np.random.default_rng(frames * 31 + chunk)
+    movie = rng.integers(0, 65535, (frames, height, width), dtype=np.uint16)
+    chunk = min(chunk, frames)
+    path = tmp_path_factory.mktemp("fill") / "m.h5"
+    with h5py.File(path, "w") as h5:
+        ds = h5.create_dataset("m", shape=(frames, width, height), dtype=np.uint16,
+                               chunks=(chunk, width, height),
+                               compression="gzip" if gzip else None)
+        fill_movie(ds, movie, chunk_frames=chunk, compression="gzip" if gzip else None,
+                   compression_opts=None, direct_gzip=gzip, workers=2)
+    with h5py.File(path, "r") as h5:
+        stack = NWBStack(h5["m"], "m")
+        np.testing.assert_array_equal(stack[:], movie)
+        np.testing.assert_array_equal(stack[frames - 1], movie[-1])
+
+
+def _listing(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_existing_target_needs_overwrite(single, tmp_path):
+    target = tmp_path / "x.nwb"
+    target.write_bytes(b"keep me")
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        write_nwb(target, single.folder, progress=False, timezone="UTC", **OPTICS)
+    assert target.read_bytes() == b"keep me" and _listing(tmp_path) == ["x.nwb"]
+    write_nwb(target, single.folder, progress=False, overwrite=True, voltage=False,
+              timezone="UTC", **OPTICS)
+    with read_nwb(target) as nwb:
+        assert nwb.stack().shape == (FRAMES, *SHAPE)
+
+
+@pytest.mark.parametrize("missing", ["indicator", "location", "emission_wavelength"])
+def test_refuses_missing_optics(single, tmp_path, missing):
+    kwargs = {k: v for k, v in OPTICS.items() if k != missing}
+    with pytest.raises(InvalidArgumentError, match=missing):
+        write_nwb(tmp_path / "x.nwb", single.folder, progress=False, **kwargs)
+    assert _listing(tmp_path) == []
+
+
+def test_refuses_bad_traces_and_rois(single, tmp_path):
+    rois = _rois()
+    with pytest.raises(InvalidArgumentError, match="frames"):
+        write_nwb(tmp_path / "x.nwb", single.folder, rois=rois, progress=False,
+                  fluorescence=np.zeros((3, FRAMES - 1)), **OPTICS)
+    with pytest.raises(InvalidArgumentError, match="rows"):
+        write_nwb(tmp_path / "x.nwb", single.folder, rois=rois, progress=False,
+                  fluorescence=np.zeros((2, FRAMES)), **OPTICS)
+    big = ROISet([ROI([30], [3], id=1)], (40, 40))  # row 30 is outside the 24-row frames
+    with pytest.raises(InvalidArgumentError, match="outside the imaging plane"):
+        write_nwb(tmp_path / "x.nwb", single.folder, rois=big, progress=False, **OPTICS)
+    with pytest.raises(InvalidArgumentError, match="plane"):
+        write_nwb(tmp_path / "x.nwb", single.folder, rois=_rois((0, 1, 0)), progress=False,
+                  **OPTICS)
+    with pytest.raises(InvalidArgumentError, match="ROIs they belong to"):
+        write_nwb(tmp_path / "x.nwb", single.folder, progress=False,
+                  fluorescence=np.zeros((3, FRAMES)), **OPTICS)
+    assert _listing(tmp_path) == []
+
+
+def test_refuses_session_without_frame_times(single, tmp_path):
+    session = read_prairieview_session(single.folder, use_xml=False)
+    with pytest.raises(SessionError, match="no frame times"):
+        write_nwb(tmp_path / "x.nwb", session, progress=False, **OPTICS)
+    assert _listing(tmp_path) == []
+
+
+def test_dandi_mode_requires_subject(single, tmp_path):
+    with pytest.raises(InvalidArgumentError, match="species, sex, age"):
+        write_nwb(tmp_path / "x.nwb", single.folder, dandi=True, subject_id="m1",
+                  progress=False, **OPTICS)
+    with pytest.raises(InvalidArgumentError, match="ISO 8601"):
+        write_nwb(tmp_path / "x.nwb", single.folder, age="90 days", progress=False, **OPTICS)
+    with pytest.raises(InvalidArgumentError, match="sex"):
+        write_nwb(tmp_path / "x.nwb", single.folder, sex="female", progress=False, **OPTICS)
+    assert _listing(tmp_path) == []
+
+
+def test_failure_while_streaming_leaves_nothing(single, tmp_path, monkeypatch):
+    import CalSciPy._nwb.write as writer
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(writer, "fill_movie", broken)
+    with pytest.raises(OSError, match="disk full"):
+        write_nwb(tmp_path / "x.nwb", single.folder, progress=False, timezone="UTC",
+                  **OPTICS)
+    assert _listing(tmp_path) == []
+
+
+def test_local_timezone_is_stated(single, tmp_path):
+    path = write_nwb(tmp_path / "x.nwb", single.folder, progress=False, voltage=False,
+                     **OPTICS)
+    with read_nwb(path) as nwb:
+        assert "local zone of the converting computer" in nwb.nwbfile.notes
+        assert nwb.metadata["session_start_time"].tzinfo is not None
+
+
+def _foreign_file(path, layout):
+    """A file laid out the way neuroconv (roiextractors) or suite2p write them."""
+    from pynwb import NWBHDF5IO, NWBFile
+    from pynwb.ophys import (
+        Fluorescence,
+        ImageSegmentation,
+        OpticalChannel,
+        RoiResponseSeries,
+        TwoPhotonSeries,
+    )
+
+    rng = np.random.default_rng(5)
+    movie = rng.integers(0, 4000, (30, 12, 10), dtype=np.uint16)  # (frames, y, x)
+    nwbfile = NWBFile("foreign", "id-1", dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc))
+    device = nwbfile.create_device(name="Microscope")
+    plane = nwbfile.create_imaging_plane(
+        name="ImagingPlane", optical_channel=OpticalChannel(
+            name="OpticalChannel", description="green", emission_lambda=500.0),
+        description="plane", device=device, excitation_lambda=920.0, imaging_rate=15.0,
+        indicator="GCaMP", location="cortex")
+    nwbfile.add_acquisition(TwoPhotonSeries(
+        name="TwoPhotonSeries", imaging_plane=plane, data=movie.transpose(0, 2, 1),
+        unit="n.a.", rate=15.0, starting_time=0.0))
+    module = nwbfile.create_processing_module("ophys", "processed")
+    seg = ImageSegmentation()
+    module.add(seg)
+    ps = seg.create_plane_segmentation(description="rois", imaging_plane=plane,
+                                       name="PlaneSegmentation")
+    masks = [[(1, 2, 1.0), (2, 2, 0.5)], [(5, 9, 1.0)], [(8, 11, 0.25), (9, 11, 0.75)]]
+    if layout == "suite2p":
+        ps.add_column("iscell", "two columns - iscell & probcell")
+        for mask, cell in zip(masks, [[1.0, 0.8], [0.0, 0.1], [1.0, 0.6]]):
+            ps.add_roi(pixel_mask=mask, iscell=cell)
+    else:
+        for mask in masks:
+            ps.add_roi(pixel_mask=mask)
+    region = ps.create_roi_table_region("all", region=[0, 1, 2])
+    f = rng.normal(size=(30, 3)).astype(np.float32)
+    neu = rng.normal(size=(30, 3)).astype(np.float32)
+    fluo = Fluorescence(name="Fluorescence")
+    names = ("Fluorescence", "Neuropil") if layout == "suite2p" else ("RoiResponseSeries",
+                                                                       "Neuropil")
+    for name, data in zip(names, (f, neu)):
+        fluo.add_roi_response_series(RoiResponseSeries(name=name, data=data, rois=region,
+                                                       unit="lumens", rate=15.0))
+    module.add(fluo)
+    with NWBHDF5IO(str(path), "w") as io:
+        io.write(nwbfile)
+    return movie, masks, f, neu
+
+
+@pytest.mark.parametrize("layout", ["neuroconv", "suite2p"])
+def test_reads_foreign_layouts(tmp_path, layout):
+    movie, masks, f, neu = _foreign_file(tmp_path / "f.nwb", layout)
+    with read_nwb(tmp_path / "f.nwb") as nwb:
+        np.testing.assert_array_equal(nwb.stack(0, 0)[:], movie)
+        np.testing.assert_allclose(nwb.frame_times_s[:, 0], np.arange(30) / 15.0)
+        assert list(nwb.rois.ids) == [0, 1, 2] and nwb.rois.shape == (12, 10)
+        np.testing.assert_array_equal(nwb.rois[0].xpix, [1, 2])  # pixel_mask x = column
+        np.testing.assert_array_equal(nwb.rois[0].ypix, [2, 2])
+        np.testing.assert_array_equal(nwb.rois[2].lam, [0.25, 0.75])
+        np.testing.assert_array_equal(nwb.traces["fluorescence"], f.T)
+        np.testing.assert_array_equal(nwb.traces["neuropil"], neu.T)
+        if layout == "suite2p":
+            np.testing.assert_array_equal(nwb.iscell, [True, False, True])
+            np.testing.assert_array_equal(nwb.iscell_prob, [0.8, 0.1, 0.6])
+
+
+def test_read_errors(tmp_path):
+    from CalSciPy.errors import DataFormatError
+
+    with pytest.raises(FileNotFoundError):
+        read_nwb(tmp_path / "none.nwb")
+    (tmp_path / "bad.nwb").write_bytes(b"not hdf5")
+    with pytest.raises(DataFormatError, match="not a readable NWB file"):
+        read_nwb(tmp_path / "bad.nwb")
+
+
+def test_import_stays_light():
+    code = ("import sys, CalSciPy, CalSciPy.nwb; "
+            "print(any(m in sys.modules for m in ('pynwb', 'hdmf', 'h5py')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_missing_extra_names_it(tmp_path):
+    code = ("import sys; sys.modules['pynwb'] = None\n"
+            "from CalSciPy.nwb import read_nwb\n"
+            "try:\n    read_nwb('x.nwb')\n"
+            "except ImportError as err:\n    print(type(err).__name__, err)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=tmp_path)
+    assert "MissingDependencyError" in out.stdout and "calscipy[nwb]" in out.stdout
