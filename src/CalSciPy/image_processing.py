@@ -38,16 +38,17 @@ Out of core
 from __future__ import annotations
 
 import os
-from numbers import Integral
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from CalSciPy import _backend
+from CalSciPy._checks import check_int
 from CalSciPy._filters import blocks as _blocks
 from CalSciPy._filters import dask as _dask
 from CalSciPy._filters.spec import BACKENDS, FilterSpec, gaussian_spec, median_spec
+from CalSciPy.errors import InvalidArgumentError, InvalidArgumentTypeError
 
 __all__ = ["filter_to_file", "gaussian_filter", "median_filter"]
 
@@ -237,16 +238,18 @@ def filter_to_file(
     elif filter == "gaussian":
         spec = gaussian_spec(sigma, truncate)
     else:
-        raise ValueError(f"filter must be 'median' or 'gaussian', got {filter!r}")
+        raise InvalidArgumentError(f"filter must be 'median' or 'gaussian', got {filter!r}")
     if backend not in ("cpu", "gpu"):
-        raise ValueError(f"backend must be 'cpu' or 'gpu' for filter_to_file, got {backend!r}")
+        raise InvalidArgumentError(
+            f"backend must be 'cpu' or 'gpu' for filter_to_file, got {backend!r}"
+        )
     if isinstance(src, (str, os.PathLike)):
         src_path = Path(src)
         if not src_path.exists():
             raise FileNotFoundError(f"src {str(src_path)!r} does not exist")
         dst_path = Path(dst)
         if dst_path.exists() and dst_path.resolve() == src_path.resolve():
-            raise ValueError(f"src and dst are the same path: {str(src_path)!r}")
+            raise InvalidArgumentError(f"src and dst are the same path: {str(src_path)!r}")
         if stack_format(src_path, exists=True) == "tiff":
             source = io_tools.TiffStack.open(src_path)
         else:
@@ -254,14 +257,14 @@ def filter_to_file(
     else:
         source = src
     if len(getattr(source, "shape", ())) != 3:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"src must be a (frames, y, x) stack, got shape {getattr(source, 'shape', None)}"
         )
     _check_dtype(np.dtype(source.dtype), spec)
     if block_size is None:
         frame_bytes = int(np.prod(source.shape[1:])) * np.dtype(source.dtype).itemsize
         block_size = max(1, _FILE_BLOCK_BYTES // max(frame_bytes, 1))
-    block_size = _check_count(block_size, "block_size", minimum=1)
+    block_size = check_int(block_size, "block_size", minimum=1)
     lazy = _blocks.FilteredStack(source, spec.runner(backend), spec.radius[0], block_size)
     return io_tools.save_stack(dst, lazy, overwrite=overwrite, progress=progress)
 
@@ -269,18 +272,12 @@ def filter_to_file(
 # ---------------------------------------------------------------------------------------------
 # dispatch
 # ---------------------------------------------------------------------------------------------
-def _check_count(value, name: str, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
 def _check_dtype(dtype: np.dtype, spec: FilterSpec) -> None:
     kinds = "buif" if spec.kind == "median" else "uif"
     if dtype.kind not in kinds:
-        raise TypeError(f"images must hold real numbers for a {spec.kind} filter, got {dtype}")
+        raise InvalidArgumentTypeError(
+            f"images must hold real numbers for a {spec.kind} filter, got {dtype}"
+        )
 
 
 def _as_stack(images):
@@ -292,11 +289,13 @@ def _as_stack(images):
         except (TypeError, ValueError) as err:
             raise TypeError(f"images must be an array, got {type(images).__name__}") from err
     if np.dtype(images.dtype).kind not in "buif":
-        raise TypeError(f"images must hold real numbers, got dtype {images.dtype}")
+        raise InvalidArgumentTypeError(f"images must hold real numbers, got dtype {images.dtype}")
     if images.ndim == 2:
         return images[np.newaxis], True
     if images.ndim != 3:
-        raise ValueError(f"images must be (frames, y, x) (or 2-D), got shape {images.shape}")
+        raise InvalidArgumentError(
+            f"images must be (frames, y, x) (or 2-D), got shape {images.shape}"
+        )
     return images, False
 
 
@@ -305,24 +304,24 @@ def _filter(images, spec: FilterSpec, block_size, block_buffer, in_place, backen
     stack, squeeze = _as_stack(images)
     _check_dtype(np.dtype(stack.dtype), spec)
     if 0 in stack.shape:
-        raise ValueError(f"images has an empty axis: shape {tuple(original.shape)}")
+        raise InvalidArgumentError(f"images has an empty axis: shape {tuple(original.shape)}")
     if block_size is not None:
-        block_size = _check_count(block_size, "block_size", minimum=1)
-    block_buffer = _check_count(block_buffer, "block_buffer", minimum=0)
+        block_size = check_int(block_size, "block_size", minimum=1)
+    block_buffer = check_int(block_buffer, "block_buffer", minimum=0)
     if block_buffer and block_size is None:
-        raise ValueError("block_buffer needs block_size (frames per block)")
+        raise InvalidArgumentError("block_buffer needs block_size (frames per block)")
     is_dask = _backend.is_dask_array(stack)
     is_cupy = _backend.is_cupy_array(stack)
     if backend is None:
         backend = "dask" if is_dask else "gpu" if is_cupy else "cpu"
     elif backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        raise InvalidArgumentError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if in_place:
         if is_dask:
             raise TypeError("in_place=True is impossible for a dask array (dask arrays are "
                             "immutable); use the returned array")
         if isinstance(stack, np.ndarray) and not stack.flags.writeable:
-            raise ValueError("in_place=True needs a writable array; images is read-only "
+            raise InvalidArgumentError("in_place=True needs a writable array; images is read-only "
                              "(e.g. a memmap opened with mode='r')")
 
     if backend == "dask" or (is_dask and backend == "gpu"):
