@@ -281,7 +281,13 @@ def test_real_prairieview_single_page_files(prairieview_fixtures):
     files = sorted(folder.glob("*.ome.tif"))
     one = load_images(files[0])
     assert one.shape == (1, 256, 256) and one.dtype == np.uint16
-    both = load_images(folder)
+    # the excerpt has 4 planes per cycle: as one folder of TIFFs they would be interleaved as
+    # if they were time points, so the folder is refused with directions (issue 12.5)
+    with pytest.raises(DataFormatError, match="4 images per cycle.*load_bruker_tifs"):
+        load_images(folder)
+    with pytest.raises(DataFormatError, match="PrairieView session"):
+        io_tools.TiffStack.open(folder)
+    both = _load_many_tif(files)  # an explicit list of files is read as given
     assert both.shape == (len(files), 256, 256)
     first = sorted(files, key=_common.natural_key)[0]
     np.testing.assert_array_equal(both[0], _load_single_tif(first)[0])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from CalSciPy._atomic import as_path, atomic_path, atomic_write
+from CalSciPy._atomic import as_path, atomic_path, atomic_write, reserve_space
+from CalSciPy._checks import is_integer
 from CalSciPy._io.common import (
     BLOCK_BYTES,
     check_dtype,
@@ -23,29 +25,42 @@ from CalSciPy._io.common import (
     nbytes_of,
     progress_bar,
 )
-from CalSciPy.errors import DataFormatError
+from CalSciPy.errors import DataFormatError, InvalidArgumentError
 
 __all__ = ["load_binary", "save_binary", "create_binary", "binary_paths", "read_binary_meta"]
 
 #: file stem used when the path names a folder
 DEFAULT_STEM = "binary_video"
 META_KEYS = ("frames", "y", "x", "dtype")
+#: no stack description may exceed this many bytes (numpy's limit, 2**63)
+MAX_BYTES = 2**63
 
 
 def binary_paths(path: str | os.PathLike, *, create: bool = False) -> tuple[Path, Path]:
     """Return the ``(.bin, .json)`` pair a path names.
 
-    A path with a suffix names the file (``stem.bin`` and ``stem.json`` side by side; ``.bin``
-    or ``.json`` given directly select their partner); a path without a suffix, or an existing
-    folder, holds ``binary_video.bin``/``binary_video.json``. ``create=True`` makes that
-    folder (with parents) when it is missing.
+    One rule, by the last suffix only: a path ending in ``.bin`` or ``.json`` (any case) names
+    the pair ``stem.bin``/``stem.json`` side by side; **any other path** (``session``,
+    ``mouse1.day2``, an existing folder) is a folder holding ``binary_video.bin``/
+    ``binary_video.json``. So ``mouse1.day2`` never becomes ``mouse1.bin`` (another dataset's
+    file). ``create=True`` makes that folder (with parents) when it is missing.
+
+    Raises
+    ------
+    NotADirectoryError
+        ``path`` is an existing file that is neither ``.bin`` nor ``.json``.
     """
     path = as_path(path)
-    if path.is_dir() or not path.suffix:
-        if create:
-            path.mkdir(parents=True, exist_ok=True)
-        return path / f"{DEFAULT_STEM}.bin", path / f"{DEFAULT_STEM}.json"
-    return path.with_suffix(".bin"), path.with_suffix(".json")
+    if path.suffix.lower() in (".bin", ".json") and not path.is_dir():
+        return path.with_suffix(".bin"), path.with_suffix(".json")
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(
+            f"{str(path)!r} is an existing file: a binary stack is a .bin/.json pair or a "
+            f"folder holding {DEFAULT_STEM}.bin/.json"
+        )
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+    return path / f"{DEFAULT_STEM}.bin", path / f"{DEFAULT_STEM}.json"
 
 
 def _meta(shape: tuple[int, int, int], dtype: np.dtype) -> dict[str, Any]:
@@ -73,7 +88,7 @@ def read_binary_meta(json_path: Path) -> tuple[tuple[int, int, int], np.dtype]:
     shape = []
     for key in ("frames", "y", "x"):
         value = meta[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        if not is_integer(value) or value < 0:
             raise DataFormatError(
                 f"binary metadata {json_path}: {key!r} must be a non-negative integer, "
                 f"got {value!r}"
@@ -83,6 +98,13 @@ def read_binary_meta(json_path: Path) -> tuple[tuple[int, int, int], np.dtype]:
         dtype = check_dtype(meta["dtype"], f"binary metadata {json_path}")
     except TypeError as err:
         raise DataFormatError(str(err)) from err
+    # values read from a file are untrusted: numpy cannot even describe an array past 2**63
+    # bytes (frames=2**64 gave a bare OverflowError)
+    if math.prod(shape) * dtype.itemsize >= MAX_BYTES or max(shape) >= MAX_BYTES:
+        raise DataFormatError(
+            f"binary metadata {json_path}: frames={shape[0]}, y={shape[1]}, x={shape[2]} of "
+            f"{dtype.name} describe more than 2**63 bytes; the sidecar is corrupt"
+        )
     return (shape[0], shape[1], shape[2]), dtype.newbyteorder("<")
 
 
@@ -96,7 +118,8 @@ def _locate(path: str | os.PathLike) -> tuple[Path, Path]:
             )
         return bin_path, json_path
     if path.suffix.lower() not in (".bin", ".json"):
-        raise ValueError(f"binary path {str(path)!r} must be a folder, a .bin or a .json file")
+        raise InvalidArgumentError(
+            f"binary path {str(path)!r} must be a folder, a .bin or a .json file")
     return path.with_suffix(".bin"), path.with_suffix(".json")
 
 
@@ -130,12 +153,12 @@ def load_binary(
         ``frames * y * x * itemsize`` (the message gives both sizes).
     """
     if mode not in ("r", "r+", "c"):
-        raise ValueError(f"mode must be 'r', 'r+' or 'c', got {mode!r}")
+        raise InvalidArgumentError(f"mode must be 'r', 'r+' or 'c', got {mode!r}")
     bin_path, json_path = _locate(path)
     shape, dtype = read_binary_meta(json_path)
     if not bin_path.is_file():
         raise FileNotFoundError(f"binary data {str(bin_path)!r} does not exist")
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize
     actual = bin_path.stat().st_size
     if actual != expected:
         raise DataFormatError(
@@ -171,9 +194,9 @@ def save_binary(
     Parameters
     ----------
     path
-        A path with a suffix names the file (``stem.bin`` and ``stem.json`` beside it); a path
-        without suffix (or an existing folder) is a folder, created when missing, receiving
-        ``binary_video.bin``/``binary_video.json``.
+        ``stem.bin`` or ``stem.json`` names the pair ``stem.bin``/``stem.json``; any other path
+        (``session``, ``mouse1.day2``: other suffixes are part of the name) is a folder,
+        created when missing, receiving ``binary_video.bin``/``binary_video.json``.
     images
         ``(frames, y, x)`` stack (a 2-D image is one frame); numpy, ``np.memmap`` or dask.
         Unsigned/signed integers or floats; written block by block, so memory stays bounded.
@@ -259,25 +282,38 @@ def create_binary(
 
     Notes
     -----
-    The temporary file is allocated at full size up front (sparse where the filesystem allows).
+    The temporary file's blocks are reserved up front (``os.posix_fallocate``), so a disk
+    without room fails at once with ``OSError`` (``ENOSPC``) naming the target and the
+    temporary file is removed; filesystems that cannot reserve get a sparse file.
     On POSIX the memmap stays usable after the block (it then maps the final file). Windows
     refuses to rename a file that is still mapped, so there the final rename fails with
     ``PermissionError`` (and the temporary file is removed).
     """
     try:
         shape = tuple(int(n) for n in shape)
-    except TypeError as err:
+    except (TypeError, ValueError) as err:
         raise TypeError(f"shape must be a tuple of ints, got {shape!r}") from err
     if len(shape) == 2:
         shape = (1, *shape)
     if len(shape) != 3 or min(shape) < 1:
-        raise ValueError(f"shape must be (frames, y, x) with every axis >= 1, got {shape}")
+        raise InvalidArgumentError(
+            f"shape must be (frames, y, x) with every axis >= 1, got {shape}")
     dtype = check_dtype(dtype, "create_binary").newbyteorder("<")
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes >= MAX_BYTES:
+        raise InvalidArgumentError(f"shape {shape} of {dtype.name} exceeds 2**63 bytes")
     bin_path, json_path = binary_paths(path, create=True)
     _refuse_existing(bin_path, json_path, overwrite)
     with atomic_write(json_path, overwrite=overwrite, mode="w") as json_handle:
         json_handle.write(json.dumps(_meta(shape, dtype)))
         with atomic_path(bin_path, overwrite=overwrite) as staged:
-            stack = np.memmap(staged, dtype=dtype, mode="w+", shape=shape)
+            # reserve every block now: writing through a map into a sparse file on a full
+            # disk kills the process with SIGBUS; this way it is an OSError naming bin_path
+            fd = os.open(staged, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o600)
+            try:
+                reserve_space(fd, nbytes, bin_path)
+            finally:
+                os.close(fd)
+            stack = np.memmap(staged, dtype=dtype, mode="r+", shape=shape)
             yield stack
             stack.flush()

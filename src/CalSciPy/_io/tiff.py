@@ -1,10 +1,13 @@
 """Multi-page TIFF stacks (tifffile): single files, folders of files, split saving."""
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
 import struct
+import uuid
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,7 +16,8 @@ from typing import Any
 import numpy as np
 import tifffile
 
-from CalSciPy._atomic import as_path, atomic_path
+from CalSciPy._atomic import as_path, atomic_path, atomic_paths
+from CalSciPy._checks import check_real, is_integer
 from CalSciPy._io.common import (
     BLOCK_BYTES,
     check_dtype,
@@ -28,7 +32,7 @@ from CalSciPy._io.common import (
 )
 from CalSciPy._io.source import FrameSource
 from CalSciPy._io.tiffnoise import quiet_tifffile
-from CalSciPy.errors import DataFormatError
+from CalSciPy.errors import DataFormatError, InvalidArgumentError
 
 __all__ = [
     "load_images",
@@ -51,6 +55,10 @@ BIGTIFF_BYTES = 2**32 - 2**25
 DEFAULT_STEM = "images"
 #: threads reading a folder; I/O and decoding release the GIL
 MAX_READ_THREADS = 8
+#: private TIFF tag (ASCII JSON, first page) recording which saved stack a file belongs to
+PART_TAG = 65400
+#: the record's ``kind``; other uses of the tag number are not ours and are ignored
+PART_KIND = "calscipy.tiff-part/1"
 
 
 
@@ -147,11 +155,128 @@ def _layout(tif: tifffile.TiffFile, path: Path) -> tuple[list[Any], list[int], t
     return list(series), [n for n, _, _ in shapes], shape, np.dtype(series[0].dtype)
 
 
+def _part_record(tif: tifffile.TiffFile) -> dict[str, Any] | None:
+    """The part-set record :func:`save_images` wrote into a file, or None (not ours)."""
+    try:
+        tag = tif.pages.first.tags.get(PART_TAG)
+    except _TIFF_ERRORS:
+        return None
+    if tag is None or not isinstance(tag.value, str):
+        return None
+    try:
+        record = json.loads(tag.value)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or record.get("kind") != PART_KIND:
+        return None
+    stem, set_id = record.get("stem"), record.get("set")
+    part, parts = record.get("part"), record.get("parts")
+    if (not isinstance(stem, str) or not isinstance(set_id, str)
+            or not all(is_integer(v) for v in (part, parts))
+            or not 0 <= part < parts):
+        return None
+    return record
+
+
+def _record_text(stem: str, set_id: str, part: int, parts: int, frames: int) -> str:
+    return json.dumps({"kind": PART_KIND, "stem": stem, "set": set_id, "part": part,
+                       "parts": parts, "frames": int(frames)})
+
+
 def _tif_info(path: Path) -> tuple[tuple[int, int, int], np.dtype]:
     """Shape ``(frames, y, x)`` and dtype of a TIFF file without reading pixel data."""
+    shape, dtype, _ = _tif_info_record(path)
+    return shape, dtype
+
+
+def _tif_info_record(path: Path) -> tuple[tuple[int, int, int], np.dtype, dict | None]:
+    """:func:`_tif_info` plus the file's part-set record (None for files not saved here)."""
     with quiet_tifffile(), _open(path) as tif:
         _, _, shape, dtype = _layout(tif, path)
-    return shape, dtype
+        record = _part_record(tif)
+    return shape, dtype, record
+
+
+def check_part_sets(
+    files: Sequence[Path], records: Sequence[dict | None], *, complete: bool
+) -> None:
+    """Refuse a mixed (or, with ``complete``, an incomplete) set of parts of a saved stack.
+
+    :func:`save_images` records in every file it writes the stack (``stem``), the save
+    (``set``, a random id), the part number and the number of parts. Files of one stem from
+    different saves mean a save was interrupted while its parts were being renamed into place,
+    so the files hold neither the old nor the new stack; a missing part (``complete``: a whole
+    folder is read) means frames are missing. Files without a record are not checked.
+
+    Raises
+    ------
+    calscipy.errors.DataFormatError
+        Naming the folder, the stack and the files concerned.
+    """
+    groups: dict[tuple[Path, str], list[tuple[Path, dict]]] = defaultdict(list)
+    for path, record in zip(files, records):
+        if record is not None:
+            groups[(path.parent, record["stem"])].append((path, record))
+    for (folder, stem), members in groups.items():
+        by_set: dict[tuple[str, int], list[str]] = defaultdict(list)
+        for path, record in members:
+            by_set[(record["set"], record["parts"])].append(path.name)
+        if len(by_set) > 1:
+            described = "; ".join(
+                f"{', '.join(sorted(names))} (one save of {parts} part(s))"
+                for (_, parts), names in by_set.items()
+            )
+            raise DataFormatError(
+                f"{folder} holds a mixed set of parts of the stack {stem!r}, written by "
+                f"different saves: {described}. A save was interrupted while replacing the "
+                f"files, so they hold neither stack; save the stack again or remove the stale "
+                f"files"
+            )
+        parts = members[0][1]["parts"]
+        count = Counter(record["part"] for _, record in members)
+        twice = sorted(p for p, n in count.items() if n > 1)
+        if twice:
+            names = sorted(path.name for path, r in members if r["part"] in twice)
+            raise DataFormatError(
+                f"{folder} holds part(s) {twice} of the stack {stem!r} more than once "
+                f"({', '.join(names)}): copies of the same frames"
+            )
+        missing = [i for i in range(parts) if i not in count]
+        if complete and missing:
+            suffix = members[0][0].suffix
+            expected = ([folder / f"{stem}{suffix}"] if parts == 1
+                        else _part_names(folder / f"{stem}{suffix}", parts))
+            raise DataFormatError(
+                f"{folder} holds an incomplete set of parts of the stack {stem!r}: "
+                f"{', '.join(expected[i].name for i in missing)} "
+                f"({len(missing)} of {parts} parts) missing"
+            )
+
+
+def _refuse_prairieview(folder: Path, files: Sequence[Path]) -> None:
+    """A multi-plane or multi-channel PrairieView folder is not one time series: refuse it."""
+    from CalSciPy.bruker._naming import parse_image_names
+
+    names = parse_image_names([p.name for p in files])
+    if len(names) == 0:
+        return
+    channels = np.unique(names.channels)
+    per_cycle = max(Counter(names.cycles.tolist()).values())
+    planes = len(np.unique(names.cycles)) > 1 and per_cycle > 1
+    if len(channels) <= 1 and not planes:
+        return  # one channel, one plane: the natural order is the time order
+    what = []
+    if planes:
+        what.append(f"{per_cycle} images per cycle (planes)")
+    if len(channels) > 1:
+        what.append(f"{len(channels)} channels ({', '.join(f'Ch{c}' for c in channels)})")
+    raise DataFormatError(
+        f"{folder} is a PrairieView session with {' and '.join(what)}; read as one folder of "
+        f"TIFFs its planes/channels would be interleaved as if they were time points. Load "
+        f"it with CalSciPy.bruker.load_bruker_tifs(folder, channel=C, plane=P) or lazily "
+        f"with read_prairieview_session(folder).stack(channel, plane); on the command line: "
+        f"calscipy filter FOLDER DST --channel C --plane P"
+    )
 
 
 def _read_into(
@@ -216,12 +341,18 @@ def _check_same(files: Sequence[Path], infos: Sequence[tuple[tuple, np.dtype]]) 
             )
 
 
-def _scan(files: Sequence[Path]) -> tuple[list[int], tuple[int, int], np.dtype]:
-    """Frames per file, common (y, x) and dtype; raises naming the first odd file."""
+def _scan(
+    files: Sequence[Path], *, complete: bool = False
+) -> tuple[list[int], tuple[int, int], np.dtype]:
+    """Frames per file, common (y, x) and dtype; raises naming the first odd file.
+
+    Mixed part sets are refused; ``complete`` (a whole folder) also refuses missing parts.
+    """
     with ThreadPoolExecutor(_threads(len(files))) as pool:
-        infos = list(pool.map(_tif_info, files))
-    _check_same(files, infos)
-    (_, y, x), dtype = infos[0]
+        infos = list(pool.map(_tif_info_record, files))
+    _check_same(files, [info[:2] for info in infos])
+    check_part_sets(files, [info[2] for info in infos], complete=complete)
+    (_, y, x), dtype, _ = infos[0]
     return [info[0][0] for info in infos], (y, x), dtype
 
 
@@ -233,6 +364,7 @@ def _tiff_list(path: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Pa
         files = tiff_files(folder)
         if not files:
             raise DataFormatError(f"folder {str(folder)!r} holds no .tif/.tiff files")
+        _refuse_prairieview(folder, files)
         return files
     files = [existing_path(p) for p in path]
     if not files:
@@ -256,24 +388,28 @@ def _load_many_tif(
     per_file = first_shape[0]
     images = np.empty((per_file * len(files), *first_shape[1:]), dtype)
 
-    def read_uniform(i: int) -> tuple[tuple, np.dtype, int]:
+    def read_uniform(i: int) -> tuple[tuple, np.dtype, int, dict | None]:
         with quiet_tifffile(), _open(files[i]) as tif:
             series, counts, shape, fdtype = _layout(tif, files[i])
+            record = _part_record(tif)
             if shape != first_shape or fdtype != dtype:
-                return shape, fdtype, 0
+                return shape, fdtype, 0, record
             out = images[i * per_file:(i + 1) * per_file]
             _read_into(tif, files[i], series, counts, out)
-            return shape, fdtype, out.nbytes
+            return shape, fdtype, out.nbytes, record
 
     with (
         progress_bar(images.nbytes, "loading TIFFs", progress) as bar,
         ThreadPoolExecutor(_threads(len(files))) as pool,
     ):
-        infos = []
-        for shape, fdtype, nbytes in pool.map(read_uniform, range(len(files))):
+        infos, records = [], []
+        for shape, fdtype, nbytes, record in pool.map(read_uniform, range(len(files))):
             infos.append((shape, fdtype))
+            records.append(record)
             bar.update(nbytes)
     _check_same(files, infos)
+    # a folder must hold whole stacks; a list given by the caller may be a deliberate subset
+    check_part_sets(files, records, complete=isinstance(path, (str, os.PathLike)))
     if all(shape == first_shape for shape, _ in infos):
         return images
     # frame counts differ (e.g. the short last part of a split stack): files before the first
@@ -324,7 +460,9 @@ def load_images(path: str | os.PathLike, *, progress: bool = True) -> np.ndarray
         ``path`` does not exist.
     calscipy.errors.DataFormatError (a ValueError)
         Empty folder, files of different shapes/dtypes (names the first offending file),
-        truncated or corrupt TIFF, RGB images.
+        truncated or corrupt TIFF, RGB images; a mixed or incomplete set of parts of a stack
+        saved by :func:`save_images`; a multi-plane or multi-channel PrairieView folder
+        (interleaved planes are not a time series: the message says how to load it).
 
     Notes
     -----
@@ -361,8 +499,10 @@ def _frames(images: Any, bar: Any) -> Iterator[np.ndarray]:
         bar.update(block.nbytes)
 
 
-def _write_tiff(file: Path, images: Any, bar: Any) -> None:
+def _write_tiff(file: Path, images: Any, bar: Any, record: str | None = None) -> None:
     kwargs = _tiff_kwargs(images)
+    if record is not None:  # first page only: which stack, save and part this file is
+        kwargs["extratags"] = [(PART_TAG, "s", 0, record, True)]
     if type(images) is np.ndarray and images.dtype.isnative and images.flags.c_contiguous:
         tifffile.imwrite(file, images, **kwargs)
         bar.update(images.nbytes)
@@ -388,22 +528,22 @@ def _save_single_tif(
     ImageJ hyperstack (``TYX``) metadata for uint8/uint16/float32 so Fiji shows the right
     frame count; other dtypes (e.g. int16, float64) as plain TIFF with tifffile's shape
     metadata; BigTIFF (no ImageJ metadata) above 4 GB. ``overwrite=False`` refuses an existing
-    file.
+    file. The file records that it is the whole stack (a set of one part).
     """
     images = check_images(images)
     path = as_path(path)
     if path.is_dir():
         raise IsADirectoryError(f"{str(path)!r} is a folder; name the .tif file to write")
+    record = _record_text(path.stem, uuid.uuid4().hex, 0, 1, images.shape[0])
     with (
         progress_bar(nbytes_of(images), f"saving {path.name}", progress) as bar,
         atomic_path(path, overwrite=overwrite) as staged,
     ):
-        _write_tiff(staged, images, bar)
+        _write_tiff(staged, images, bar, record)
 
 
 def _frames_per_file(images: Any, size_cap: float) -> int:
-    if not isinstance(size_cap, (int, float)) or isinstance(size_cap, bool) or not size_cap > 0:
-        raise ValueError(f"size_cap must be a positive number of GB, got {size_cap!r}")
+    size_cap = check_real(size_cap, "size_cap", positive=True, unit="GB")
     frame_bytes = math.prod(images.shape[1:]) * np.dtype(images.dtype).itemsize
     # GB = 1e9 bytes, as CalSciPy.misc.calculate_frames_per_file counts it; a frame larger
     # than the cap still gets a file of its own
@@ -415,11 +555,81 @@ def _part_names(path: Path, n_files: int) -> list[Path]:
     return [path.with_name(f"{path.stem}_{i:0{digits}d}{path.suffix}") for i in range(n_files)]
 
 
-def _existing_parts(path: Path) -> list[Path]:
-    pattern = re.compile(re.escape(path.stem) + r"_\d{2,}" + re.escape(path.suffix) + "$")
+def _candidate_parts(path: Path) -> list[Path]:
+    """Files whose *names* fit ``<stem>.tif`` or ``<stem>_NN.tif`` beside ``path``."""
+    pattern = re.compile(re.escape(path.stem) + r"(_\d{2,})?" + re.escape(path.suffix))
     if not path.parent.is_dir():
         return []
-    return [p for p in path.parent.iterdir() if pattern.fullmatch(p.name)]
+    return sorted((p for p in path.parent.iterdir()
+                   if pattern.fullmatch(p.name) and p.is_file()), key=natural_key)
+
+
+def _own_parts(path: Path) -> tuple[list[Path], list[Path]]:
+    """Split the candidate part names beside ``path`` into (written here for this stem, other).
+
+    Only a file whose part-set record names this stem was written by :func:`save_images` as
+    part of this stack; a user's ``trial_01.tif`` beside ``trial.tif`` is someone else's.
+    """
+    ours, others = [], []
+    for candidate in _candidate_parts(path):
+        try:
+            with quiet_tifffile(), _open(candidate) as tif:
+                record = _part_record(tif)
+        except (DataFormatError, OSError):
+            record = None
+        (ours if record is not None and record["stem"] == path.stem else others).append(
+            candidate)
+    return ours, others
+
+
+def _save_set(
+    target: Path,
+    images: Any,
+    per_file: int,
+    *,
+    overwrite: bool,
+    progress: bool,
+    split_names: bool,
+    remove_stale: bool,
+) -> list[Path]:
+    """Write ``images`` as one set of files, atomically as a set; return the files written.
+
+    Rules: a file this package did not write for this stack is never replaced or deleted,
+    except ``target`` itself, which the caller named (replaced only with ``overwrite``). With
+    ``remove_stale`` the parts of an earlier save of the same stack that this save does not
+    rewrite are deleted once the new set is in place.
+    """
+    n_files = math.ceil(images.shape[0] / per_file)
+    names = _part_names(target, n_files) if split_names or n_files > 1 else [target]
+    ours, others = _own_parts(target)
+    foreign = [p for p in others if p in names and p != target]
+    if foreign:
+        raise FileExistsError(
+            f"{', '.join(str(p) for p in foreign)} already exist(s) and were not written by "
+            f"CalSciPy as parts of {target.name}; they are never replaced or deleted: move "
+            f"them away or choose another name"
+        )
+    stale = [p for p in ours if p not in names] if remove_stale else []
+    if remove_stale and target.exists() and target not in names and target not in stale:
+        stale.append(target)  # the named file itself (it would shadow the parts' stem)
+    if not overwrite:
+        existing = [p for p in [*names, *stale] if p.exists()]
+        if existing:
+            raise FileExistsError(
+                f"{', '.join(str(p) for p in existing)} already exist(s); pass "
+                f"overwrite=True to replace"
+            )
+    set_id = uuid.uuid4().hex
+    with (
+        progress_bar(nbytes_of(images), f"saving {target.stem}", progress) as bar,
+        atomic_paths(names, overwrite=overwrite) as staged,
+    ):
+        for i, file in enumerate(staged):
+            chunk = frame_range(images, i * per_file, (i + 1) * per_file)
+            record = _record_text(target.stem, set_id, i, n_files, chunk.shape[0])
+            _write_tiff(file, chunk, bar, record)
+    remove_quietly(*stale)
+    return names
 
 
 def _save_many_tif(
@@ -432,26 +642,16 @@ def _save_many_tif(
 ) -> list[Path]:
     """Split ``images`` into ``<stem>_00.tif, <stem>_01.tif, …`` of at most ``size_cap`` GB.
 
-    ``path`` is the unsplit name (``folder/stem.tif``); each part is written atomically. The
-    real itemsize sets the frames per file (``floor(size_cap * 1e9 / frame bytes)``, as
-    :func:`CalSciPy.misc.calculate_frames_per_file`).
+    ``path`` is the unsplit name (``folder/stem.tif``); the parts are written atomically as a
+    set (see :func:`save_images`). The real itemsize sets the frames per file
+    (``floor(size_cap * 1e9 / frame bytes)``, as :func:`CalSciPy.misc.calculate_frames_per_file`).
     Returns the written paths.
     """
     images = check_images(images)
     path = as_path(path)
     per_file = _frames_per_file(images, size_cap)
-    n_files = math.ceil(images.shape[0] / per_file)
-    parts = _part_names(path, n_files)
-    if not overwrite:
-        for part in parts:
-            if part.exists():
-                raise FileExistsError(f"{part} already exists; pass overwrite=True to replace it")
-    with progress_bar(nbytes_of(images), f"saving {path.stem}_*", progress) as bar:
-        for i, part in enumerate(parts):
-            chunk = frame_range(images, i * per_file, (i + 1) * per_file)
-            with atomic_path(part, overwrite=overwrite) as staged:
-                _write_tiff(staged, chunk, bar)
-    return parts
+    return _save_set(path, images, per_file, overwrite=overwrite, progress=progress,
+                     split_names=True, remove_stale=False)
 
 
 def _tiff_target(path: Path) -> Path:
@@ -490,10 +690,12 @@ def save_images(
         frames each (the real itemsize), the count
         :func:`CalSciPy.misc.calculate_frames_per_file` gives.
     overwrite
-        Keyword-only. True (the documented behaviour) replaces existing output: each file is
-        replaced atomically, and leftover parts of an earlier save under the same stem
-        (``<stem>.tif`` or ``<stem>_NN.tif`` not written this time) are deleted so the folder
-        holds exactly the new stack. False raises ``FileExistsError`` if any target exists.
+        Keyword-only. True (the documented behaviour) replaces existing output: the named file
+        and the parts of an earlier save of the same stack. Only files this package wrote as
+        parts of that stack (recorded in each file, see Notes) are replaced or deleted; a file
+        of yours that merely fits the naming (``trial_01.tif`` beside ``trial.tif``) is left
+        alone, and a save that would have to replace one raises ``FileExistsError`` naming
+        it. False raises ``FileExistsError`` if any file would be replaced or deleted.
     progress
         Keyword-only. Show a tqdm bar for writes over a few hundred MB.
 
@@ -510,20 +712,20 @@ def save_images(
     file above 4 GB (``size_cap`` > 4) is written as BigTIFF, without ImageJ metadata. Every
     file is written to a temporary file in the destination folder, fsynced and renamed; on an
     error the target is untouched and the temporary file removed.
+
+    Every file records (private TIFF tag 65400, JSON) the stack it belongs to, a random id of
+    the save, its part number and the number of parts. A split stack is written atomically as
+    a set: all parts are complete on disk under temporary names before the first is renamed
+    into place, then parts of the earlier save that were not rewritten are deleted. A reader
+    (:func:`load_images` on the folder, :class:`TiffStack`) that finds parts of one stack from
+    different saves (a save killed during its final renames) or a missing part raises
+    :class:`~CalSciPy.errors.DataFormatError` naming them instead of returning mixed frames.
     """
     images = check_images(images)
     target = _tiff_target(as_path(path))
     per_file = _frames_per_file(images, size_cap)
-    stale = set(_existing_parts(target)) | ({target} if target.exists() else set())
-    if images.shape[0] <= per_file:
-        _save_single_tif(target, images, overwrite=overwrite, progress=progress)
-        written = {target}
-    else:
-        if not overwrite and target.exists():
-            raise FileExistsError(f"{target} already exists; pass overwrite=True to replace it")
-        written = set(_save_many_tif(target, images, size_cap, overwrite=overwrite,
-                                     progress=progress))
-    remove_quietly(*(stale - written))
+    _save_set(target, images, per_file, overwrite=overwrite, progress=progress,
+              split_names=False, remove_stale=True)
     return 0
 
 
@@ -535,11 +737,11 @@ class TiffStack(FrameSource):
     be streamed block by block (used by :func:`convert_images`).
     """
 
-    def __init__(self, files: Sequence[Path]):
+    def __init__(self, files: Sequence[Path], *, complete: bool = False):
         self.files = list(files)
         if not self.files:
-            raise ValueError("TiffStack needs at least one file")
-        counts, (y, x), self.dtype = _scan(self.files)
+            raise InvalidArgumentError("TiffStack needs at least one file")
+        counts, (y, x), self.dtype = _scan(self.files, complete=complete)
         self._offsets = np.concatenate([[0], np.cumsum(counts)]).astype(int)
         self.shape = (int(self._offsets[-1]), y, x)
 
@@ -550,7 +752,9 @@ class TiffStack(FrameSource):
         files = tiff_files(path) if path.is_dir() else [path]
         if not files:
             raise DataFormatError(f"folder {str(path)!r} holds no .tif/.tiff files")
-        return cls(files)
+        if path.is_dir():
+            _refuse_prairieview(path, files)
+        return cls(files, complete=path.is_dir())
 
     def _read(self, start: int, stop: int) -> np.ndarray:
         out = np.empty((stop - start, *self.shape[1:]), self.dtype)
