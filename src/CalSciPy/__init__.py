@@ -23,8 +23,10 @@ _SUBMODULES = {
     "io_tools",
     "misc",
     "reorganization",
+    "report",
     "synthetic",
     "trace_processing",
+    "trials",
 }
 
 __all__ = ["__version__", *sorted(_SUBMODULES)]

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from CalSciPy import __version__
 
 #: subcommand modules, in the order ``calscipy --help`` lists them
-_COMMANDS = ("demo", "info", "filter", "convert")
+_COMMANDS = ("demo", "analyze", "info", "filter", "convert")
 
 
 def build_parser() -> argparse.ArgumentParser:
