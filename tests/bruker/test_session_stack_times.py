@@ -143,7 +143,7 @@ def test_bruker_images_named_tuple(volume):
     with pytest.raises(KeyError, match="channel 3, plane 0"):
         images.get(3, 0)
     with pytest.raises(AttributeError):
-        images.ch3_pl0
+        _ = images.ch3_pl0
     again = pickle.loads(pickle.dumps(images))
     assert again.keys == images.keys and np.array_equal(again[5], images[5])
     (one,) = load_bruker_tifs(volume.folder, channel=1, plane=0, progress=False)

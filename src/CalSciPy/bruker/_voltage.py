@@ -234,7 +234,7 @@ def _bad_cell(csv: Path, column: str, raw: pd.Series) -> DataFormatError | None:
     bad = values.isna().to_numpy().copy()
     if column == VOLTAGE_TIME_COLUMN:
         bad |= ~np.isfinite(values.to_numpy(dtype=np.float64))
-    elif raw.dtype == object:
+    elif not pd.api.types.is_numeric_dtype(raw):
         # empty cells are NaN for a signal; only text that is not a number is refused
         bad &= raw.notna().to_numpy()
     else:
