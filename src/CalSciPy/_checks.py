@@ -37,6 +37,8 @@ __all__ = [
     "check_window",
     "float_dtype_for",
     "in_place_result",
+    "is_integer",
+    "is_real_number",
     "prepare_output",
     "restore_ndim",
 ]
@@ -51,6 +53,17 @@ _INT64_LIMIT = float(2**63)
 # ---------------------------------------------------------------------------------------------
 # scalars
 # ---------------------------------------------------------------------------------------------
+def is_integer(value) -> bool:
+    """True for a Python or numpy integer that is not a ``bool`` (booleans are not counts)."""
+    return isinstance(value, Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def is_real_number(value) -> bool:
+    """True for a Python or numpy real number (integer or float) that is not a ``bool``."""
+    return (isinstance(value, (Real, np.integer, np.floating))
+            and not isinstance(value, (bool, np.bool_)))
+
+
 def check_int(value, name: str, *, minimum: int | None = None,
               maximum: int | None = None) -> int:
     """Return ``value`` as ``int``, requiring an integer (not bool) in ``[minimum, maximum]``.
@@ -76,7 +89,7 @@ def check_int(value, name: str, *, minimum: int | None = None,
     InvalidArgumentError
         Out of bounds: "``name`` must be >= ``minimum``, got ..." (or ``<= maximum``).
     """
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Integral):
+    if not is_integer(value):
         raise InvalidArgumentTypeError(f"{name} must be an integer, got {value!r}")
     value = int(value)
     if minimum is not None and value < minimum:
@@ -121,8 +134,7 @@ def check_real(value, name: str, *, positive: bool = False, finite: bool = True,
         NaN, infinite (with ``finite``) or out of bounds: "``name`` must be a finite number
         > 0 ``unit``, got ...".
     """
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (Real, np.number)) \
-            or isinstance(value, np.complexfloating):
+    if not is_real_number(value):
         shown = f" ({unit})" if unit else ""
         raise InvalidArgumentTypeError(f"{name} must be a real number{shown}, got {value!r}")
     number = float(value)

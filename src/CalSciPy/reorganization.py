@@ -5,11 +5,10 @@ Shapes: traces ``(neurons, frames)``; tensors ``(chunks, neurons, chunk_size)``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from numbers import Integral
 
 import numpy as np
 
-from CalSciPy._checks import as_event_lists, check_int, float_dtype_for
+from CalSciPy._checks import as_event_lists, check_int, float_dtype_for, is_integer
 from CalSciPy.errors import InvalidArgumentError, InvalidArgumentTypeError
 
 __all__ = ["generate_raster", "generate_tensor", "merge_factorized_matrices", "merge_tensor"]
@@ -182,7 +181,7 @@ def merge_factorized_matrices(
         neurons, chunks = factorized_traces.shape
         cells = [[_as_cell(factorized_traces[i, k], i, k) for k in range(chunks)]
                  for i in range(neurons)]
-    single = isinstance(components, Integral) and not isinstance(components, bool)
+    single = is_integer(components)
     if single:
         wanted = [int(components)]
     else:

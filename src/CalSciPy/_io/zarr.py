@@ -18,6 +18,7 @@ from CalSciPy._io.common import (
     progress_bar,
 )
 from CalSciPy._optional import optional_import
+from CalSciPy._checks import is_integer
 from CalSciPy.errors import DataFormatError
 
 __all__ = ["save_zarr", "load_zarr", "default_frame_chunks"]
@@ -35,7 +36,7 @@ def default_frame_chunks(shape: tuple[int, ...], dtype: Any) -> tuple[int, int, 
 def _chunks(chunks: Any, shape: tuple[int, ...], dtype: np.dtype) -> tuple[int, int, int]:
     if chunks is None:
         return default_frame_chunks(shape, dtype)
-    if isinstance(chunks, (int, np.integer)) and not isinstance(chunks, bool):
+    if is_integer(chunks):
         chunks = (int(chunks), shape[1], shape[2])
     try:
         chunks = tuple(int(c) for c in chunks)

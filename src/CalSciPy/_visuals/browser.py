@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from CalSciPy._atomic import as_path, atomic_path
+from CalSciPy._checks import is_integer
 from CalSciPy._visuals._style import new_figure, style_context
-from CalSciPy.errors import InvalidArgumentError
+from CalSciPy.errors import InvalidArgumentError, InvalidArgumentTypeError
 
 __all__ = ["NeuronBrowser", "KEY_HELP"]
 
@@ -138,8 +139,8 @@ class NeuronBrowser(ABC):
         return f"Neuron {self.neuron}  [{self.neuron + 1} of {self.n_neurons}]"
 
     def _check_index(self, neuron) -> int:
-        if isinstance(neuron, bool) or not isinstance(neuron, (int, np.integer)):
-            raise TypeError(f"neuron must be an integer index, got {neuron!r}")
+        if not is_integer(neuron):
+            raise InvalidArgumentTypeError(f"neuron must be an integer index, got {neuron!r}")
         index = int(neuron)
         if index < 0:
             index += self.n_neurons

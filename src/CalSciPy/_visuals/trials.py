@@ -5,10 +5,11 @@ import warnings
 
 import numpy as np
 
-from CalSciPy._checks import check_frame_rate
+from CalSciPy._checks import check_frame_rate, is_real_number
 from CalSciPy._visuals._validate import as_dataset, finite_range
 from CalSciPy._visuals.browser import LEGEND_ABOVE, NeuronBrowser
 from CalSciPy.coloring import get_color, get_colormap
+from CalSciPy.errors import InvalidArgumentTypeError
 
 __all__ = ["TrialPlot", "trial_windows"]
 
@@ -34,8 +35,8 @@ def _is_missing(label) -> bool:
 
 def _whole(value, name: str) -> int:
     """``value`` as an int, refusing fractions (a window is a whole number of frames)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a whole number of frames, got {value!r}")
+    if not is_real_number(value):
+        raise InvalidArgumentTypeError(f"{name} must be a whole number of frames, got {value!r}")
     if not np.isfinite(value) or value != int(value):
         raise ValueError(f"{name} must be a whole number of frames, got {value!r}")
     return int(value)

@@ -20,6 +20,7 @@ from typing import Any
 from xml.etree.ElementTree import Element, ElementTree
 from xml.sax.saxutils import escape
 
+from CalSciPy._checks import check_int
 from CalSciPy.bruker.validation import DingusException, validate_fields
 from CalSciPy.bruker.xml_mappings.xml_mapping import load_mapping
 from CalSciPy.bruker.xml_objects import (
@@ -324,8 +325,7 @@ class BrukerXMLFactory:
             One or more lines, each ending in a newline.
         """
         self.validate_element(element)
-        if not isinstance(level, int) or isinstance(level, bool) or level < 0:
-            raise ValueError(f"level must be a non-negative int, got {level!r}")
+        level = check_int(level, "level", minimum=0)
         indent = _INDENT * level
         if isinstance(element, UnknownElement):
             return self._construct_unknown(element, indent)

@@ -13,12 +13,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import numbers
 import re
 import types
 import typing
 from collections.abc import Callable, Iterable
 from typing import Any
+
+from CalSciPy._checks import is_integer, is_real_number
 
 __all__ = [
     "DingusException",
@@ -128,11 +129,9 @@ def _leaf(name: str) -> Callable[[Any], bool]:
     """
     name = name.strip().rsplit(".", 1)[-1]
     if name == "int":
-        return lambda v: type(v) is int or (
-            isinstance(v, numbers.Integral) and not isinstance(v, bool))
+        return is_integer
     if name == "float":
-        return lambda v: type(v) is float or (
-            isinstance(v, numbers.Real) and not isinstance(v, bool))
+        return is_real_number
     if name == "bool":
         return lambda v: isinstance(v, bool)
     if name in _BUILTIN_NAMES:
@@ -304,7 +303,7 @@ def field_validator(key: str, value: Any, var: dataclasses.Field) -> list[Except
     units = var.metadata.get("units", "")
     suffix = f" {units}" if units else ""
     for number in numbers_to_check:
-        if isinstance(number, bool) or not isinstance(number, numbers.Real):
+        if not is_real_number(number):
             continue
         if isinstance(number, float) and not math.isfinite(number):
             problems.append(DingusException(f"{key}: must be a finite number, got {number!r}"))
