@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from CalSciPy._checks import as_real_array
+from CalSciPy.errors import InvalidArgumentError, InvalidArgumentTypeError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from matplotlib.colors import Colormap
@@ -82,13 +83,13 @@ def get_colormap(name: str = "calscipy_fluorescence", *, reverse: bool = False) 
         ``name`` is not a string.
     """
     if not isinstance(name, str):
-        raise TypeError(f"colormap name must be a string, got {name!r}")
+        raise InvalidArgumentTypeError(f"colormap name must be a string, got {name!r}")
     key = name[:-2] if name.endswith("_r") else name
     reverse = reverse != name.endswith("_r")
     if key not in COLORMAPS and f"calscipy_{key}" in COLORMAPS:
         key = f"calscipy_{key}"
     if key not in COLORMAPS:
-        raise ValueError(f"unknown colormap {name!r}; valid names: {sorted(COLORMAPS)}")
+        raise InvalidArgumentError(f"unknown colormap {name!r}; valid names: {sorted(COLORMAPS)}")
     if key not in _COLORMAP_CACHE:
         from matplotlib.colors import LinearSegmentedColormap
 
@@ -117,7 +118,7 @@ def register_colormaps() -> tuple[str, ...]:
 def _as_numeric_array(images, name: str = "images") -> np.ndarray:
     images = as_real_array(images, name)
     if images.size == 0:
-        raise ValueError(f"{name} is empty (shape {images.shape})")
+        raise InvalidArgumentError(f"{name} is empty (shape {images.shape})")
     return images
 
 
@@ -125,7 +126,7 @@ def _reduce_axes(images: np.ndarray, per_frame: bool) -> tuple[int, ...] | None:
     if not per_frame:
         return None
     if images.ndim < 2:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"per_frame=True needs images of shape (frames, y, x), got shape {images.shape}"
         )
     return tuple(range(1, images.ndim))
@@ -133,7 +134,7 @@ def _reduce_axes(images: np.ndarray, per_frame: bool) -> tuple[int, ...] | None:
 
 def _check_writable(images: np.ndarray) -> None:
     if not images.flags.writeable:
-        raise ValueError("in_place=True but images is read-only")
+        raise InvalidArgumentError("in_place=True but images is read-only")
 
 
 def cutoff_images(
@@ -176,9 +177,11 @@ def cutoff_images(
     try:
         low, high = (float(c) for c in cutoffs)
     except (TypeError, ValueError) as err:
-        raise ValueError(f"cutoffs must be two percentiles (low, high), got {cutoffs!r}") from err
+        raise InvalidArgumentError(
+            f"cutoffs must be two percentiles (low, high), got {cutoffs!r}"
+        ) from err
     if not (0.0 <= low <= high <= 100.0):
-        raise ValueError(f"cutoffs must satisfy 0 <= low <= high <= 100, got {cutoffs!r}")
+        raise InvalidArgumentError(f"cutoffs must satisfy 0 <= low <= high <= 100, got {cutoffs!r}")
     axes = _reduce_axes(images, per_frame)
     if in_place:
         _check_writable(images)
@@ -248,15 +251,17 @@ def rescale_images(
     try:
         low, high = float(low), float(high)
     except (TypeError, ValueError) as err:
-        raise TypeError(f"low and high must be real numbers, got {low!r}, {high!r}") from err
+        raise InvalidArgumentTypeError(
+            f"low and high must be real numbers, got {low!r}, {high!r}"
+        ) from err
     if not (np.isfinite(low) and np.isfinite(high)) or low >= high:
-        raise ValueError(f"need finite low < high, got low={low!r}, high={high!r}")
+        raise InvalidArgumentError(f"need finite low < high, got low={low!r}, high={high!r}")
     axes = _reduce_axes(images, per_frame)
     if in_place:
         if dtype is not None:
-            raise TypeError("dtype cannot be combined with in_place=True")
+            raise InvalidArgumentTypeError("dtype cannot be combined with in_place=True")
         if images.dtype not in (np.float32, np.float64):
-            raise TypeError(
+            raise InvalidArgumentTypeError(
                 f"in_place=True needs a float32 or float64 images array, got {images.dtype}: "
                 "rescaled values are fractional; use in_place=False"
             )
@@ -293,5 +298,5 @@ def rescale_images(
         out = np.nan_to_num(out, nan=low)
         return np.clip(out, info.min, info.max).astype(target)
     if target.kind != "f":
-        raise TypeError(f"dtype must be an integer or float dtype, got {target}")
+        raise InvalidArgumentTypeError(f"dtype must be an integer or float dtype, got {target}")
     return out.astype(target, copy=False)
