@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from CalSciPy import _backend
-from CalSciPy._checks import check_int
+from CalSciPy._checks import as_path, check_int
 from CalSciPy._filters import blocks as _blocks
 from CalSciPy._filters import dask as _dask
 from CalSciPy._filters.spec import BACKENDS, FilterSpec, gaussian_spec, median_spec
@@ -233,6 +233,7 @@ def filter_to_file(
     from CalSciPy import io_tools
     from CalSciPy._io.stack import stack_format
 
+    dst = as_path(dst, "dst")  # before any work: filter_to_file(src, None) names dst
     if filter == "median":
         spec = median_spec(np.ones((3, 3, 3)) if mask is None else mask)
     elif filter == "gaussian":

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from CalSciPy._atomic import as_path, atomic_path
+from CalSciPy._checks import is_integer
 from CalSciPy._io.common import (
     BLOCK_BYTES,
     check_dtype,
@@ -18,13 +19,14 @@ from CalSciPy._io.common import (
     progress_bar,
 )
 from CalSciPy._optional import optional_import
-from CalSciPy._checks import is_integer
-from CalSciPy.errors import DataFormatError
+from CalSciPy.errors import DataFormatError, InvalidArgumentError
 
 __all__ = ["save_zarr", "load_zarr", "default_frame_chunks"]
 
 #: target bytes of one chunk when ``chunks`` is not given
 CHUNK_BYTES = 16 * 2**20
+#: largest chunk accepted (compressors such as blosc handle at most 2 GiB in one piece)
+MAX_CHUNK_BYTES = 2**31 - 2**16
 
 
 def default_frame_chunks(shape: tuple[int, ...], dtype: Any) -> tuple[int, int, int]:
@@ -34,17 +36,65 @@ def default_frame_chunks(shape: tuple[int, ...], dtype: Any) -> tuple[int, int, 
 
 
 def _chunks(chunks: Any, shape: tuple[int, ...], dtype: np.dtype) -> tuple[int, int, int]:
+    """Validate ``chunks`` and bound it by the data, before anything is allocated.
+
+    A chunk larger than the stack along an axis is clipped to the stack (the store holds the
+    same pixels, and zarr would otherwise allocate the whole oversized chunk per write:
+    ``chunks=10**9`` asked for 1.86 TiB). A chunk that still exceeds :data:`MAX_CHUNK_BYTES`
+    (what the compressors handle in one piece) is refused.
+    """
     if chunks is None:
         return default_frame_chunks(shape, dtype)
     if is_integer(chunks):
         chunks = (int(chunks), shape[1], shape[2])
     try:
+        if isinstance(chunks, (str, bytes)) or not all(is_integer(c) for c in chunks):
+            raise TypeError
         chunks = tuple(int(c) for c in chunks)
     except TypeError as err:
         raise TypeError(f"chunks must be None, an int or 3 ints, got {chunks!r}") from err
     if len(chunks) != 3 or min(chunks) < 1:
-        raise ValueError(f"chunks must be frames per chunk or (frames, y, x) >= 1, got {chunks}")
-    return chunks
+        raise InvalidArgumentError(
+            f"chunks must be frames per chunk or (frames, y, x), each >= 1, got {chunks}")
+    bounded = tuple(min(c, int(n)) for c, n in zip(chunks, shape))
+    nbytes = int(np.prod(bounded, dtype=object)) * np.dtype(dtype).itemsize
+    if nbytes > MAX_CHUNK_BYTES:
+        raise InvalidArgumentError(
+            f"chunks {chunks} make chunks of {nbytes / 2**30:.1f} GiB for this "
+            f"{np.dtype(dtype).name} stack; at most {MAX_CHUNK_BYTES / 2**30:.0f} GiB per chunk"
+        )
+    return bounded  # type: ignore[return-value]
+
+
+class _CheckedChunks:
+    """Array-like over a Zarr array whose reads name the store when a chunk is corrupt.
+
+    Decompression errors surface as bare ``RuntimeError``/``ValueError`` from the codec
+    (e.g. "Zstd decompression error"), deep inside dask's threads; this turns them into a
+    :class:`~CalSciPy.errors.DataFormatError` naming the store and the frames being read.
+    """
+
+    def __init__(self, array: Any, path: Any):
+        self.array, self.path = array, path
+        self.shape, self.dtype, self.ndim = tuple(array.shape), np.dtype(array.dtype), array.ndim
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        try:
+            return np.asarray(self.array[key])
+        except (RuntimeError, ValueError, OSError, KeyError) as err:
+            raise DataFormatError(
+                f"{self.path}: cannot read the Zarr chunks holding {_describe(key)} "
+                f"({type(err).__name__}: {err}); the store is corrupt or truncated"
+            ) from err
+
+
+def _describe(key: Any) -> str:
+    first = key[0] if isinstance(key, tuple) and key else key
+    if isinstance(first, slice):
+        return f"frames {first.start or 0}:{'' if first.stop is None else first.stop}"
+    if first is Ellipsis:
+        return "all frames"
+    return f"index {key!r}"
 
 
 def save_zarr(
@@ -66,7 +116,8 @@ def save_zarr(
         block of whole chunks at a time, so memory stays bounded.
     chunks
         Frames per chunk (int), or a full ``(frames, y, x)`` chunk shape; default: whole frames,
-        about 16 MiB per chunk, so dask reads frame blocks in parallel.
+        about 16 MiB per chunk, so dask reads frame blocks in parallel. Sizes beyond the stack
+        are clipped to it; a chunk over 2 GiB raises ``InvalidArgumentError``.
     overwrite
         Replace an existing store (only after the new one is complete); False raises
         ``FileExistsError``.
@@ -133,7 +184,8 @@ def load_zarr(path: str | os.PathLike, lazy: bool = True) -> Any:
     FileNotFoundError
         ``path`` does not exist.
     calscipy.errors.DataFormatError (a ValueError)
-        ``path`` is not a Zarr array, or not 2-D/3-D.
+        ``path`` is not a Zarr array, or not 2-D/3-D; a corrupt chunk (when it is read, also
+        through the dask array) names the store.
     """
     zarr = optional_import("zarr", "load_zarr")
     path = existing_path(path)
@@ -143,9 +195,11 @@ def load_zarr(path: str | os.PathLike, lazy: bool = True) -> Any:
         raise DataFormatError(f"{path} is not a readable Zarr array: {err}") from err
     if store.ndim not in (2, 3):
         raise DataFormatError(f"{path} holds a {store.ndim}-D array, expected (frames, y, x)")
+    checked = _CheckedChunks(store, path)
     if lazy:
         da = optional_import("dask.array", "load_zarr(lazy=True)")
-        images = da.from_zarr(store)
+        images = da.from_array(checked, chunks=store.chunks, asarray=True,
+                               name=f"zarr-{path.name}-{id(store):x}", lock=False)
     else:
-        images = store[...]
+        images = checked[...]
     return images[np.newaxis] if store.ndim == 2 else images
