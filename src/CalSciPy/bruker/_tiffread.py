@@ -150,7 +150,7 @@ def probe_layout(path: str | Path) -> TiffLayout | None:
 def _layout_of(path: Path, size: int, shape: tuple[int, ...], page_dtype: np.dtype,
                byteorder: str, segments: tuple[tuple[int, int], ...], ifd_offset: int,
                bigtiff: bool) -> TiffLayout | None:
-    dtype = np.dtype(page_dtype).newbyteorder(byteorder)
+    dtype = np.dtype(page_dtype).newbyteorder(byteorder)  # type: ignore[arg-type]
     expected = int(np.prod(shape)) * dtype.itemsize
     if sum(c for _, c in segments) != expected:
         return None
@@ -203,7 +203,7 @@ def _out_of_line(entry: bytes, byteorder: str, bigtiff: bool) -> tuple[int, int]
     return (value, nbytes) if nbytes > inline else None
 
 
-def _check_page(path: Path, page, size: int) -> None:
+def _check_page(path: str | Path, page, size: int) -> None:
     end = max((o + c for o, c in zip(page.dataoffsets, page.databytecounts)), default=0)
     if end > size:
         raise DataFormatError(
@@ -289,7 +289,7 @@ def _read_raw(path: str | Path, layout: TiffLayout, out: np.ndarray) -> bool:
         for offset, expected in layout.outside:
             if os.pread(fd, len(expected), offset) != expected:
                 return False
-        buffer = memoryview(out.reshape(-1).view(np.uint8))
+        buffer = memoryview(out.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
         position = 0
         for offset, nbytes in layout.segments:
             target = buffer[position:position + nbytes]
@@ -363,7 +363,7 @@ def read_frames(
         _run_tasks(tasks, workers, on_done)
 
 
-def _run_tasks(tasks: list[Callable[[], int]], workers: int,
+def _run_tasks(tasks: Sequence[Callable[[], int]], workers: int,
                on_done: Callable[[int], None] | None) -> None:
     """Run each task (returning frames read) on a thread pool, reporting progress in order."""
     if workers == 1 or len(tasks) == 1:

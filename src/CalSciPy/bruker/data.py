@@ -326,7 +326,8 @@ def repackage_bruker_tifs(input_folder: str | Path, output_folder: str | Path, c
                 "before repackaging"
             )
     output.mkdir(parents=True, exist_ok=True)
-    save_images(output, stack, MAX_STACK_GB, overwrite=False, progress=progress)
+    save_images(output, stack, MAX_STACK_GB, overwrite=False,  # type: ignore[arg-type]
+                progress=progress)  # save_images streams any FrameSource
 
 
 def extract_frame_times(filename: str | Path) -> pd.DataFrame:

@@ -132,8 +132,8 @@ class PrairieViewXML:
         common clock by its first frame's ``absoluteTime - relativeTime`` (the wait is kept,
         not collapsed). Time 0 is the start of the first frame listed.
         """
-        times = []
-        origin = None
+        times: list[float] = []
+        origin: float | None = None
         for seq in self.sequences:
             if not seq.frames:
                 continue
@@ -283,7 +283,7 @@ def xml_from_root(path: Path, root: Element) -> PrairieViewXML:
     """Build :class:`PrairieViewXML` from the parsed root of ``path`` (see
     :func:`read_prairieview_xml`)."""
     state = parse_state_shard(root.find("PVStateShard"))
-    sequences = []
+    sequences: list[PrairieViewSequence] = []
     for seq in root.iter("Sequence"):
         cycle_text = seq.get("cycle", str(len(sequences) + 1))
         try:
@@ -292,9 +292,9 @@ def xml_from_root(path: Path, root: Element) -> PrairieViewXML:
             raise DataFormatError(
                 f"{path}: <Sequence cycle={cycle_text!r}> is not an integer cycle"
             ) from err
-        frames = []
+        frames: list[PrairieViewFrame] = []
         for frame in seq.iter("Frame"):
-            files = []
+            files: list[tuple[int, str, str, int]] = []
             for file in frame.iter("File"):
                 name = _file_name(file, path, cycle_text)
                 channel = _int_attr(file, "channel", "1", path, cycle_text, minimum=1)

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from CalSciPy._checks import check_int
 from CalSciPy.bruker._session.master_xml import PrairieViewXML
 from CalSciPy.bruker._session.stack import SessionStack
 from CalSciPy.bruker._tiffread import TiffProbe, probe
@@ -227,10 +228,17 @@ class PrairieViewSession:
         return SessionStack(self, int(channel), int(plane))
 
     def check_channel_plane(self, channel: int | None, plane: int | None) -> None:
-        """Raise ``ValueError`` naming the channels/planes that exist when one is out of range."""
+        """Raise naming the channels/planes that exist when one is out of range.
+
+        Raises
+        ------
+        InvalidArgumentTypeError
+            Not an integer (a ``TypeError`` and ``ValueError``).
+        InvalidArgumentError
+            Out of range (a ``ValueError`` and ``AssertionError``).
+        """
         if channel is not None:
-            if not isinstance(channel, (int, np.integer)) or isinstance(channel, bool):
-                raise TypeError(f"channel must be an int or None, not {type(channel).__name__}")
+            channel = check_int(channel, "channel")
             if not 0 <= channel < self.n_channels:
                 have = ", ".join(f"{i} (Ch{c})" for i, c in enumerate(self.channels))
                 raise InvalidArgumentError(
@@ -238,8 +246,7 @@ class PrairieViewSession:
                     f"{self.n_channels} channel(s), zero-indexed: {have}"
                 )
         if plane is not None:
-            if not isinstance(plane, (int, np.integer)) or isinstance(plane, bool):
-                raise TypeError(f"plane must be an int or None, not {type(plane).__name__}")
+            plane = check_int(plane, "plane")
             if not 0 <= plane < self.n_planes:
                 raise InvalidArgumentError(
                     f"plane {plane} is out of range for {self.folder}: it has {self.n_planes} "
