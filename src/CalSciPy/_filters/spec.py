@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from numbers import Real
 
 import numpy as np
 
+from CalSciPy._checks import check_real, is_real_number
 from CalSciPy._filters import cpu, gpu
 from CalSciPy._smoothing import gaussian_radius
+from CalSciPy.errors import InvalidArgumentError, InvalidArgumentTypeError
 
 __all__ = ["BACKENDS", "FilterSpec", "gaussian_spec", "median_spec"]
 
@@ -73,13 +74,13 @@ def median_spec(mask) -> FilterSpec:
     if footprint.ndim == 2:
         footprint = footprint[np.newaxis]
     if footprint.ndim != 3 or 0 in footprint.shape:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"mask must be a non-empty 3-D (frames, y, x) footprint (or 2-D per frame), "
             f"got shape {footprint.shape}"
         )
     footprint = footprint.astype(bool)
     if not footprint.any():
-        raise ValueError("mask selects no element; the median of nothing is undefined")
+        raise InvalidArgumentError("mask selects no element; the median of nothing is undefined")
     return FilterSpec("median", footprint=footprint)
 
 
@@ -87,22 +88,20 @@ def gaussian_spec(sigma, truncate: float = 4.0) -> FilterSpec:
     """Validate ``sigma`` (one value or one per axis, >= 0) and ``truncate`` (> 0)."""
     values = np.atleast_1d(np.asarray(sigma, dtype=object))
     if values.ndim != 1 or values.size not in (1, 3):
-        raise ValueError(f"sigma must be one number or 3 (frames, y, x), got {sigma!r}")
+        raise InvalidArgumentError(f"sigma must be one number or 3 (frames, y, x), got {sigma!r}")
     sigmas = []
     for value in values:
-        if isinstance(value, bool) or not isinstance(value, Real) or not np.isfinite(value):
-            raise TypeError(f"sigma must hold finite real numbers, got {sigma!r}")
+        if not is_real_number(value) or not np.isfinite(value):
+            raise InvalidArgumentTypeError(f"sigma must hold finite real numbers, got {sigma!r}")
         if value < 0:
-            raise ValueError(f"sigma must be >= 0, got {sigma!r}")
+            raise InvalidArgumentError(f"sigma must be >= 0, got {sigma!r}")
         sigmas.append(float(value))
     if len(sigmas) == 1:
         sigmas *= 3
-    if (isinstance(truncate, bool) or not isinstance(truncate, Real) or not truncate > 0
-            or not np.isfinite(truncate)):
-        raise ValueError(f"truncate must be a finite positive number, got {truncate!r}")
+    truncate = check_real(truncate, "truncate", positive=True)
     spec = FilterSpec("gaussian", sigmas=tuple(sigmas), truncate=float(truncate))
     if max(spec.radius) > _MAX_RADIUS:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"sigma {sigma!r} with truncate {truncate!r} gives a kernel radius of "
             f"{max(spec.radius)} pixels/frames (at most {_MAX_RADIUS} supported)"
         )
