@@ -257,8 +257,8 @@ def _traces(folder: Path, name: str, n_rois: int, frames: int | None) -> np.ndar
     if arr.shape[0] != n_rois:
         raise DataFormatError(f"{path} has {arr.shape[0]} rows but stat.npy has {n_rois} ROIs")
     if frames is not None and arr.shape[1] != frames:
-        raise DataFormatError(f"{path} has {arr.shape[1]} frames but the other traces have "
-                              f"{frames}")
+        other = "the settings say nframes =" if name == "F.npy" else "the other traces have"
+        raise DataFormatError(f"{path} has {arr.shape[1]} frames but {other} {frames}")
     return arr.astype(np.float32, copy=False)
 
 
@@ -286,8 +286,9 @@ def _stat_rois(folder: Path, settings: Suite2pSettings, *, plane: int,
     path = folder / "stat.npy"
     stat = load_npy(path, pickled=True, what="suite2p ROI statistics (stat.npy)")
     if isinstance(stat, np.ndarray):
-        stat = list(stat.ravel()) if stat.dtype == object else None
-    if not isinstance(stat, list) or not all(isinstance(s, dict) for s in stat):
+        stat = list(stat) if stat.dtype == object and stat.ndim == 1 else None
+    if not isinstance(stat, list) or not all(
+            isinstance(s, dict) and "ypix" in s and "xpix" in s for s in stat):
         raise DataFormatError(f"{path} is not suite2p's stat.npy: expected a list of dicts "
                               "with 'ypix', 'xpix', 'lam'")
     if not stat:
@@ -308,7 +309,7 @@ def _load_plane(folder: Path, *, plane: int, first_id: int = 0,
     settings = read_settings(folder)
     rois = _stat_rois(folder, settings, plane=plane, first_id=first_id, tiled=tiled)
     n = len(rois)
-    F = _traces(folder, "F.npy", n, None)
+    F = _traces(folder, "F.npy", n, settings.nframes)
     frames = None if F is None else F.shape[1]
     Fneu = _traces(folder, "Fneu.npy", n, frames)
     frames = frames if frames is not None or Fneu is None else Fneu.shape[1]
