@@ -65,3 +65,8 @@ def test_info_on_real_excerpt(prairieview_fixtures, capsys):
     assert (summary["planes"], summary["frames"], summary["height"]) == (4, 3, 256)
     assert list(summary["voltage_signals"].values()) == [
         ["PicoSpritzer", "PhotoDiode", "Locomotion", "VISstim"]]
+    # the real recording was saved in PrairieView's binary form only: said exactly
+    (recording,) = summary["voltage_recordings"]
+    assert recording["saved"].startswith("binary form only (<IsCSV>false</IsCSV>)")
+    assert recording["samples"] == 1200090 and recording["duration_s"] == 1200.09
+    assert "loaded as an excerpt" in summary["warnings"][0]

@@ -9,7 +9,11 @@ import numpy as np
 import pytest
 import tifffile
 
-from CalSciPy.bruker.data import determine_imaging_content, load_bruker_tifs
+from CalSciPy.bruker.data import (
+    determine_imaging_content,
+    load_bruker_tifs,
+    load_voltage_recording,
+)
 from CalSciPy.bruker.session import read_prairieview_session
 from CalSciPy.bruker.xml_load import get_voltage_output, get_voltage_recording
 from CalSciPy.errors import MissingFramesError
@@ -112,3 +116,12 @@ def test_voltage_output_xml(excerpt):
     assert len(meta["waveforms"]) == 8
     pulse = meta["waveforms"][0]["components"][0]
     assert pulse["type"] == "PulseTrain" and pulse["PulseCount"] == "4"
+
+
+def test_binary_only_voltage_recording_is_said_exactly(excerpt):
+    # the real recording's XML says <IsCSV>false</IsCSV> and the folder has no CSV
+    with pytest.raises(FileNotFoundError, match=r"saved by PrairieView in binary form "
+                                                r"\(<IsCSV>false</IsCSV>\)"):
+        load_voltage_recording(excerpt)
+    meta = get_voltage_recording(excerpt / f"{BASE}_Cycle00001_VoltageRecording_001.xml")
+    assert meta["is_csv"] is False

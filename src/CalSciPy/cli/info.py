@@ -113,6 +113,7 @@ def session_summary(session, warned: list[str]) -> dict[str, Any]:
         "duration_s": None if not period else _finite(session.n_frames * period),
         "dropped_frames": session.dropped_frames,
         "voltage_signals": voltage_summary(session.folder, session.voltage_recordings),
+        "voltage_recordings": voltage_details(session.folder),
         "warnings": warned,
     }
 
