@@ -127,7 +127,8 @@ def write_nwb(
         as origin), the session start time and the voltage recordings.
     indicator, location
         Calcium indicator (e.g. ``"GCaMP6s"``) and brain location of the imaging: required with
-        ``session`` (the XML does not hold them; no placeholder is written).
+        ``session`` (the XML does not hold them; no placeholder is written). For mice use an
+        Allen CCF acronym (``"VISp"``), which nwbinspector checks.
     emission_wavelength
         Emission wavelength (nm) of the optical channels: one value or one per written channel.
         Required with ``session``.
@@ -164,8 +165,9 @@ def write_nwb(
     subject_id, species, sex, age, date_of_birth, strain, genotype
         Subject fields. ``species``: Latin binomial (``"Mus musculus"``) or NCBI taxonomy URL;
         ``sex``: ``"M"``, ``"F"``, ``"U"`` or ``"O"``; ``age``: ISO 8601 duration (``"P90D"``).
-    experimenter, lab, institution, session_description, experiment_description, session_id,
-    identifier, keywords
+    experimenter, lab, institution
+        Who recorded it and where (``experimenter``: ``"Last, First"``, one or several).
+    session_description, experiment_description, session_id, identifier, keywords
         Session fields (``identifier`` default: a new UUID).
     session_start_time
         Overrides the XML's ``PVScan date`` (required without ``session``).

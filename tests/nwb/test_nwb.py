@@ -405,3 +405,30 @@ def test_missing_extra_names_it(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=tmp_path)
     assert "MissingDependencyError" in out.stdout and "calscipy[nwb]" in out.stdout
+
+
+def test_cli_convert(single, tmp_path, capsys):
+    from CalSciPy.cli import main
+
+    out = tmp_path / "cli.nwb"
+    args = ["convert", str(single.folder), str(out), "--indicator", "GCaMP6s", "--location",
+            "VISp", "--emission-wavelength", "520", "--timezone", "UTC", "--no-progress",
+            "--subject-id", "m1", "--species", "Mus musculus", "--sex", "M", "--age", "P60D",
+            "--dandi"]
+    assert main(args) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("session: ") and lines[-1].startswith(f"done: {out}")
+    with read_nwb(out) as nwb:
+        np.testing.assert_array_equal(nwb.stack()[:], single.images[:, 0, 0])
+        assert nwb.metadata["subject_id"] == "m1"
+    assert main(args) == 1  # exists: one line, no traceback
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--overwrite" in err[0]
+    assert main(args[:-1] + ["--dandi", "--overwrite"]) == 0
+    bad = ["convert", str(single.folder), str(tmp_path / "b.nwb"), "--indicator", "G",
+           "--location", "VISp", "--emission-wavelength", "520", "--age", "ninety days",
+           "--no-progress"]
+    assert main(bad) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "ISO 8601" in err[0]
+    assert not (tmp_path / "b.nwb").exists()

@@ -2,10 +2,12 @@
 
 The NWB file is first written by pynwb with the movie datasets *allocated* empty (hdmf's
 ``H5DataIO(shape=, dtype=)``), then each dataset is filled here, block by block, from the
-project's lazy stack. For gzip (HDF5's deflate filter), chunks are compressed by ``zlib`` in a
-thread pool (zlib releases the GIL) and stored with ``write_direct_chunk``: the bytes are
-exactly what the deflate filter would have stored for that chunk's data, so any HDF5 reader
-decompresses them, but the compression runs on every core instead of one. Other
+project's lazy stack. For gzip (HDF5's deflate filter), chunks are compressed in a thread pool
+(zlib releases the GIL) and stored with ``write_direct_chunk``: each chunk is a standard zlib
+stream at the requested level, exactly the format the deflate filter stores, so any HDF5
+reader decompresses it, but the compression runs on every core instead of one. When the
+``zlib-ng`` package is installed its faster DEFLATE implementation is used (same format and
+level; streams differ in bytes, not in what they decompress to), else the standard ``zlib``. Other
 compressions (``lzf``, none, or a gzip with extra filters) go through h5py's own filter
 pipeline, one block at a time. Memory is bounded by a few blocks whatever the movie size.
 
@@ -32,6 +34,15 @@ __all__ = ["NWBStack", "chunk_frames_for", "fill_movie", "MovieJob"]
 CHUNK_BYTES = 4 << 20
 #: frames read from the source per block (bounded memory: a few blocks in flight)
 BLOCK_BYTES = 64 << 20
+
+
+def _deflate() -> Callable[[bytes, int], bytes]:
+    """``compress(data, level)``: zlib-ng's when installed (about 2x faster), else zlib's."""
+    try:
+        from zlib_ng import zlib_ng
+    except ImportError:
+        return zlib.compress
+    return zlib_ng.compress
 
 
 def chunk_frames_for(frame_shape: tuple[int, ...], itemsize: int, n_frames: int) -> int:
@@ -96,6 +107,7 @@ def fill_movie(dataset: Any, source: Any, *, chunk_frames: int, compression: str
                               daemon=True, name="calscipy-nwb-reader")
     reader.start()
     pool = ThreadPoolExecutor(max(1, workers)) if direct_gzip else None
+    deflate = _deflate()
     try:
         while True:
             item = pending.get()
@@ -118,7 +130,7 @@ def fill_movie(dataset: Any, source: Any, *, chunk_frames: int, compression: str
                         padded = np.zeros((chunk_frames, *piece.shape[1:]), dtype=piece.dtype)
                         padded[:len(piece)] = piece
                         piece = padded
-                    return zlib.compress(piece.tobytes(), level)
+                    return deflate(piece.tobytes(), level)
 
                 offsets = range(0, len(data), chunk_frames)
                 for offset, payload in zip(offsets, pool.map(compress, offsets)):
