@@ -106,16 +106,16 @@ def identify_events(
     list of numpy.ndarray
         One sorted int64 array of event frames per neuron; for 1-D input, that one array.
 
-    Notes
-    -----
-    These are the times of steepest rise of a heavily smoothed trace, typically several
-    hundred ms before or after the true onset; use :func:`detect_events` for spike-level timing.
-
     Raises
     ------
     InvalidArgumentError
         Traces not 1-D/2-D, containing NaN/inf, or bad ``timeout``/``frame_rate`` (a
         ``frame_rate`` whose smoothing kernel would be far longer than the traces included).
+
+    Notes
+    -----
+    These are the times of steepest rise of a heavily smoothed trace, typically several
+    hundred ms before or after the true onset; use :func:`detect_events` for spike-level timing.
     """
     array, was_1d = as_traces(traces, finite=True)
     timeout = check_int(timeout, "timeout", minimum=1)

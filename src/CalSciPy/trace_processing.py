@@ -181,6 +181,15 @@ def calculate_dfof(
         ΔF/F0 = (F − F0) / F0, dimensionless, same shape as ``traces``; float32 for float32
         input, float64 otherwise; ``traces`` itself when ``in_place``.
 
+    Raises
+    ------
+    ValueError
+        Fewer than 4 frames, more than 2 dimensions, non-finite values, ``frame_rate`` ≤ 2 Hz
+        or not finite, an unknown ``method``, or an ``external_reference`` with a different
+        neuron count or shorter than ``padlen + 1`` frames.
+    TypeError
+        Non-numeric input, or ``in_place=True`` on an integer array.
+
     Notes
     -----
     ``"baseline"`` (default), per neuron: low-pass the source row (``traces`` or
@@ -205,15 +214,6 @@ def calculate_dfof(
     ``traces``.
 
     A baseline ≤ 0 gives a ``RuntimeWarning`` (suggesting ``offset``), not an error.
-
-    Raises
-    ------
-    ValueError
-        Fewer than 4 frames, more than 2 dimensions, non-finite values, ``frame_rate`` ≤ 2 Hz
-        or not finite, an unknown ``method``, or an ``external_reference`` with a different
-        neuron count or shorter than ``padlen + 1`` frames.
-    TypeError
-        Non-numeric input, or ``in_place=True`` on an integer array.
     """
     traces2d, was_1d = as_traces(traces, "traces", min_frames=4)
     frame_rate = check_frame_rate(frame_rate, above=2.0)

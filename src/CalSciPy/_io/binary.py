@@ -274,12 +274,6 @@ def create_binary(
         Replace an existing pair (only once the new one is complete); False raises
         ``FileExistsError`` before anything is created.
 
-    Examples
-    --------
-    >>> with create_binary(tmp / "out.bin", (100, 64, 64), "uint16") as stack:  # doctest: +SKIP
-    ...     for i, frame in enumerate(frames):
-    ...         stack[i] = frame
-
     Notes
     -----
     The temporary file's blocks are reserved up front (``os.posix_fallocate``), so a disk
@@ -288,6 +282,12 @@ def create_binary(
     On POSIX the memmap stays usable after the block (it then maps the final file). Windows
     refuses to rename a file that is still mapped, so there the final rename fails with
     ``PermissionError`` (and the temporary file is removed).
+
+    Examples
+    --------
+    >>> with create_binary(tmp / "out.bin", (100, 64, 64), "uint16") as stack:  # doctest: +SKIP
+    ...     for i, frame in enumerate(frames):
+    ...         stack[i] = frame
     """
     try:
         shape = tuple(int(n) for n in shape)
