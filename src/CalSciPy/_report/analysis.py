@@ -149,6 +149,7 @@ def analyze_session(
     on_stage: Callable[[str, str], None] | None = None,
     title: str | None = None,
     extra_facts: dict | None = None,
+    evaluate: Callable[[dict], dict] | None = None,
 ) -> AnalysisResult:
     """Analyse a PrairieView folder from voltage stimulus to responsive neurons; write a report.
 
@@ -190,7 +191,11 @@ def analyze_session(
     on_stage
         Called as ``on_stage(stage, message)`` once per finished stage (the CLI prints it).
     title, extra_facts
-        Report title, and extra ``name → value`` facts for its overview (the demo's scores).
+        Report title, and extra ``name → value`` facts for its overview.
+    evaluate
+        Called with :attr:`AnalysisResult.data` once the analysis is done, before the outputs
+        are written; the ``name → value`` facts it returns join the report's overview (the demo
+        scores the pipeline against its ground truth this way).
 
     Returns
     -------
@@ -254,12 +259,12 @@ def analyze_session(
         caught = recorded
         return _run(folder, out, suite2p, rois, stimulus, channel, plane, pre_s, post_s,
                     neuropil_coefficient, alpha, nwb, nwb_options, progress, title,
-                    extra_facts, done, timings, data, summary)
+                    extra_facts, evaluate, done, timings, data, summary)
 
 
 def _run(folder, out, suite2p, rois, stimulus, channel, plane, pre_s, post_s,
-         neuropil_coefficient, alpha, nwb, nwb_options, progress, title, extra_facts, done,
-         timings, data, summary) -> AnalysisResult:
+         neuropil_coefficient, alpha, nwb, nwb_options, progress, title, extra_facts,
+         evaluate, done, timings, data, summary) -> AnalysisResult:
     from CalSciPy.bruker.data import load_voltage_recording
     from CalSciPy.bruker.session import read_prairieview_session
     from CalSciPy.trials import find_onsets, generate_trial_tensor, responsive_neurons
@@ -442,6 +447,8 @@ def _run(folder, out, suite2p, rois, stimulus, channel, plane, pre_s, post_s,
     summary["headline"] = {"neurons": int(F.shape[0]),
                            "stimuli": int(sum(len(o) for o in onsets.values())),
                            **{f"responsive:{c}": k for c, k in per_condition.items()}}
+    if evaluate is not None:
+        extra_facts = {**(extra_facts or {}), **evaluate(data)}
     out.mkdir(parents=True, exist_ok=True)
     files = _write_outputs(out, folder, summary, data, timings, overwrite=True,
                            title=title, extra_facts=extra_facts, rate=rate)
