@@ -285,6 +285,8 @@ def test_dandi_mode_requires_subject(single, tmp_path):
                   progress=False, **OPTICS)
     with pytest.raises(InvalidArgumentError, match="ISO 8601"):
         write_nwb(tmp_path / "x.nwb", single.folder, age="90 days", progress=False, **OPTICS)
+    with pytest.raises(InvalidArgumentError, match="chunk_frames"):
+        write_nwb(tmp_path / "x.nwb", single.folder, chunk_frames=0, progress=False, **OPTICS)
     with pytest.raises(InvalidArgumentError, match="sex"):
         write_nwb(tmp_path / "x.nwb", single.folder, sex="female", progress=False, **OPTICS)
     assert _listing(tmp_path) == []

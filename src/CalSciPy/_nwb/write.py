@@ -281,6 +281,10 @@ def build_and_write(path: Any, *, acq: Acquisition | None, rois: Any, traces: di
     elif compression_opts is not None:
         raise InvalidArgumentError(f"compression_opts applies to gzip only, got "
                                    f"{compression_opts!r} for {compression!r}")
+    for label, value in (("chunk_frames", chunk_frames), ("workers", workers)):
+        if value is not None and (isinstance(value, bool) or not isinstance(
+                value, (int, np.integer)) or not 1 <= value <= 1_000_000):
+            raise InvalidArgumentError(f"{label} must be a positive integer, got {value!r}")
     _check_metadata(meta, dandi)
     has_rois = rois is not None
     n_rois = 0
