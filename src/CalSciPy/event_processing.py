@@ -75,7 +75,7 @@ def identify_events(
     frame_rate: float = 30.0,
     smooth: bool = True,
     force_nonneg: bool = True,
-) -> list[np.ndarray]:
+) -> list[np.ndarray] | np.ndarray:
     """Event onsets as peaks of the smoothed, non-negative first derivative of each trace.
 
     Per neuron, in float64: ``Δ[0] = 0``, ``Δ[t] = x[t] - x[t-1]``; if ``smooth``, ``Δ`` is
@@ -252,7 +252,7 @@ def normalize_firing_rates(firing_matrix: np.ndarray, in_place: bool = False) ->
 # ---------------------------------------------------------------------------------------------
 def collect_waveforms(
     traces: np.ndarray, event_indices: Iterable[Iterable[int]], pre: int = 150, post: int = 450
-) -> tuple[np.ndarray, ...]:
+) -> tuple[np.ndarray, ...] | np.ndarray:
     """Cut a window around every event: ``pre`` frames before to ``post`` frames after.
 
     Returns

@@ -14,12 +14,12 @@ import inspect
 import math
 import operator
 from collections.abc import Callable, Iterable, Iterator
-from numbers import Number
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+from numpy.typing import DTypeLike
 
 from CalSciPy import _backend
 from CalSciPy._checks import as_path, check_int, check_real
@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 
-def _as_sliceable(sequence, name: str = "sequence"):
+def _as_sliceable(sequence, name: str = "sequence") -> Any:
     """Return ``sequence`` if it supports ``len`` and slicing, else a list of its items."""
     if isinstance(sequence, (str, bytes)):
         raise InvalidArgumentTypeError(
@@ -90,10 +90,10 @@ def generate_blocks(sequence: Iterable, block_size: int, block_buffer: int = 0) 
     >>> [list(b) for b in generate_blocks(range(10), 3)]
     [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
     """
-    sequence = _as_sliceable(sequence)
+    items = _as_sliceable(sequence)
     block_size = check_int(block_size, "block_size", minimum=0)
     block_buffer = check_int(block_buffer, "block_buffer", minimum=0)
-    n = len(sequence)
+    n = len(items)
     if block_size <= 1:
         raise InvalidArgumentError(f"block_size must be > 1, got {block_size}")
     if block_buffer >= block_size:
@@ -104,7 +104,7 @@ def generate_blocks(sequence: Iterable, block_size: int, block_buffer: int = 0) 
         raise InvalidArgumentError(
             f"block_size ({block_size}) must be smaller than the sequence length ({n})"
         )
-    return _iter_blocks(sequence, n, block_size, block_size - block_buffer)
+    return _iter_blocks(items, n, block_size, block_size - block_buffer)
 
 
 def _iter_blocks(sequence, n: int, block_size: int, step: int) -> Iterator:
@@ -150,10 +150,10 @@ def generate_overlapping_blocks(sequence: Iterable, block_size: int, block_buffe
     >>> [list(b) for b in generate_overlapping_blocks(range(7), 3, 1)]
     [[0, 1, 2, 3], [2, 3, 4, 5, 6], [5, 6]]
     """
-    sequence = _as_sliceable(sequence)
+    items = _as_sliceable(sequence)
     block_size = check_int(block_size, "block_size", minimum=1)
     block_buffer = check_int(block_buffer, "block_buffer", minimum=0)
-    return _iter_overlapping(sequence, len(sequence), block_size, block_buffer)
+    return _iter_overlapping(items, len(items), block_size, block_buffer)
 
 
 def _iter_overlapping(sequence, n: int, block_size: int, block_buffer: int) -> Iterator:
@@ -288,9 +288,9 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
 # ---------------------------------------------------------------------------------------------
 def generate_time_vector(
     num_samples: int,
-    sampling_frequency: Number = 30.0,
-    start: Number = 0.0,
-    step: Number | None = None,
+    sampling_frequency: float = 30.0,
+    start: float = 0.0,
+    step: float | None = None,
 ) -> np.ndarray:
     """Sample times ``start + k * step`` for ``k`` from 0 to ``num_samples - 1`` (seconds).
 
@@ -320,7 +320,7 @@ def generate_time_vector(
 
 
 def calculate_frames_per_file(
-    y_pixels: int, x_pixels: int, bit_depth: np.dtype = np.uint16, size_cap: Number = 3.9
+    y_pixels: int, x_pixels: int, bit_depth: DTypeLike = np.uint16, size_cap: float = 3.9
 ) -> int:
     """Most frames of ``(y_pixels, x_pixels)`` images of ``bit_depth`` that fit in ``size_cap`` GB.
 
@@ -481,7 +481,7 @@ class PatternMatching:
     def __eq__(self, case: Any) -> bool:
         return self(case)
 
-    __hash__ = None  # mutable-style equality semantics: not hashable
+    __hash__ = None  # type: ignore[assignment]  # equality by pattern: not hashable
 
     def __repr__(self) -> str:
         return f"PatternMatching(value={self.value!r})"

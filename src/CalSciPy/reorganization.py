@@ -183,7 +183,7 @@ def merge_factorized_matrices(
                  for i in range(neurons)]
     single = is_integer(components)
     if single:
-        wanted = [int(components)]
+        wanted = [check_int(components, "components")]
     else:
         if not isinstance(components, Iterable):
             raise InvalidArgumentTypeError(
@@ -192,10 +192,10 @@ def merge_factorized_matrices(
         wanted = [check_int(c, "components", minimum=None) for c in components]
     if neurons == 0 or chunks == 0:
         raise InvalidArgumentError(f"factorized_traces is empty (shape {factorized_traces.shape})")
-    n_components = None
-    lengths = []
+    n_components = 0
+    lengths: list[int] = []
     for k in range(chunks):
-        length = None
+        length = -1
         for i in range(neurons):
             cell = cells[i][k]
             real = np.issubdtype(cell.dtype, np.integer) or np.issubdtype(
@@ -206,10 +206,9 @@ def merge_factorized_matrices(
                     f"factorized_traces[{i}, {k}] must be a 2-D real (components, frames) array, "
                     f"got {cell.dtype} shape {cell.shape}"
                 )
-            n_components = (
-                cell.shape[0] if n_components is None else min(n_components, cell.shape[0])
-            )
-            if length is None:
+            n_components = cell.shape[0] if i == 0 and k == 0 else min(n_components,
+                                                                       cell.shape[0])
+            if length < 0:
                 length = cell.shape[1]
             elif cell.shape[1] != length:
                 raise InvalidArgumentError(
@@ -225,7 +224,7 @@ def merge_factorized_matrices(
     dtype = float_dtype_for(np.result_type(*[cells[i][k].dtype for i in range(neurons)
                                              for k in range(chunks)]))
     out = np.empty((len(wanted), neurons, sum(lengths)), dtype=dtype)
-    stops = np.cumsum(lengths)
+    stops = np.cumsum(lengths, dtype=np.int64)
     for k, (start, stop) in enumerate(zip(stops - lengths, stops)):
         # (len(wanted), neurons, frames) for this chunk
         out[:, :, start:stop] = np.stack([cells[i][k][wanted] for i in range(neurons)], axis=1)

@@ -215,8 +215,12 @@ def write_prairieview_session(
         n_frames = check_count(n_frames, "n_frames")
         n_planes = check_count(n_planes, "n_planes")
         n_channels = check_count(n_channels, "n_channels")
-        stack, movie = _make_images(n_frames, tuple(shape), n_planes, n_channels, frame_rate,
-                                    seed)
+        try:
+            height, width = shape
+        except (TypeError, ValueError) as err:
+            raise InvalidArgumentError(f"shape must be a (y, x) pair, got {shape!r}") from err
+        size = (check_count(height, "shape[0]"), check_count(width, "shape[1]"))
+        stack, movie = _make_images(n_frames, size, n_planes, n_channels, frame_rate, seed)
     else:
         stack = _as_5d(images)
     n_frames, n_planes, n_channels, height, width = stack.shape
