@@ -28,8 +28,12 @@ test: $(VENV)/.test
 bench: $(VENV)/.test
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
+# ruff (style, imports, numpydoc D4xx rules), numpydoc's own section-order/parameter checks,
+# and mypy (configured in pyproject.toml) on src/
 lint: $(VENV)/.test
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -W ignore -m numpydoc lint $$(git ls-files 'src/CalSciPy/*.py' 2>/dev/null || find src/CalSciPy -name '*.py')
+	$(BIN)/mypy
 
 $(VENV)/.docs: $(BIN)/python pyproject.toml
 	$(PIP) install -e ".[docs]"
