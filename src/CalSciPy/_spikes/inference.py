@@ -7,13 +7,19 @@ import warnings
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from numbers import Integral, Real
 
 import numpy as np
 
-from CalSciPy._checks import as_traces, check_frame_rate
-from CalSciPy._events.validation import as_event_lists
+from CalSciPy._checks import (
+    as_event_lists,
+    as_traces,
+    check_frame_rate,
+    check_int,
+    check_real,
+    is_integer,
+)
 from CalSciPy._optional import optional_import
+from CalSciPy.errors import InvalidArgumentError
 
 __all__ = ["EventScore", "SpikeInference", "detect_events", "infer_spikes", "score_events"]
 
@@ -237,8 +243,10 @@ def infer_spikes(
         Number of large isolated events OASIS uses to refine the AR coefficients (0: keep
         the estimate).
     n_jobs : int, optional
-        Worker processes (OASIS holds the GIL, so threads would not help). Default: all CPUs
-        when there are at least 32 neurons, else 1.
+        Threads over neurons (compiled OASIS); -1 or ``None`` (default): all CPUs available to
+        the process. Other negative values (joblib's "all but k") are refused. With
+        ``optimize_g > 0`` these are worker processes of ``oasis-deconv`` instead (default
+        there: all CPUs when there are at least 32 neurons, else 1).
     progress : bool, default True
         Show a tqdm progress bar over neurons (False hides it).
 
@@ -249,24 +257,40 @@ def infer_spikes(
         seconds, plus the denoised traces, baselines, noise levels and AR coefficients (see
         :class:`SpikeInference`). For 1-D input the arrays have no neuron axis.
 
-    Notes
-    -----
-    Results are deterministic and identical for any ``n_jobs``: OASIS's occasional random
-    restarts of the AR estimate use a fixed seed per trace (the global numpy RNG state of the
-    caller is restored), and BLAS runs single-threaded inside the solver.
-
     Raises
     ------
     CalSciPy.errors.MissingDependencyError
-        ``oasis-deconv`` is not installed (``pip install 'calscipy[spikes]'``).
+        ``optimize_g > 0`` and ``oasis-deconv`` is not installed
+        (``pip install 'calscipy[spikes]'``).
     ValueError
-        Non-finite traces, fewer than 10 frames, unknown ``method``, bad options.
+        Non-finite traces, fewer than 10 frames, unknown ``method``, bad options
+        (``n_jobs`` other than a positive integer, -1 or ``None``: ``InvalidArgumentError``).
+
+    Notes
+    -----
+    The solver is a compiled port (numba, parallel over neurons, float64 inside, results
+    written into preallocated arrays) of ``oasis-deconv``'s ``constrained_oasisAR1`` /
+    ``constrained_oasisAR2`` with the parameter estimation of
+    ``oasis.functions.estimate_parameters(y, p, fudge_factor=0.98)``: for AR(1) it gives
+    ``oasis-deconv``'s spikes to rounding (tested to 1e-6 relative, measured ~1e-13), and
+    ``oasis-deconv`` is not needed. Where an estimated AR(2) kernel has a double or complex
+    root pair (noise-like traces), both solvers divide by the difference of the roots
+    (``oasis-deconv`` returns NaN calcium and baseline there); the roots are moved 0.1 %
+    apart instead (``ar_coefficients`` reports the kernel used). AR refinement
+    (``optimize_g > 0``) runs ``oasis-deconv`` itself in a process pool.
+
+    Results are deterministic and identical for any ``n_jobs``: OASIS's occasional random
+    restarts of the AR estimate use a fixed seed per trace (the caller's global numpy RNG is
+    left alone).
+
+    Memory: besides the input, the results (two float64 ``(neurons, frames)`` arrays) and a
+    few float64 arrays of ``frames`` per thread; the input is read row by row in its own dtype.
     """
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
     frame_rate = check_frame_rate(frame_rate)
     array, was_1d = _finite(dfof, "dfof", min_frames=10)
-    if isinstance(ar_order, bool) or ar_order not in (1, 2):
+    if not is_integer(ar_order) or ar_order not in (1, 2):
         raise ValueError(f"ar_order must be 1 or 2, got {ar_order!r}")
     if tau_decay is not None:
         tau_decay = _positive(tau_decay, "tau_decay")
@@ -278,9 +302,7 @@ def infer_spikes(
                 raise ValueError(f"tau_rise ({tau_rise}) must be < tau_decay ({tau_decay})")
     elif tau_rise is not None:
         raise ValueError("tau_rise needs tau_decay as well")
-    if isinstance(optimize_g, bool) or not isinstance(optimize_g, Integral) or optimize_g < 0:
-        raise ValueError(f"optimize_g must be an integer >= 0, got {optimize_g!r}")
-    optional_import("oasis.functions", "spike inference")  # fail early, in this process
+    optimize_g = check_int(optimize_g, "optimize_g", minimum=0)
     options = {
         "ar_order": int(ar_order),
         "tau_decay": tau_decay,
@@ -288,6 +310,231 @@ def infer_spikes(
         "frame_rate": frame_rate,
         "optimize_g": int(optimize_g),
     }
+    if optimize_g:
+        # AR refinement (scipy optimizers inside OASIS's Cython loop): oasis-deconv itself
+        optional_import("oasis.functions", "spike inference")  # fail early, in this process
+        spikes, denoised, baseline, noise, coefficients = _infer_with_oasis_deconv(
+            array, options, n_jobs, progress
+        )
+    else:
+        spikes, denoised, baseline, noise, coefficients = _infer_compiled(
+            array, options, n_jobs, progress
+        )
+    tau = np.array([_decay_from_ar(g, frame_rate) for g in coefficients])
+    if was_1d:
+        spikes, denoised, baseline, noise, coefficients, tau = (
+            spikes[0], denoised[0], baseline[0], noise[0], coefficients[0], tau[0]
+        )
+    return SpikeInference(spikes, denoised, baseline, noise, coefficients, tau, frame_rate)
+
+
+#: neurons per thread-pool task (one progress-bar step; bounds the per-task temporaries)
+_BLOCK = 16
+#: oasis.functions.estimate_parameters' defaults, as infer_spikes has always called it
+_NOISE_RANGE = (0.25, 0.5)
+_AR_LAGS = 10
+_FUDGE = 0.98
+
+
+def _infer_compiled(array: np.ndarray, options: dict, n_jobs, progress: bool):
+    """OASIS compiled with numba (``CalSciPy._spikes.oasis``), blocks of neurons on threads."""
+    n, frames = array.shape
+    p = options["ar_order"]
+    spikes = np.zeros((n, frames))
+    denoised = np.zeros((n, frames))
+    baseline = np.empty(n)
+    noise = np.zeros(n)
+    coefficients = np.full((n, p), np.nan)
+    results = (spikes, denoised, baseline, noise, coefficients)
+    threads = _n_threads(n_jobs)
+    starts = range(0, n, _BLOCK)
+    bar = _progress_bar(n, progress)
+    try:
+        if threads > 1 and n > _BLOCK:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                futures = [pool.submit(_infer_block, array, start, options, results)
+                           for start in starts]
+                for future in futures:
+                    bar.update(future.result())
+        else:
+            for start in starts:
+                bar.update(_infer_block(array, start, options, results))
+    finally:
+        bar.close()
+    return results
+
+
+def _infer_block(array: np.ndarray, start: int, options: dict, results: tuple) -> int:
+    """Infer neurons ``start : start + _BLOCK`` into ``results``; returns their number."""
+    from CalSciPy._spikes import oasis
+
+    spikes, denoised, baseline, noise, coefficients = results
+    stop = min(array.shape[0], start + _BLOCK)
+    rows = array[start:stop]
+    ptp = np.empty(stop - start)
+    oasis.row_ptp(rows, ptp)
+    # a flat trace (ptp <= 1e-12 max(1, |median|)) has no activity and no noise to fit a
+    # model to; its baseline is its median. |median| <= |y[0]| + ptp, so the median is
+    # computed only where that bound leaves the test open
+    first = np.abs(np.asarray(rows[:, 0], dtype=np.float64))
+    active = ptp > 1e-12 * np.maximum(1.0, first + ptp)
+    for i in np.flatnonzero(~active):
+        median = float(np.median(np.asarray(rows[i], dtype=np.float64)))
+        baseline[start + i] = median
+        active[i] = ptp[i] > 1e-12 * max(1.0, abs(median))
+    if active.any():
+        sn = _noise_levels(rows, active)
+        g = _ar_parameters(rows, active, sn, options)
+        oasis.deconvolve_rows(rows, active, g, sn, spikes[start:stop], denoised[start:stop],
+                              baseline[start:stop])
+        bad = np.flatnonzero(active & ~np.isfinite(baseline[start:stop]))
+        if bad.size:
+            raise ValueError(
+                f"OASIS deconvolution failed for neuron {start + int(bad[0])} of dfof: "
+                f"non-finite fit (AR coefficients {g[bad[0]].tolist()})"
+            )
+        noise[start:stop][active] = sn[active]
+        coefficients[start:stop][active] = g[active]
+    return stop - start
+
+
+#: scipy.signal.welch's default segment length (oasis calls it with the defaults)
+_WELCH_SEGMENT = 256
+#: rows per Welch batch (bounds its temporaries to ~4 x 16 rows)
+_WELCH_ROWS = 16
+
+
+def _noise_levels(rows: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """``oasis.functions.GetSn`` of each active row: sqrt of half the mean Welch power
+    spectral density (Hann window of 256 frames, half overlap, segment means removed) between
+    0.25 and 0.5 of the sampling rate (both exclusive).
+
+    The segments and the band sum are compiled (numba), the FFTs are scipy's; traces shorter
+    than one segment go through scipy's ``welch`` itself.
+    """
+    import scipy.fft
+    from scipy.signal import get_window, welch
+
+    from CalSciPy._spikes import oasis
+
+    sn = np.zeros(rows.shape[0])
+    index = np.flatnonzero(active)
+    frames = rows.shape[1]
+    if frames < _WELCH_SEGMENT:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # welch: nperseg larger than the trace
+            ff, pxx = welch(np.asarray(rows[index], dtype=np.float64), axis=-1)
+        band = (ff > _NOISE_RANGE[0]) & (ff < _NOISE_RANGE[1])
+        sn[index] = np.sqrt(np.mean(pxx[:, band] / 2, axis=1))
+        return sn
+    window = get_window("hann", _WELCH_SEGMENT)
+    step = _WELCH_SEGMENT // 2
+    n_seg = (frames - _WELCH_SEGMENT) // step + 1
+    ff = scipy.fft.rfftfreq(_WELCH_SEGMENT)
+    band = np.flatnonzero((ff > _NOISE_RANGE[0]) & (ff < _NOISE_RANGE[1]))
+    scale = 1.0 / float((window**2).sum())
+    # a few rows at a time: segments and spectra are each ~2x the rows they come from
+    for first in range(0, index.size, _WELCH_ROWS):
+        part = index[first:first + _WELCH_ROWS]
+        segments = np.empty((part.size, n_seg, _WELCH_SEGMENT))
+        oasis.welch_segments(rows, part, window, step, segments)
+        spectra = scipy.fft.rfft(segments, axis=-1, overwrite_x=True)
+        del segments
+        out = np.empty(part.size)
+        oasis.band_noise(spectra, int(band[0]), int(band[-1]) + 1, scale, out)
+        sn[part] = out
+    return sn
+
+
+def _ar_parameters(rows: np.ndarray, active: np.ndarray, sn: np.ndarray,
+                   options: dict) -> np.ndarray:
+    """AR(p) coefficients per row: fixed by ``tau_decay``/``tau_rise``, or
+    ``oasis.functions.estimate_time_constant(y, p, sn, lags=10, fudge_factor=0.98)``."""
+    from CalSciPy._spikes import oasis
+
+    n = rows.shape[0]
+    p = options["ar_order"]
+    g = np.full((n, p), np.nan)
+    if options["tau_decay"] is not None:
+        decay = math.exp(-1.0 / (options["tau_decay"] * options["frame_rate"]))
+        if p == 1:
+            g[:] = [decay]
+        else:
+            rise = math.exp(-1.0 / (options["tau_rise"] * options["frame_rate"]))
+            g[:] = _distinct_roots_ar2(np.array([[decay, rise]]))
+        return g
+    lags = _AR_LAGS + p
+    index = np.flatnonzero(active)
+    xc_all = np.zeros((n, lags + 1))
+    oasis.autocovariance(rows, active, lags, xc_all)
+    xc = xc_all[index]
+    # least squares on the Toeplitz system of the autocovariance, all rows at once
+    k = np.arange(lags)
+    design = xc[:, np.abs(k[:, None] - np.arange(p)[None, :])]
+    design -= sn[index, None, None] ** 2 * np.eye(lags, p)
+    fit = np.einsum("nij,nj->ni", np.linalg.pinv(design), xc[:, 1:])
+    if p == 1:
+        roots = fit.copy()
+    else:
+        # roots of z^2 - g1 z - g2; a complex pair becomes its real part twice (oasis'
+        # (gr + conj(gr)) / 2)
+        disc = fit[:, 0] ** 2 + 4 * fit[:, 1]
+        half = np.sqrt(np.maximum(disc, 0.0)) / 2
+        roots = np.stack([fit[:, 0] / 2 + half, fit[:, 0] / 2 - half], axis=1)
+    # oasis replaces roots outside [0, 1] by 0.95 / 0.15 plus N(0, 0.01) noise drawn from the
+    # global RNG, which infer_spikes seeded with 0 for each trace: the same draws here
+    for j in np.flatnonzero(((roots > 1) | (roots < 0)).any(axis=1)):
+        rng = np.random.RandomState(0)  # noqa: NPY002 - the legacy stream oasis used
+        above = roots[j] > 1
+        roots[j, above] = 0.95 + rng.normal(0, 0.01, int(above.sum()))
+        below = roots[j] < 0
+        roots[j, below] = 0.15 + rng.normal(0, 0.01, int(below.sum()))
+    roots = _FUDGE * roots
+    if p == 1:
+        g[index] = roots
+    else:
+        g[index] = _distinct_roots_ar2(roots)
+    return g
+
+
+#: AR(2) kernels need two distinct roots (the compiled solver, like oasis-deconv's, divides by
+#: their difference); closer roots are moved this far apart (relative), which changes g2 by
+#: ~(sep / 2)^2 relative and g1 not at all
+_MIN_ROOT_SEPARATION = 1e-3
+
+
+def _distinct_roots_ar2(roots: np.ndarray) -> np.ndarray:
+    """AR(2) coefficients ``(g1, g2) = (d + r, -d r)`` of the roots ``(n, 2)``, with ``d > r``
+    moved apart symmetrically where they (nearly) coincide (a double or complex pair)."""
+    d = roots.max(axis=1)
+    r = roots.min(axis=1)
+    close = d - r < _MIN_ROOT_SEPARATION * d
+    mid = (d[close] + r[close]) / 2
+    d[close] = mid * (1 + _MIN_ROOT_SEPARATION / 2)
+    r[close] = mid * (1 - _MIN_ROOT_SEPARATION / 2)
+    return np.stack([d + r, -d * r], axis=1)
+
+
+def _n_threads(n_jobs) -> int:
+    if n_jobs is None:
+        return _available_cpus()
+    _check_n_jobs(n_jobs)
+    return _available_cpus() if n_jobs == -1 else int(n_jobs)
+
+
+def _check_n_jobs(n_jobs) -> None:
+    n_jobs = check_int(n_jobs, "n_jobs")
+    if not (n_jobs >= 1 or n_jobs == -1):
+        raise InvalidArgumentError(
+            f"n_jobs must be a positive integer, -1 (all CPUs) or None, got {n_jobs!r} "
+            "(joblib-style negatives other than -1 are not supported)"
+        )
+
+
+def _infer_with_oasis_deconv(array: np.ndarray, options: dict, n_jobs, progress: bool):
+    """oasis-deconv's Cython solvers per neuron, in a process pool (they hold the GIL)."""
     n = array.shape[0]
     workers = _n_workers(n_jobs, n)
     chunks = np.array_split(np.arange(n), max(1, min(n, workers * 4)))
@@ -326,16 +573,11 @@ def infer_spikes(
     if not parts:  # no neurons: empty results of the documented shapes
         frames = array.shape[1]
         parts = [(np.zeros((0, frames)), np.zeros((0, frames)), np.zeros(0), np.zeros(0),
-                  np.zeros((0, int(ar_order))))]
+                  np.zeros((0, options["ar_order"])))]
     spikes, denoised, baseline, noise, coefficients = (
         np.concatenate([part[k] for part in parts]) for k in range(5)
     )
-    tau = np.array([_decay_from_ar(g, frame_rate) for g in coefficients])
-    if was_1d:
-        spikes, denoised, baseline, noise, coefficients, tau = (
-            spikes[0], denoised[0], baseline[0], noise[0], coefficients[0], tau[0]
-        )
-    return SpikeInference(spikes, denoised, baseline, noise, coefficients, tau, frame_rate)
+    return spikes, denoised, baseline, noise, coefficients
 
 
 def _available_cpus() -> int:
@@ -348,9 +590,8 @@ def _available_cpus() -> int:
 def _n_workers(n_jobs, n: int) -> int:
     if n_jobs is None:
         return min(_available_cpus(), n) if n >= _MIN_NEURONS_FOR_POOL else 1
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, Integral) or n_jobs == 0:
-        raise ValueError(f"n_jobs must be a positive integer or -1 (all CPUs), got {n_jobs!r}")
-    wanted = _available_cpus() if n_jobs < 0 else int(n_jobs)
+    _check_n_jobs(n_jobs)
+    wanted = _available_cpus() if n_jobs == -1 else int(n_jobs)
     return max(1, min(wanted, n))
 
 
@@ -371,23 +612,11 @@ def _progress_bar(total: int, progress: bool):
 
 
 def _finite(traces, name: str, *, min_frames: int):
-    array, was_1d = as_traces(traces, name, min_frames=min_frames)
-    if not np.isfinite(array).all():
-        bad = np.unique(np.nonzero(~np.isfinite(array))[0])
-        raise ValueError(
-            f"{name} contains NaN or infinite values (neurons {bad[:10].tolist()}"
-            f"{'...' if bad.size > 10 else ''}); interpolate or drop them first"
-        )
-    return array, was_1d
+    return as_traces(traces, name, min_frames=min_frames, finite=True)
 
 
 def _positive(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (Real, np.number)):
-        raise TypeError(f"{name} must be a number (s), got {value!r}")
-    value = float(value)
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0 s, got {value!r}")
-    return value
+    return check_real(value, name, positive=True, unit="s")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -437,9 +666,7 @@ def detect_events(
     frame_rate = check_frame_rate(frame_rate)
     array, was_1d = _finite(dfof, "dfof", min_frames=10)
     threshold = _positive(threshold, "threshold")
-    if isinstance(merge_s, bool) or not isinstance(merge_s, (Real, np.number)) \
-            or not (math.isfinite(float(merge_s)) and merge_s >= 0):
-        raise ValueError(f"merge_s must be a finite number >= 0 (s), got {merge_s!r}")
+    merge_s = check_real(merge_s, "merge_s", minimum=0.0, unit="s")
     if inference is None:
         inference = infer_spikes(array, frame_rate, **infer_options)
     elif infer_options:
@@ -541,11 +768,9 @@ def score_events(
     -------
     EventScore
     """
-    if isinstance(tolerance, bool) or not isinstance(tolerance, Integral) or tolerance < 0:
-        raise ValueError(f"tolerance must be an integer >= 0 (frames), got {tolerance!r}")
-    merge_window = tolerance if merge_window is None else merge_window
-    if isinstance(merge_window, bool) or not isinstance(merge_window, Integral) or merge_window < 0:
-        raise ValueError(f"merge_window must be an integer >= 0 (frames), got {merge_window!r}")
+    tolerance = check_int(tolerance, "tolerance", minimum=0)
+    merge_window = check_int(tolerance if merge_window is None else merge_window,
+                             "merge_window", minimum=0)
     is_counts = isinstance(true_frames, np.ndarray) and true_frames.dtype != object
     if is_counts and true_frames.ndim == 2:
         true_frames = [np.flatnonzero(row) for row in true_frames]
