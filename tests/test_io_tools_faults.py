@@ -86,3 +86,48 @@ def test_sigkill_mid_write_leaves_no_target(tmp_path):
     _kill_mid_write(target)
     assert not target.exists()
     assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == []
+
+
+SPLIT_CHILD = CHILD.replace(
+    "save_stack(sys.argv[1], SlowStack(), overwrite=True, progress=False)",
+    "from CalSciPy.io_tools import save_images\n"
+    "save_images(sys.argv[1], SlowStack(), size_cap=256 * 256 * 2 * 200 / 1e9, progress=False)",
+)
+
+
+def test_sigkill_mid_split_save_keeps_the_whole_previous_set(tmp_path):
+    """Overwriting a 10-part stack and killing the writer midway: the old set, whole.
+
+    Before, each part was renamed into place as soon as it was written, so a kill left new
+    parts beside old ones and the folder read back as a silent mix of both stacks.
+    """
+    from CalSciPy._io.common import natural_key
+    from CalSciPy.io_tools import save_images
+
+    previous = np.arange(20 * 8 * 8, dtype=np.uint16).reshape(20, 8, 8)
+    save_images(tmp_path / "run.tif", previous, size_cap=2 * 8 * 8 * 2 / 1e9)  # 10 parts
+    names = sorted((p.name for p in tmp_path.iterdir()), key=lambda n: natural_key(Path(n)))
+    assert len(names) == 10
+    child = subprocess.Popen([sys.executable, "-c", SPLIT_CHILD, str(tmp_path / "run.tif")],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "start"
+        deadline = time.monotonic() + 60
+        while _partial_bytes(tmp_path) == 0:
+            assert child.poll() is None, "writer finished before it could be killed"
+            assert time.monotonic() < deadline, "writer never started writing"
+            time.sleep(0.005)
+        time.sleep(0.2)  # well into the set: some parts complete under temporary names
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait()
+    assert child.returncode == -signal.SIGKILL
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == sorted(
+        names)
+    np.testing.assert_array_equal(load_images(tmp_path), previous)
+    assert _partial_bytes(tmp_path) > 0  # the killed writer could not clean up...
+    save_images(tmp_path / "run.tif", previous[:3])
+    assert _partial_bytes(tmp_path) == 0  # ...the next save of the same stack did
+    assert [p.name for p in tmp_path.iterdir()] == ["run.tif"]
+    np.testing.assert_array_equal(load_images(tmp_path), previous[:3])

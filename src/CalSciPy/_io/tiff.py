@@ -1,6 +1,7 @@
 """Multi-page TIFF stacks (tifffile): single files, folders of files, split saving."""
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 import tifffile
 
-from CalSciPy._atomic import as_path, atomic_path, atomic_paths
+from CalSciPy._atomic import as_path, atomic_path, atomic_paths, remove_stale_partials
 from CalSciPy._checks import check_real, is_integer
 from CalSciPy._io.common import (
     BLOCK_BYTES,
@@ -57,6 +58,8 @@ DEFAULT_STEM = "images"
 MAX_READ_THREADS = 8
 #: private TIFF tag (ASCII JSON, first page) recording which saved stack a file belongs to
 PART_TAG = 65400
+#: numpy's errno-less message for a short write (what a full disk gives ``ndarray.tofile``)
+_SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")
 #: the record's ``kind``; other uses of the tag number are not ours and are ignored
 PART_KIND = "calscipy.tiff-part/1"
 
@@ -503,17 +506,23 @@ def _write_tiff(file: Path, images: Any, bar: Any, record: str | None = None) ->
     kwargs = _tiff_kwargs(images)
     if record is not None:  # first page only: which stack, save and part this file is
         kwargs["extratags"] = [(PART_TAG, "s", 0, record, True)]
-    if type(images) is np.ndarray and images.dtype.isnative and images.flags.c_contiguous:
-        tifffile.imwrite(file, images, **kwargs)
-        bar.update(images.nbytes)
-    else:  # memmap, dask, lazy readers: stream block by block, memory stays bounded
-        tifffile.imwrite(
-            file,
-            _frames(images, bar),
-            shape=tuple(images.shape),
-            dtype=check_dtype(images.dtype),
-            **kwargs,
-        )
+    try:
+        if type(images) is np.ndarray and images.dtype.isnative and images.flags.c_contiguous:
+            tifffile.imwrite(file, images, **kwargs)
+            bar.update(images.nbytes)
+        else:  # memmap, dask, lazy readers: stream block by block, memory stays bounded
+            tifffile.imwrite(
+                file,
+                _frames(images, bar),
+                shape=tuple(images.shape),
+                dtype=check_dtype(images.dtype),
+                **kwargs,
+            )
+    except OSError as err:
+        if err.errno is None and _SHORT_WRITE.search(str(err)):
+            # numpy's tofile reports a full disk as a bare "N requested and M written"
+            raise OSError(errno.ENOSPC, f"No space left on device ({err})", str(file)) from err
+        raise
 
 
 def _save_single_tif(
@@ -582,6 +591,17 @@ def _own_parts(path: Path) -> tuple[list[Path], list[Path]]:
     return ours, others
 
 
+def _remove_killed_saves(target: Path) -> None:
+    """Remove temporary parts left by killed saves of this stack (any part count)."""
+    pattern = re.compile(r"\.(" + re.escape(target.stem) + r"(?:_\d{2,})?"
+                         + re.escape(target.suffix) + r")\..+")
+    if not target.parent.is_dir():
+        return
+    names = {m[1] for p in target.parent.iterdir() if (m := pattern.fullmatch(p.name))}
+    for name in names:
+        remove_stale_partials(target.parent / name)
+
+
 def _save_set(
     target: Path,
     images: Any,
@@ -619,6 +639,7 @@ def _save_set(
                 f"{', '.join(str(p) for p in existing)} already exist(s); pass "
                 f"overwrite=True to replace"
             )
+    _remove_killed_saves(target)
     set_id = uuid.uuid4().hex
     with (
         progress_bar(nbytes_of(images), f"saving {target.stem}", progress) as bar,
@@ -627,7 +648,14 @@ def _save_set(
         for i, file in enumerate(staged):
             chunk = frame_range(images, i * per_file, (i + 1) * per_file)
             record = _record_text(target.stem, set_id, i, n_files, chunk.shape[0])
-            _write_tiff(file, chunk, bar, record)
+            try:
+                _write_tiff(file, chunk, bar, record)
+            except OSError as err:
+                if err.errno is None or err.filename not in (None, str(file)):
+                    raise
+                # name the part being written (a full disk says which file did not fit)
+                raise OSError(err.errno, f"{err.strerror or err} (while writing)",
+                              str(names[i])) from err
     remove_quietly(*stale)
     return names
 
