@@ -69,8 +69,8 @@ def make_session(out: Path, *, neurons: int, seconds: float, frame_rate: float, 
     onset_frames = onset_frames[onset_frames < n_frames]
     traces = movie.traces
     dfof_true = traces.dfof_true.astype(np.float64).copy()
-    images = movie.images.astype(np.float32)
-    clean = movie.expected_images()
+    images = movie.images  # changed in place, soma by soma (no float copy of the movie)
+    added = []
     impulses = np.zeros(n_frames)
     impulses[onset_frames] = 1.0
     for i in responders:
@@ -80,9 +80,9 @@ def make_session(out: Path, *, neurons: int, seconds: float, frame_rate: float, 
         # brightness added to the soma's pixels, with its shot noise (variance = signal)
         rows, cols = np.nonzero(movie.footprints[i])
         extra = (traces.baseline[i] * response)[:, None] * movie.footprints[i, rows, cols]
-        clean[:, rows, cols] += extra
-        images[:, rows, cols] += extra + np.sqrt(extra) * rng.standard_normal(extra.shape)
-    images = np.clip(np.rint(images), 0, 65535).astype(np.uint16)
+        noisy = images[:, rows, cols] + extra + np.sqrt(extra) * rng.standard_normal(extra.shape)
+        images[:, rows, cols] = np.clip(np.rint(noisy), 0, 65535)
+        added.append((rows, cols, extra.astype(np.float32)))
     folder = out / SESSION_FOLDER / "TSeries-demo-001"
     folder.parent.mkdir(parents=True, exist_ok=True)
     written = write_prairieview_session(folder, images, frame_rate=frame_rate, seed=seed,
@@ -94,7 +94,7 @@ def make_session(out: Path, *, neurons: int, seconds: float, frame_rate: float, 
               for i in range(neurons)]
     truth = {"movie": movie, "responders": responders, "onsets_s": written.stimulus_onsets,
              "onset_frames": onset_frames, "dfof_true": dfof_true, "event_frames": events,
-             "clean": clean, "images": images}
+             "added": added, "images": images}
     return written, truth
 
 
@@ -145,7 +145,10 @@ def denoise(out: Path, truth: dict) -> dict:
     from CalSciPy.image_processing import median_filter
     from CalSciPy.interactive_visuals import frames_figure, save_figure
 
-    raw, clean = truth["images"], truth["clean"]
+    raw = truth["images"]
+    clean = truth["movie"].expected_images()
+    for rows, cols, extra in truth["added"]:  # the stimulus responses, noise-free
+        clean[:, rows, cols] += extra
     start = time.perf_counter()
     denoised = median_filter(raw)
     elapsed = time.perf_counter() - start

@@ -1,0 +1,140 @@
+"""Benchmark: the whole ``calscipy analyze`` run against its two unavoidable costs.
+
+A synthetic PrairieView session (``--frames`` × ``--size`` × ``--size`` uint16, ``--rois``
+somata, 30 % of them responding to a voltage stimulus every 2 s; written by the demo's
+``make_session``) in a temporary folder (``CALSCIPY_BENCH_DIR`` picks the disk; removed at the
+end). Each round, interleaved:
+
+* ``load``: reading the movie once through the session's lazy stack in blocks of 500 frames
+  (what extraction has to read anyway; page cache warm, as in every round);
+* ``spikes``: ``infer_spikes`` alone on the pipeline's ΔF/F0 (OASIS, all cores);
+* ``analyze``: ``calscipy analyze FOLDER --rois labels.npy`` in a fresh process; its per-stage
+  times come from ``summary.json`` and its peak memory is the process's peak RSS
+  (``ru_maxrss``, which includes the Python interpreter and the imported libraries).
+
+The target of issue 15: analyze total ≤ 2 × (load + spikes), peak memory < 2 GB.
+
+Run: ``python benchmarks/bench_analyze.py [--frames 9000] [--size 512] [--rois 300]
+[--rounds 3]``
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+_CHILD = """
+import json, resource, sys, time
+from CalSciPy.cli import main
+start = time.perf_counter()
+code = main(sys.argv[1:])
+wall = time.perf_counter() - start
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"code": code, "wall": wall, "peak": peak}))
+"""
+
+
+def load_once(stack) -> float:
+    start = time.perf_counter()
+    total = 0
+    for begin in range(0, stack.shape[0], 500):
+        block = stack[begin:begin + 500]
+        total += int(block[0, 0, 0])  # touch the data
+    return time.perf_counter() - start
+
+
+def analyze_round(folder: Path, labels: Path, out: Path) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-c", _CHILD, "analyze", str(folder), "--rois", str(labels),
+         "--out", str(out), "--overwrite", "--no-progress", "--post", "1"],
+        capture_output=True, text=True, check=False, env={**os.environ, "MPLBACKEND": "Agg"})
+    if result.returncode != 0:
+        raise SystemExit(f"analyze failed:\n{result.stderr[-3000:]}")
+    child = json.loads(result.stdout.strip().splitlines()[-1])
+    summary = json.loads((out / "summary.json").read_text())
+    return {"wall": child["wall"], "peak": child["peak"], "stages": summary["timings_s"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=9000)
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--rois", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+
+    from CalSciPy.bruker.session import read_prairieview_session
+    from CalSciPy.cli import demo
+    from CalSciPy.event_processing import infer_spikes
+    from CalSciPy.roi_tools import extract_traces, subtract_neuropil
+    from CalSciPy.trace_processing import calculate_dfof
+
+    root = Path(tempfile.mkdtemp(prefix="bench_analyze_", dir=os.environ.get("CALSCIPY_BENCH_DIR")))
+    try:
+        demo.SESSION_SHAPE = (args.size, args.size)
+        demo.SESSION_MAX_FRAMES = args.frames
+        start = time.perf_counter()
+        written, truth = demo.make_session(root, neurons=args.rois, seconds=args.frames / 30.0,
+                                           frame_rate=30.0, seed=0, progress=False)
+        rois = truth["movie"].rois
+        labels = root / "labels.npy"
+        np.save(labels, rois.label_image() + 1)  # label = ROI id + 1 (0 = background)
+        del truth, written
+        print(f"session: {args.frames} frames {args.size}×{args.size} uint16 "
+              f"({args.frames * args.size ** 2 * 2 / 1e9:.2f} GB), {args.rois} ROIs, written in "
+              f"{time.perf_counter() - start:.1f} s")
+        folder = root / demo.SESSION_FOLDER / "TSeries-demo-001"
+        session = read_prairieview_session(folder)
+        stack = session.stack(0, 0)
+        from CalSciPy.roi_tools import ROISet
+
+        label_rois = ROISet.from_labels(np.load(labels))
+        F, Fneu = extract_traces(stack, label_rois, progress=False)
+        dfof = calculate_dfof(subtract_neuropil(F, Fneu), 30.0, method="sliding")
+        load_once(stack)  # warm the page cache like every later round
+        rows = []
+        for r in range(args.rounds):
+            t_load = load_once(stack)
+            start = time.perf_counter()
+            infer_spikes(np.nan_to_num(dfof), 30.0, progress=False)
+            t_spikes = time.perf_counter() - start
+            run = analyze_round(folder, labels, root / "out")
+            rows.append((t_load, t_spikes, run))
+            print(f"round {r + 1}: load {t_load:.2f} s, spikes {t_spikes:.2f} s, analyze "
+                  f"{run['stages']['total']:.2f} s in-process ({run['wall']:.2f} s with "
+                  f"imports), peak RSS {run['peak'] / 2**30:.2f} GiB")
+
+        def med(values):
+            values = np.asarray(values, dtype=np.float64)
+            return f"{np.median(values):.2f} s (range {values.min():.2f}–{values.max():.2f})"
+
+        loads = [r[0] for r in rows]
+        spikes = [r[1] for r in rows]
+        totals = [r[2]["stages"]["total"] for r in rows]
+        ratios = [t / (lo + sp) for t, lo, sp in zip(totals, loads, spikes)]
+        print(f"\n{args.rounds} interleaved rounds, medians (range):")
+        print(f"  load movie once       {med(loads)}")
+        print(f"  infer_spikes alone    {med(spikes)}")
+        print(f"  analyze total         {med(totals)}")
+        for stage in rows[0][2]["stages"]:
+            if stage != "total":
+                print(f"    {stage:12s}        {med([r[2]['stages'][stage] for r in rows])}")
+        print(f"  ratio analyze / (load + spikes): median {np.median(ratios):.2f} "
+              f"(range {min(ratios):.2f}–{max(ratios):.2f}); target ≤ 2")
+        peaks = [r[2]["peak"] / 2**30 for r in rows]
+        print(f"  peak RSS of analyze: median {np.median(peaks):.2f} GiB (range "
+              f"{min(peaks):.2f}–{max(peaks):.2f}); target < 2 GB")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
