@@ -19,13 +19,14 @@ import errno
 import glob
 import hashlib
 import os
+import re
 import shutil
 import socket
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from CalSciPy._checks import as_path  # re-exported: its home is _checks
 
@@ -41,6 +42,9 @@ __all__ = [
 
 #: a leftover temporary file of an unknown (older) naming is removed once it is this old (s)
 STALE_AGE_S = 3600.0
+#: ``<host>-<pid>.<random>.partial`` or ``<host>-<pid>.old`` after ``.<target name>.``
+_OWNED = re.compile(r"(?P<host>[0-9a-f]{6})-(?P<pid>\d+)\.(?:[A-Za-z0-9_]+\.partial|old)")
+_UNOWNED = re.compile(r"[A-Za-z0-9_]{8}\.partial|\d+\.old")
 _HOST = hashlib.sha1(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:6]
 
 
@@ -71,17 +75,16 @@ def remove_stale_partials(target: Path) -> list[Path]:
     pattern = f".{glob.escape(target.name)}.*"
     for leftover in target.parent.glob(pattern):
         tail = leftover.name[len(target.name) + 2:]
-        if not (tail.endswith(".partial") or tail.endswith(".old")):
-            continue
-        owner = tail.split(".", 1)[0]
-        host, _, pid = owner.partition("-")
-        if pid.isdecimal() and len(host) == 6:
-            if host != _HOST or _alive(int(pid)):
+        ours = _OWNED.fullmatch(tail)
+        if ours:
+            if ours["host"] != _HOST or _alive(int(ours["pid"])):
                 continue
-        else:  # older naming: no owner recorded
+        elif _UNOWNED.fullmatch(tail):  # older naming: no owner recorded, judge by age
             with contextlib.suppress(OSError):
                 if time.time() - leftover.lstat().st_mtime < STALE_AGE_S:
                     continue
+        else:  # another target's temporary file (e.g. of "name.x" for "name")
+            continue
         with contextlib.suppress(OSError):
             if leftover.is_dir() and not leftover.is_symlink():
                 shutil.rmtree(leftover)
@@ -201,7 +204,7 @@ def atomic_write(
     try:
         if os.name != "nt":
             os.fchmod(fd, _final_mode(target))
-        kwargs = {"encoding": "utf-8", "newline": ""} if "b" not in mode else {}
+        kwargs: dict[str, Any] = {"encoding": "utf-8", "newline": ""} if "b" not in mode else {}
         with os.fdopen(fd, mode, **kwargs) as handle:
             yield handle
             handle.flush()

@@ -169,9 +169,10 @@ def load_binary(
     if expected == 0:  # mmap cannot map an empty file
         return np.empty(shape, dtype)
     if mapped:
-        return np.memmap(bin_path, dtype=dtype, mode=mode, shape=shape)
+        return np.memmap(bin_path, dtype=dtype, mode=mode,  # type: ignore[call-overload]
+                         shape=shape)
     images = np.empty(shape, dtype)
-    view = memoryview(images.reshape(-1).view(np.uint8))
+    view = memoryview(images.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
     with open(bin_path, "rb", buffering=0) as handle:
         done = 0
         while done < expected:
@@ -233,7 +234,8 @@ def save_binary(
             progress_bar(total, f"saving {bin_path.name}", progress) as bar,
         ):
             for _, block in iter_blocks(images, BLOCK_BYTES, dtype):
-                handle.write(memoryview(block.reshape(-1).view(np.uint8)))
+                flat = block.reshape(-1).view(np.uint8)
+                handle.write(memoryview(flat))  # type: ignore[arg-type]
                 bar.update(block.nbytes)
     return 0
 

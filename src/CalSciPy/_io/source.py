@@ -64,10 +64,12 @@ class FrameSource(abc.ABC):
         else:
             first, rest = key, ()
         if first is Ellipsis:
-            first, rest = slice(None), (Ellipsis, *rest)
+            first, rest = slice(None), (Ellipsis,) + tuple(rest)
         block = self._frames_for(first)
-        return block[(slice(None), *rest)] if rest and block.ndim == self.ndim else (
-            block[rest] if rest else block)
+        if not rest:
+            return block
+        # a slice keeps the frame axis, an integer removed it
+        return block[(slice(None),) + tuple(rest)] if block.ndim == self.ndim else block[rest]
 
     def _frames_for(self, first: Any) -> np.ndarray:
         n = len(self)

@@ -175,8 +175,9 @@ def _part_record(tif: tifffile.TiffFile) -> dict[str, Any] | None:
     stem, set_id = record.get("stem"), record.get("set")
     part, parts = record.get("part"), record.get("parts")
     if (not isinstance(stem, str) or not isinstance(set_id, str)
-            or not all(is_integer(v) for v in (part, parts))
-            or not 0 <= part < parts):
+            or not is_integer(part) or not is_integer(parts)):
+        return None
+    if not 0 <= int(part) < int(parts):  # type: ignore[arg-type]
         return None
     return record
 
@@ -579,7 +580,8 @@ def _own_parts(path: Path) -> tuple[list[Path], list[Path]]:
     Only a file whose part-set record names this stem was written by :func:`save_images` as
     part of this stack; a user's ``trial_01.tif`` beside ``trial.tif`` is someone else's.
     """
-    ours, others = [], []
+    ours: list[Path] = []
+    others: list[Path] = []
     for candidate in _candidate_parts(path):
         try:
             with quiet_tifffile(), _open(candidate) as tif:
