@@ -2,7 +2,12 @@
 
 Every stack is ``(frames, y, x)``. Every writer writes to a temporary file (or folder) in the
 destination folder, fsyncs it and renames it into place, so a crash, a kill or a full disk never
-leaves a partial file under the final name; on an error the temporary data are removed.
+leaves a partial file under the final name; on an error the temporary data are removed, and
+leftovers of a killed writer are removed by the next write of the same target. A split TIFF
+stack is written atomically as a set, and only files this package wrote as parts of that stack
+are ever replaced or deleted; readers refuse mixed or incomplete part sets (see
+:func:`save_images`). Binary targets: ``x.bin``/``x.json`` name a pair, any other path is a
+folder holding ``binary_video.*`` (see :func:`save_binary`).
 
 Documented (0.3.4) functions
     :func:`load_images`, :func:`save_images` (TIFF), :func:`load_binary`, :func:`save_binary`.
