@@ -467,6 +467,8 @@ class ROISet:
             ``(d1, d2)`` field of view (``estimates.dims``).
         ids
             Ids; default the component indices ``0 .. components - 1``.
+        plane
+            Plane of every ROI.
         """
         shape = check_shape(dims, "dims")
         matrix = sparse.csc_matrix(A) if not sparse.issparse(A) else A.tocsc()
