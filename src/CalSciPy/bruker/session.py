@@ -34,6 +34,7 @@ from CalSciPy.bruker._session.master_xml import (
     PrairieViewXML,
     find_master,
     find_master_xml,
+    parse_state_shard,  # noqa: F401 - importable from here as in the single-module layout
     read_prairieview_xml,
     xml_from_root,
 )
@@ -53,8 +54,11 @@ __all__ = [
     "find_master_xml",
 ]
 
-# kept for code and tests that built names-only sessions directly
+# kept for code and tests that used the names of the single-module layout
 _session_from_names = session_from_names
+_session_from_xml = session_from_xml
+_xml_from_root = xml_from_root
+_find_master = find_master
 
 
 def read_prairieview_session(folder: str | os.PathLike, *, use_xml: bool = True,
