@@ -427,7 +427,9 @@ def _write_voltage(folder: Path, base: str, duration: float, rate: float, onsets
     for onset in onsets:
         stim[(t_s >= onset) & (t_s < onset + width)] = 5.0
     rng = np.random.default_rng(seed + 2)
-    locomotion = np.round(np.convolve(rng.normal(0, 1, n), np.ones(50) / 50, "same") + 0.1, 6)
+    width_smooth = min(50, n)  # "same" returns max(n, kernel) samples: keep the kernel <= n
+    locomotion = np.round(np.convolve(rng.normal(0, 1, n), np.ones(width_smooth) / width_smooth,
+                                      "same") + 0.1, 6)
     frame = pd.DataFrame({"Stimulus": stim, "Locomotion": locomotion},
                          index=pd.Index(t_ms, name=VOLTAGE_TIME_COLUMN))
     csv = folder / f"{base}_Cycle00001_VoltageRecording_001.csv"
