@@ -120,23 +120,25 @@ def fill_movie(dataset: Any, source: Any, *, chunk_frames: int, compression: str
             if block.shape[1:] != (y, x):
                 raise ValueError(f"source block of shape {block.shape} does not match the "
                                  f"movie frame shape {(y, x)}")
-            data = np.ascontiguousarray(block.transpose(0, 2, 1), dtype=dataset.dtype)
+            if block.dtype != dataset.dtype:
+                raise ValueError(f"source block of dtype {block.dtype} does not match the "
+                                 f"dataset's {dataset.dtype}")
             if pool is None:
-                dataset[start:start + len(data)] = data
+                dataset[start:start + len(block)] = block.transpose(0, 2, 1)
             else:
-                def compress(offset: int, data: np.ndarray = data) -> bytes:
-                    piece = data[offset:offset + chunk_frames]
-                    if len(piece) < chunk_frames:  # the last chunk is stored full size
-                        padded = np.zeros((chunk_frames, *piece.shape[1:]), dtype=piece.dtype)
-                        padded[:len(piece)] = piece
-                        piece = padded
-                    return deflate(piece.tobytes(), level)
+                def compress(offset: int, block: np.ndarray = block) -> bytes:
+                    # the (frames, x, y) copy is made here, in the worker, in parallel too
+                    part = block[offset:offset + chunk_frames]
+                    piece = np.empty((chunk_frames, x, y), dtype=block.dtype)
+                    piece[:len(part)] = part.transpose(0, 2, 1)
+                    piece[len(part):] = 0  # the last chunk is stored full size
+                    return deflate(piece.data, level)
 
-                offsets = range(0, len(data), chunk_frames)
+                offsets = range(0, len(block), chunk_frames)
                 for offset, payload in zip(offsets, pool.map(compress, offsets)):
                     dataset.id.write_direct_chunk((start + offset, 0, 0), payload)
             if on_frames is not None:
-                on_frames(len(data))
+                on_frames(len(block))
     finally:
         stop.set()
         while reader.is_alive():  # unblock a producer waiting on a full queue
