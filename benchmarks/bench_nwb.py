@@ -87,9 +87,14 @@ def run(python: str, code: str, folder: Path, out: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def check(path: Path, folder: Path, ours: bool) -> str:
+def check(path: Path, folder: Path) -> str:
+    """Open with pynwb; read back with CalSciPy.nwb.read_nwb and compare frames with tifffile."""
     import h5py
+    import tifffile
     from pynwb import NWBHDF5IO
+
+    from CalSciPy.bruker.session import read_prairieview_session
+    from CalSciPy.nwb import read_nwb
 
     with NWBHDF5IO(str(path), "r") as io:
         nwbfile = io.read()
@@ -99,20 +104,14 @@ def check(path: Path, folder: Path, ours: bool) -> str:
         name = next(iter(h5["acquisition"]))
         data = h5[f"acquisition/{name}/data"]
         info = f"{data.compression} {data.compression_opts}, chunks {data.chunks}"
-    if ours:
-        import tifffile
-
-        from CalSciPy.bruker.session import read_prairieview_session
-        from CalSciPy.nwb import read_nwb
-
-        files = read_prairieview_session(folder).files[:, 0, 0]
-        with read_nwb(path) as nwb:
-            stack = nwb.stack(0, 0)
-            for f in np.linspace(0, len(files) - 1, 12).astype(int):
-                if not np.array_equal(stack[int(f)], tifffile.imread(files[f])):
-                    raise AssertionError(f"frame {f} of CalSciPy's NWB movie differs from "
-                                         "its TIFF (read by tifffile)")
-    return f"readable by pynwb, data {shape}, {info}"
+    files = read_prairieview_session(folder).files[:, 0, 0]
+    with read_nwb(path) as nwb:
+        stack = nwb.stack(0, 0)
+        for f in np.linspace(0, len(files) - 1, 12).astype(int):
+            if not np.array_equal(stack[int(f)], tifffile.imread(files[f])):
+                raise AssertionError(f"{path.name}: frame {f} differs from its TIFF")
+    return (f"readable by pynwb, data {shape}, {info}; read_nwb frames equal the TIFFs "
+            "(tifffile)")
 
 
 def main() -> None:
@@ -152,7 +151,7 @@ def main() -> None:
         rss = max(row["rss_mb"] for row in rows)
         print(f"{name}: median {statistics.median(times):.2f} s (range {min(times):.2f}-"
               f"{max(times):.2f}, {len(times)} rounds), peak memory {rss:.0f} MB, file "
-              f"{file.stat().st_size / 1e6:.1f} MB; {check(file, folder, name == 'calscipy')}")
+              f"{file.stat().st_size / 1e6:.1f} MB; {check(file, folder)}")
     if results["neuroconv"]:
         ratio = (statistics.median(r["s"] for r in results["calscipy"])
                  / statistics.median(r["s"] for r in results["neuroconv"]))
