@@ -32,8 +32,10 @@ __all__ = ["NWBStack", "chunk_frames_for", "fill_movie", "MovieJob"]
 #: target size of one HDF5 chunk (bytes): small enough to read a few frames cheaply, large
 #: enough that per-chunk overhead is negligible and compression has context
 CHUNK_BYTES = 4 << 20
-#: frames read from the source per block (bounded memory: a few blocks in flight)
-BLOCK_BYTES = 64 << 20
+#: bytes read from the source per block (bounded memory: at most 4 blocks exist at once, the
+#: one being compressed, two queued and the one being read); raised to two chunks per
+#: compression thread so that every thread has work
+BLOCK_BYTES = 32 << 20
 
 
 def _deflate() -> Callable[[bytes, int], bytes]:
@@ -99,7 +101,9 @@ def fill_movie(dataset: Any, source: Any, *, chunk_frames: int, compression: str
     _, y, x = (int(v) for v in source.shape)
     frame_bytes = max(1, y * x * np.dtype(source.dtype).itemsize)
     # blocks are a whole number of chunks so every chunk is written exactly once
-    per_block = max(1, BLOCK_BYTES // (frame_bytes * chunk_frames)) * chunk_frames
+    chunks = max(1, BLOCK_BYTES // (frame_bytes * chunk_frames), 2 * workers if direct_gzip
+                 else 1)
+    per_block = chunks * chunk_frames
     level = 4 if compression_opts is None else int(compression_opts)
     pending: queue.Queue = queue.Queue(maxsize=2)
     stop = threading.Event()
