@@ -57,14 +57,3 @@ def test_entity_expansion_refused(tmp_path):
                     "</VRecSessionEntry>")
     with pytest.raises(DataFormatError, match="refused unsafe XML"):
         get_voltage_recording(path)
-
-
-def test_prairie_link_import_safe():
-    import sys
-
-    from CalSciPy.bruker import prairie_link
-
-    if sys.platform != "win32":
-        assert not prairie_link.is_available()
-        with pytest.raises(OSError, match="Windows"):
-            prairie_link.PrairieLink()

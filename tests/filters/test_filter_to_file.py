@@ -1,4 +1,4 @@
-"""Out-of-core filtering into files (memmap, Zarr, TIFF) and the ``calscipy filter`` command."""
+"""Out-of-core filtering into files (memmap, Zarr, TIFF); the CLI is tested in tests/cli."""
 from __future__ import annotations
 
 import subprocess
@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from CalSciPy import io_tools
-from CalSciPy.cli import main
 from CalSciPy.image_processing import filter_to_file, gaussian_filter, median_filter
 
 RNG = np.random.default_rng(31)
@@ -71,34 +70,6 @@ def test_refuses_to_overwrite_and_bad_arguments(tmp_path, binary_stack):
     with pytest.raises(ValueError, match="block_size"):
         filter_to_file(binary_stack, tmp_path / "x.bin", block_size=0, progress=False)
     assert not (tmp_path / "x.bin").exists()
-
-
-def test_cli_median_and_gaussian(tmp_path, binary_stack, capsys):
-    dst = tmp_path / "median.tif"
-    assert main(["filter", str(binary_stack), str(dst), "--median", "--no-progress"]) == 0
-    assert np.array_equal(io_tools.load_images(dst), median_filter(STACK))
-    assert "median.tif" in capsys.readouterr().out
-    dst = tmp_path / "gauss.bin"
-    assert main(["filter", str(binary_stack), str(dst), "--gaussian", "0,1,1.5",
-                 "--block-size", "3", "--no-progress"]) == 0
-    assert np.array_equal(io_tools.load_binary(dst), gaussian_filter(STACK, (0, 1, 1.5)))
-    assert main(["filter", str(binary_stack), str(dst), "--gaussian", "2",
-                 "--no-progress"]) == 1
-    assert "overwrite" in capsys.readouterr().err
-    assert main(["filter", str(binary_stack), str(dst), "--gaussian", "2", "--overwrite",
-                 "--no-progress"]) == 0
-
-
-def test_cli_usage_errors(tmp_path, binary_stack):
-    with pytest.raises(SystemExit):
-        main(["filter", str(binary_stack), str(tmp_path / "o.bin")])  # no filter chosen
-    with pytest.raises(SystemExit):
-        main(["filter", str(binary_stack), str(tmp_path / "o.bin"), "--median",
-              "--gaussian", "1"])
-    with pytest.raises(SystemExit):
-        main(["filter", str(binary_stack), str(tmp_path / "o.bin"), "--gaussian", "1,2"])
-    assert main(["filter", str(tmp_path / "nope.bin"), str(tmp_path / "o.bin"),
-                 "--median"]) == 1
 
 
 _MEMORY_CHILD = """
