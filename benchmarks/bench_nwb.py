@@ -10,8 +10,9 @@ venv, neuroconv in a separate benchmark venv (default ``/tmp/neuroconv-venv``; c
 'neuroconv[brukertiff]'``). The neuroconv column is skipped, with a message, when that venv
 cannot import it. Rounds are interleaved; reported are the median and range of the
 conversion time measured inside each process (imports excluded), the peak resident memory of
-each process (``VmHWM``: ``ru_maxrss`` would include the parent's pages inherited at fork), the file sizes, and a check that both files open with pynwb and that CalSciPy's
-movie equals the TIFF pixels.
+each process (``VmHWM``; ``ru_maxrss`` would include the parent's pages inherited at fork),
+the file sizes, and a check that both files open with pynwb and that ``read_nwb`` gives back
+the TIFF pixels (read by tifffile) from either file.
 
 Usage::
 
