@@ -297,3 +297,26 @@ def test_estimate_recovers_coefficient_clips_and_falls_back():
     assert coefs[2] == 1.0  # clipped
     assert coefs[3] == 0.7  # fallback
     np.testing.assert_allclose(corrected, F - coefs[:, None] * Fneu)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**16), ly=st.integers(1, 14), lx=st.integers(1, 14),
+       radius=st.floats(0.0, 5.0), percentile=st.sampled_from([10.0, 50.0, 73.0, 100.0]))
+def test_cell_pixels_equal_scipy_percentile_filter(seed, ly, lx, radius, percentile):
+    """Also for windows larger than the image (scipy's 'reflect' edges repeated)."""
+    from scipy.ndimage import percentile_filter
+
+    from CalSciPy._rois.neuropil import cell_pixels
+
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 3, (ly, lx))
+    if not labels.any():
+        labels[0, 0] = 1
+    rois = ROISet([ROI(r.ypix, r.xpix, rng.choice([0.25, 0.5, 1.0], r.npix), id=r.id,
+                       radius=radius) for r in ROISet.from_labels(labels)], (ly, lx))
+    lammap = np.zeros((ly, lx))
+    for r in rois:
+        lammap[r.ypix, r.xpix] = np.maximum(lammap[r.ypix, r.xpix], r.lam)
+    filt = percentile_filter(lammap, percentile, size=max(1, int(radius * 5)))
+    expected = ~((lammap < filt) | (lammap == 0))
+    assert np.array_equal(cell_pixels(rois, percentile), expected)

@@ -16,9 +16,11 @@ For each ROI:
 
 This reproduces the ``neuropil_mask`` entries of real suite2p 0.12 ``stat.npy`` exactly (tested
 on the fixture). Counts use a summed-area table, so each ROI costs O(its rectangle).
+The percentile filter is evaluated only at ROI pixels (where its result matters).
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
 from scipy import ndimage
 
@@ -32,20 +34,69 @@ _EXTEND_BY = 5
 _MAX_STEPS = 100
 
 
+def _reflect_table(length: int, half: int, size: int) -> np.ndarray:
+    """Index ``j + half`` -> scipy's 'reflect' index of ``j`` (d c b a | a b c d | d c b a)
+    for ``j`` in ``[-half, length + size)``."""
+    j = np.arange(-half, length + size, dtype=np.int64) % (2 * length)
+    return np.where(j >= length, 2 * length - 1 - j, j)
+
+
+@numba.njit(cache=True, parallel=True)
+def _rank_at(image, rows, cols, size, rank, rmap, cmap):  # pragma: no cover - compiled
+    """``scipy.ndimage.rank_filter(image, rank, size)[rows, cols]`` computed only at the
+    given pixels (the ROI pixels, a few percent of the image); ``rmap``/``cmap`` map shifted
+    indices to reflected ones."""
+    out = np.empty(rows.size)
+    for i in numba.prange(rows.size):
+        # weights are >= 0 and mostly 0 around an ROI: count the zeros (the smallest values)
+        # and select among the non-zero ones only
+        window = np.empty(size * size)
+        n = 0
+        zeros = 0
+        for dr in range(size):
+            r = rmap[rows[i] + dr]
+            for dc in range(size):
+                value = image[r, cmap[cols[i] + dc]]
+                if value == 0:
+                    zeros += 1
+                else:
+                    window[n] = value
+                    n += 1
+        if rank < zeros:
+            out[i] = 0.0
+        else:
+            out[i] = np.partition(window[:n], rank - zeros)[rank - zeros]
+    return out
+
+
 def cell_pixels(rois: ROISet, lam_percentile: float = 50.0) -> np.ndarray:
     """``(Ly, Lx)`` bool map of the pixels no neuropil mask may use (step 1 of the rule),
-    computed over ``rois`` (pass the segmentation's full set, :attr:`ROISet.context`)."""
+    computed over ``rois`` (pass the segmentation's full set, :attr:`ROISet.context`).
+
+    Equals suite2p's ``~((lammap < percentile_filter(lammap, lam_percentile, size)) |
+    (lammap == 0))``; the filter is only evaluated where ``lammap > 0`` (the result is False
+    elsewhere), with scipy's window, rank and 'reflect' edges.
+    """
     ly, lx = rois.shape
     lammap = np.zeros(ly * lx, dtype=np.float64)
     for roi in rois:
         flat = roi.ypix * lx + roi.xpix
         np.maximum.at(lammap, flat, roi.lam)
     lammap = lammap.reshape(ly, lx)
-    if lam_percentile > 0:
-        size = max(1, int(float(np.median(rois.radii)) * 5))
-        filt = ndimage.percentile_filter(lammap, percentile=lam_percentile, size=size)
-        return ~((lammap < filt) | (lammap == 0))
-    return lammap > 0
+    if lam_percentile <= 0:
+        return lammap > 0
+    size = max(1, int(float(np.median(rois.radii)) * 5))
+    filter_size = size * size
+    # scipy.ndimage.percentile_filter's rank for this percentile
+    rank = filter_size - 1 if lam_percentile == 100 else int(
+        float(filter_size) * lam_percentile / 100.0)
+    rows, cols = np.nonzero(lammap)
+    half = size // 2
+    local = _rank_at(lammap, rows.astype(np.int64), cols.astype(np.int64), size, rank,
+                     _reflect_table(ly, half, size), _reflect_table(lx, half, size))
+    out = np.zeros((ly, lx), dtype=bool)
+    out[rows, cols] = ~(lammap[rows, cols] < local)
+    return out
 
 
 def _dilate(ypix: np.ndarray, xpix: np.ndarray, shape: tuple[int, int],
