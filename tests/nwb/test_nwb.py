@@ -434,3 +434,107 @@ def test_cli_convert(single, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "ISO 8601" in err[0]
     assert not (tmp_path / "b.nwb").exists()
+
+
+def test_sequence_spacing_and_jittered_times(single, tmp_path):
+    """Sequence-level micronsPerPixel wins over the session's; irregular frame times are
+    stored as timestamps, exactly."""
+    import re
+    import shutil
+
+    folder = tmp_path / single.folder.name
+    shutil.copytree(single.folder, folder)
+    xml = folder / f"{folder.name}.xml"
+    text = xml.read_text(encoding="utf-8-sig")
+    text = text.replace('xYStageGridDefined="False">', 'xYStageGridDefined="False">'
+                        '<PVStateShard><PVStateValue key="micronsPerPixel">'
+                        '<IndexedValue index="XAxis" value="0.5" />'
+                        '<IndexedValue index="YAxis" value="0.625" /></PVStateValue>'
+                        '</PVStateShard>', 1)
+    count = iter(range(10 ** 6))
+
+    def jitter(match):
+        k = next(count)
+        shift = (k * 7919 % 13) * 1e-5  # sub-frame jitter as real scanners show
+        return (f'relativeTime="{float(match[1]) + shift!r}" '
+                f'absoluteTime="{float(match[2]) + shift!r}"')
+
+    text = re.sub(r'relativeTime="([^"]+)" absoluteTime="([^"]+)"', jitter, text)
+    xml.write_text(text, encoding="utf-8-sig")
+    session = read_prairieview_session(folder)
+    path = write_nwb(tmp_path / "j.nwb", session, progress=False, voltage=False,
+                     timezone="UTC", **OPTICS)
+    with read_nwb(path) as nwb:
+        series = nwb.nwbfile.acquisition["TwoPhotonSeries_ch0_plane0"]
+        assert series.rate is None and series.timestamps is not None
+        np.testing.assert_array_equal(nwb.frame_times_s, session.frame_times_s)
+        assert nwb.metadata["grid_spacing_um"] == (0.5, 0.625)
+
+
+def _suite2p_folder(folder, n=3, frames=FRAMES, seed=4):
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True)
+    stat = []
+    for k in range(n):
+        yy, xx = np.mgrid[2 + 6 * k:5 + 6 * k, 3 + 5 * k:7 + 5 * k]
+        stat.append({"ypix": yy.ravel().astype(np.int32), "xpix": xx.ravel().astype(np.int32),
+                     "lam": rng.uniform(0.1, 1, 12).astype(np.float32), "med": [0, 0],
+                     "radius": 2.0, "npix": 12, "overlap": np.zeros(12, bool)})
+    np.save(folder / "stat.npy", np.array(stat, dtype=object), allow_pickle=True)
+    traces = {name: rng.normal(100, 5, (n, frames)).astype(np.float32)
+              for name in ("F", "Fneu", "spks")}
+    for name, values in traces.items():
+        np.save(folder / f"{name}.npy", values)
+    iscell = np.column_stack([[1, 0, 1], [0.9, 0.3, 0.8]]).astype(float)
+    np.save(folder / "iscell.npy", iscell)
+    np.save(folder / "ops.npy", {"fs": 30.0, "nplanes": 1, "nchannels": 1, "Ly": SHAPE[0],
+                                 "Lx": SHAPE[1], "meanImg": np.zeros(SHAPE, np.float32),
+                                 "tau": 1.0, "neucoeff": 0.7, "nframes": frames},
+            allow_pickle=True)
+    return stat, traces, iscell
+
+
+def test_suite2p_folder_round_trip(single, tmp_path):
+    pytest.importorskip("CalSciPy.roi_tools")
+    stat, traces, iscell = _suite2p_folder(tmp_path / "suite2p" / "plane0")
+    path = write_nwb(tmp_path / "s2p.nwb", single.folder, suite2p=tmp_path / "suite2p",
+                     progress=False, voltage=False, timezone="UTC", **OPTICS)
+    with read_nwb(path) as nwb:
+        assert list(nwb.rois.ids) == [0, 1, 2]
+        for roi, entry in zip(nwb.rois, stat):
+            np.testing.assert_array_equal(roi.ypix, entry["ypix"])
+            np.testing.assert_array_equal(roi.xpix, entry["xpix"])
+            np.testing.assert_array_equal(roi.lam, entry["lam"].astype(np.float64))
+        np.testing.assert_array_equal(nwb.traces["fluorescence"], traces["F"])
+        np.testing.assert_array_equal(nwb.traces["neuropil"], traces["Fneu"])
+        np.testing.assert_array_equal(nwb.traces["deconvolved"], traces["spks"])
+        np.testing.assert_array_equal(nwb.iscell, iscell[:, 0].astype(bool))
+        np.testing.assert_array_equal(nwb.iscell_prob, iscell[:, 1])
+
+
+def test_real_markpoints_protocol_round_trip(single, tmp_path):
+    from pathlib import Path
+
+    fixtures = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures"
+    series_xml = fixtures / "prairieview" / "markpoints" / "saved_series.xml"
+    if not series_xml.is_file():
+        pytest.skip(f"real PrairieView fixtures not found at {fixtures}")
+    from CalSciPy.bruker._protocol_io import _xml_bytes, read_galvo_point_list
+    from CalSciPy.bruker.xml_load import read_mark_points_xml
+
+    gpl = read_galvo_point_list(series_xml.with_name("saved_gpl.gpl"))
+    meta = read_mark_points_xml(series_xml, width=SHAPE[1], height=SHAPE[0],
+                                galvo_point_list=gpl, voltage_range=(-7.6, 7.6))
+    path = write_nwb(tmp_path / "p.nwb", single.folder, photostimulation=meta, voltage=False,
+                     progress=False, timezone="UTC", **OPTICS)
+    with read_nwb(path) as nwb:
+        got = nwb.photostimulation
+        assert _xml_bytes(got.series, "5.5.64.600") == _xml_bytes(meta.series, "5.5.64.600")
+        assert _xml_bytes(got.galvo_point_list, "5.5.64.600") == _xml_bytes(gpl, "5.5.64.600")
+        assert len(got.rois) == len(meta.rois) == 30
+        targets = nwb.nwbfile.processing["photostimulation"]["targets"].to_dataframe()
+        np.testing.assert_allclose(targets["x"], [r.x for r in meta.rois])
+        marks = nwb.nwbfile.processing["photostimulation"]["marks"].to_dataframe()
+        assert len(marks) == len(meta.groups)
+        np.testing.assert_array_equal(marks["laser_power"],
+                                      [g.mark.uncaging_laser_power for g in meta.groups])
