@@ -538,3 +538,30 @@ def test_real_markpoints_protocol_round_trip(single, tmp_path):
         assert len(marks) == len(meta.groups)
         np.testing.assert_array_equal(marks["laser_power"],
                                       [g.mark.uncaging_laser_power for g in meta.groups])
+
+
+def test_fill_movie_source_error_propagates(tmp_path):
+    from CalSciPy._io.source import FrameSource
+    from CalSciPy._nwb.movie import fill_movie
+
+    class Broken(FrameSource):
+        shape, dtype = (50, 4, 3), np.dtype(np.uint16)
+
+        def _read(self, start, stop):
+            if start >= 20:
+                raise OSError("frame 20: unreadable TIFF")
+            return np.zeros((stop - start, 4, 3), dtype=np.uint16)
+
+    with h5py.File(tmp_path / "m.h5", "w") as h5:
+        ds = h5.create_dataset("m", shape=(50, 3, 4), dtype=np.uint16, chunks=(5, 3, 4),
+                               compression="gzip")
+        import CalSciPy._nwb.movie as movie
+
+        old = movie.BLOCK_BYTES
+        movie.BLOCK_BYTES = 10 * 4 * 3 * 2  # 10-frame blocks: the third one fails
+        try:
+            with pytest.raises(OSError, match="frame 20"):
+                fill_movie(ds, Broken(), chunk_frames=5, compression="gzip",
+                           compression_opts=None, direct_gzip=True, workers=1)
+        finally:
+            movie.BLOCK_BYTES = old

@@ -16,6 +16,7 @@ on the way in; :class:`NWBStack` transposes back on the way out.
 """
 from __future__ import annotations
 
+import collections
 import queue
 import threading
 import zlib
@@ -112,6 +113,18 @@ def fill_movie(dataset: Any, source: Any, *, chunk_frames: int, compression: str
     reader.start()
     pool = ThreadPoolExecutor(max(1, workers)) if direct_gzip else None
     deflate = _deflate()
+    # compressed chunks in flight, oldest first: the workers never wait for a block boundary,
+    # and at most this many chunks (plus the queued blocks) are held
+    in_flight: collections.deque = collections.deque()
+    window = 2 * max(1, workers)
+
+    def store(done: int) -> None:
+        while len(in_flight) > done:
+            frame, frames, future = in_flight.popleft()
+            dataset.id.write_direct_chunk((frame, 0, 0), future.result())
+            if on_frames is not None:
+                on_frames(frames)
+
     try:
         while True:
             item = pending.get()
@@ -129,20 +142,23 @@ def fill_movie(dataset: Any, source: Any, *, chunk_frames: int, compression: str
                                  f"dataset's {dataset.dtype}")
             if pool is None:
                 dataset[start:start + len(block)] = block.transpose(0, 2, 1)
-            else:
-                def compress(offset: int, block: np.ndarray = block) -> bytes:
-                    # the (frames, x, y) copy is made here, in the worker, in parallel too
-                    part = block[offset:offset + chunk_frames]
-                    piece = np.empty((chunk_frames, x, y), dtype=block.dtype)
-                    piece[:len(part)] = part.transpose(0, 2, 1)
-                    piece[len(part):] = 0  # the last chunk is stored full size
-                    return deflate(piece.data, level)
+                if on_frames is not None:
+                    on_frames(len(block))
+                continue
 
-                offsets = range(0, len(block), chunk_frames)
-                for offset, payload in zip(offsets, pool.map(compress, offsets)):
-                    dataset.id.write_direct_chunk((start + offset, 0, 0), payload)
-            if on_frames is not None:
-                on_frames(len(block))
+            def compress(offset: int, block: np.ndarray = block) -> bytes:
+                # the (frames, x, y) copy is made here, in the worker, in parallel too
+                part = block[offset:offset + chunk_frames]
+                piece = np.empty((chunk_frames, x, y), dtype=block.dtype)
+                piece[:len(part)] = part.transpose(0, 2, 1)
+                piece[len(part):] = 0  # the last chunk is stored full size
+                return deflate(piece.data, level)
+
+            for offset in range(0, len(block), chunk_frames):
+                frames = min(chunk_frames, len(block) - offset)
+                in_flight.append((start + offset, frames, pool.submit(compress, offset)))
+                store(window)
+        store(0)
     finally:
         stop.set()
         while reader.is_alive():  # unblock a producer waiting on a full queue
@@ -151,7 +167,7 @@ def fill_movie(dataset: Any, source: Any, *, chunk_frames: int, compression: str
             except queue.Empty:
                 reader.join(0.05)
         if pool is not None:
-            pool.shutdown()
+            pool.shutdown(cancel_futures=True)
 
 
 class NWBStack(FrameSource):
