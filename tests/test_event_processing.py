@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.ndimage import gaussian_filter1d
 from scipy.signal import find_peaks
-from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from CalSciPy import event_processing as ep
 
@@ -207,7 +206,15 @@ def test_collect_waveforms_alignment_at_edges():
         ep.collect_waveforms(traces, [[1], []], pre=-1)
 
 
+def _sklearn_scalers():
+    preprocessing = pytest.importorskip(
+        "sklearn.preprocessing", reason="scikit-learn (test extra) compares the default scaler"
+    )
+    return preprocessing.StandardScaler, preprocessing.MinMaxScaler
+
+
 def test_scale_waveforms_matches_sklearn():
+    StandardScaler, MinMaxScaler = _sklearn_scalers()
     rng = np.random.default_rng(1)
     waves = (rng.normal(size=(4, 9)), np.zeros((0, 9)), np.ones((2, 9)))
     waves[0][1, 2] = np.nan
@@ -220,6 +227,10 @@ def test_scale_waveforms_matches_sklearn():
     assert np.isnan(scaled[0][1, 2])
     minmax = ep.scale_waveforms(waves[:1], scaler=MinMaxScaler)
     np.testing.assert_allclose(np.nanmax(minmax[0], axis=1), 1.0)
+    # sklearn's own class passed explicitly gives the same numbers as the default
+    explicit = ep.scale_waveforms(waves, scaler=StandardScaler)
+    for got, default in zip(explicit, scaled):
+        np.testing.assert_array_equal(got, default)
     with pytest.raises(ValueError, match="2-D"):
         ep.scale_waveforms([np.zeros(3)])
 
@@ -234,6 +245,7 @@ def test_scale_waveforms_near_constant_rows_follow_sklearn():
         1e3 + 1e-10 * rng.normal(size=601),
         5.0 + rng.normal(size=601),
     ])
+    StandardScaler, _ = _sklearn_scalers()
     scaled = ep.scale_waveforms([rows])[0]
     for row, got in zip(rows, scaled):
         expected = StandardScaler().fit_transform(row[:, None]).ravel()

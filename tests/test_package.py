@@ -38,6 +38,15 @@ def test_documented_modules_do_not_import_optional_or_plotting_stacks(module):
         assert "matplotlib" not in loaded
 
 
+def test_scale_waveforms_default_needs_no_scikit_learn():
+    # scikit-learn is optional (test extra only): the default scaler is CalSciPy's own
+    loaded = _modules_after(
+        "import numpy as np; from CalSciPy.event_processing import scale_waveforms; "
+        "scale_waveforms([np.arange(6.0).reshape(2, 3)])"
+    )
+    assert "sklearn" not in loaded
+
+
 def test_submodules_load_on_attribute_access():
     assert CalSciPy.trace_processing.calculate_dfof.__module__ == "CalSciPy.trace_processing"
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
