@@ -84,7 +84,7 @@ __all__ = [
 def plot_traces(
     traces: np.ndarray | Sequence[np.ndarray],
     frame_rate: float | None = None,
-    y_label: str = "Δf/f0",
+    y_label: str | Sequence[str] = "Δf/f0",
     mode: str = "overlay",
     *,
     labels: Sequence[str] | None = None,
@@ -94,6 +94,7 @@ def plot_traces(
     slider: bool = True,
     show: bool = False,
     onsets=None,
+    ids=None,
 ) -> TracePlot:
     """Browse traces one neuron at a time.
 
@@ -105,7 +106,7 @@ def plot_traces(
     frame_rate
         Hz. When given the x axis is time in seconds, otherwise frame number.
     y_label
-        y-axis label.
+        y-axis label; in ``'stacked'`` mode also one label per dataset (one per panel).
     mode
         ``'overlay'``: all datasets on one axis in distinct colours with a legend;
         ``'stacked'``: one axis per dataset, sharing x.
@@ -122,6 +123,10 @@ def plot_traces(
     onsets
         Stimulus onsets in x units (seconds with ``frame_rate``, else frames; e.g.
         ``CalSciPy.trials.find_onsets(...).times_s``), drawn as dashed vertical lines.
+    ids
+        ROI id of each row (a sequence of integers or a :class:`CalSciPy.roi_tools.ROISet`,
+        e.g. ``data.rois``): titles read ``ROI <id>`` and ``save_all`` writes
+        ``roi_<id>.png``; default rows are named by their index.
 
     Returns
     -------
@@ -144,7 +149,7 @@ def plot_traces(
     """
     return TracePlot(
         traces, frame_rate, y_label, mode, labels=labels, neuron=neuron, figsize=figsize,
-        dpi=dpi, slider=slider, show=show, onsets=onsets,
+        dpi=dpi, slider=slider, show=show, onsets=onsets, ids=ids,
     )
 
 
@@ -160,6 +165,7 @@ def plot_spikes(
     dpi: float | None = None,
     slider: bool = True,
     show: bool = False,
+    ids=None,
 ) -> SpikePlot:
     """Browse spike inference one neuron at a time: trace, probability and spike ticks.
 
@@ -180,7 +186,7 @@ def plot_spikes(
         Hz; x axis (and tick positions) in seconds when given, otherwise frames.
     y_label
         y-axis label.
-    neuron, figsize, dpi, slider, show
+    neuron, figsize, dpi, slider, show, ids
         As for :func:`plot_traces` (keyword-only).
 
     Returns
@@ -196,7 +202,7 @@ def plot_spikes(
     """
     return SpikePlot(
         spike_prob, spike_times, traces, frame_rate, y_label, neuron=neuron, figsize=figsize,
-        dpi=dpi, slider=slider, show=show,
+        dpi=dpi, slider=slider, show=show, ids=ids,
     )
 
 
@@ -214,6 +220,7 @@ def plot_trials(
     dpi: float | None = None,
     slider: bool = True,
     show: bool = False,
+    ids=None,
 ) -> TrialPlot:
     """Browse trial-aligned responses one neuron at a time.
 
@@ -239,7 +246,7 @@ def plot_trials(
         the shortest inter-onset interval before and the rest after. For a tensor, ``pre`` is
         the index of the onset within the window (default 0) and ``post``, if given, must be
         the remaining frames. Whole numbers only.
-    neuron, figsize, dpi, slider, show
+    neuron, figsize, dpi, slider, show, ids
         As for :func:`plot_traces`.
 
     Returns
@@ -256,5 +263,5 @@ def plot_trials(
     """
     return TrialPlot(
         data, trials, trial_conditions, bin_duration, y_label, pre=pre, post=post,
-        neuron=neuron, figsize=figsize, dpi=dpi, slider=slider, show=show,
+        neuron=neuron, figsize=figsize, dpi=dpi, slider=slider, show=show, ids=ids,
     )

@@ -59,3 +59,26 @@ def test_browsers_show_roi_ids(tmp_path):
         TracePlot(traces, ids=[1, 2], interactive=False)
     with pytest.raises(ValueError, match="unique"):
         TracePlot(traces, ids=[1, 1, 2], interactive=False)
+
+
+def test_plot_functions_take_ids_and_stacked_y_labels(tmp_path):
+    from CalSciPy.interactive_visuals import plot_spikes, plot_traces, plot_trials
+
+    rng = np.random.default_rng(1)
+    raw = rng.random((2, 60))
+    plot = plot_traces([raw, raw * 2], mode="stacked", y_label=["F (a.u.)", "ΔF/F0"],
+                       ids=[40, 41])
+    assert [ax.get_ylabel() for ax in plot.axes] == ["F (a.u.)", "ΔF/F0"]
+    assert plot.title.startswith("ROI 40 ")
+    plot.close()
+    with pytest.raises(ValueError, match="stacked"):
+        plot_traces([raw, raw], mode="overlay", y_label=["a", "b"])
+    with pytest.raises(ValueError, match="y_label"):
+        plot_traces([raw, raw], mode="stacked", y_label=["a", "b", "c"])
+    spikes = plot_spikes(spike_prob=raw, traces=raw, ids=np.array([7, 8]))
+    assert spikes.title.startswith("ROI 7 ")
+    spikes.close()
+    trials = plot_trials(raw, np.array([10, 30]), ids=[3, 5])
+    trials.set_neuron(1)
+    assert trials.title.startswith("ROI 5 ")
+    trials.close()

@@ -16,6 +16,7 @@ from CalSciPy._visuals._validate import (
 from CalSciPy._visuals.browser import LEGEND_ABOVE, NeuronBrowser
 from CalSciPy._visuals.onsets import as_onsets, mark_onsets
 from CalSciPy.coloring import get_color
+from CalSciPy.errors import InvalidArgumentError
 
 __all__ = ["TracePlot"]
 
@@ -47,7 +48,7 @@ class TracePlot(NeuronBrowser):
         self,
         traces,
         frame_rate: float | None = None,
-        y_label: str = "Δf/f0",
+        y_label: str | Sequence[str] = "Δf/f0",
         mode: str = "overlay",
         *,
         labels: Sequence[str] | None = None,
@@ -59,7 +60,15 @@ class TracePlot(NeuronBrowser):
         self.mode = check_mode(mode)
         self.labels = check_labels(labels, len(self.datasets))
         self.frame_rate = optional_frame_rate(frame_rate)
-        self.y_label = str(y_label)
+        if isinstance(y_label, str):
+            self.y_labels = [y_label] * len(self.datasets)
+        else:
+            if self.mode != "stacked":
+                raise InvalidArgumentError(
+                    "one y_label per dataset needs mode='stacked' (one axis each)")
+            self.y_labels = [str(v) for v in check_labels(y_label, len(self.datasets),
+                                                          "y_label")]
+        self.y_label = self.y_labels[0]
         self.x, self.x_label = time_axis(self.datasets[0].shape[1], self.frame_rate)
         self.lines: list = []
         super().__init__(self.datasets[0].shape[0], **kwargs)
@@ -74,10 +83,10 @@ class TracePlot(NeuronBrowser):
 
     def _build(self, specs: list) -> None:
         first = None
-        for spec in specs:
+        for k, spec in enumerate(specs):
             ax = self.figure.add_subplot(spec, sharex=first)
             first = first or ax
-            ax.set_ylabel(self.y_label)
+            ax.set_ylabel(self.y_labels[k])
             mark_onsets(ax, self.onsets)
             self.axes.append(ax)
         for k, data in enumerate(self.datasets):
