@@ -538,3 +538,105 @@ def test_order_statistics_are_exact(n, kind):
         first, second = _order_stats(x, k, work)
         assert first == ordered[k]
         assert second == ordered[min(k + 1, n - 1)]
+
+
+# ----------------------------------------------------------------------------- maximin
+def reference_maximin(x, frame_rate, window_s, sigma, offset=0.0):
+    """suite2p's scipy maximin (gaussian_filter(F, [0, sig]) → minimum_filter1d →
+    maximum_filter1d, scipy's default modes), then ΔF/F0."""
+    from scipy.ndimage import maximum_filter1d, minimum_filter1d
+
+    x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    window = int(window_s * frame_rate)
+    low = gaussian_filter1d(x, sigma, axis=1)
+    f0 = maximum_filter1d(minimum_filter1d(low, window, axis=1), window, axis=1) + offset
+    return (x - f0) / f0
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    shape=st.tuples(st.integers(1, 4), st.integers(4, 400)),
+    window_s=st.floats(0.05, 30.0),
+    sigma=st.floats(0.3, 25.0),
+    dtype=st.sampled_from(["float64", "float32", "uint16"]),
+)
+def test_maximin_equals_scipy_ndimage(seed, shape, window_s, sigma, dtype):
+    rng = np.random.default_rng(seed)
+    x = (rng.normal(500, 40, shape) + rng.exponential(50, shape)).astype(dtype)
+    frame_rate = 10.0
+    if int(window_s * frame_rate) < 1:
+        with pytest.raises(ValueError, match="window_s"):
+            calculate_dfof(x, frame_rate, method="maximin", window_s=window_s)
+        return
+    got = calculate_dfof(x, frame_rate, method="maximin", window_s=window_s,
+                         sigma_frames=sigma, offset=3.0)
+    expected = reference_maximin(x, frame_rate, window_s, sigma, offset=3.0)
+    assert got.dtype == (np.float32 if dtype == "float32" else np.float64)
+    if dtype == "float32":
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+    else:
+        np.testing.assert_array_equal(got, expected)  # same float64 operations
+
+
+def test_maximin_defaults_are_suite2ps_and_options():
+    sim = generate_traces(3, 3000, 30.0, seed=4)
+    got = calculate_dfof(sim.traces, 30.0, method="maximin")
+    np.testing.assert_allclose(got, reference_maximin(sim.traces, 30.0, 60.0, 10.0),
+                               rtol=1e-6, atol=1e-6)
+    x = sim.traces.astype(np.float64)
+    ref = np.abs(sim.traces.astype(np.float64)) + 1.0
+    got = calculate_dfof(x, 30.0, method="maximin", external_reference=ref, window_s=5.0)
+    f0 = x / (1.0 + got)
+    expected = reference_maximin(ref, 30.0, 5.0, 10.0)
+    np.testing.assert_allclose(f0, ref / (1.0 + expected), rtol=1e-9)
+    inplace = x.copy()
+    assert calculate_dfof(inplace, 30.0, method="maximin", in_place=True) is inplace
+    np.testing.assert_array_equal(inplace, calculate_dfof(x, 30.0, method="maximin"))
+    one = calculate_dfof(x[0], 30.0, method="maximin")
+    assert one.shape == (3000,)
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="sigma_frames"):
+            calculate_dfof(x, 30.0, method="maximin", sigma_frames=bad)
+    with pytest.raises(ValueError, match="maximin"):
+        calculate_dfof(x, 30.0, method="maximin", external_reference=ref[:, :100])
+
+
+# ----------------------------------------------------------------------------- running level
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    frames=st.integers(1, 700),
+    window=st.integers(1, 700),
+    q=st.sampled_from([0.0, 0.01, 0.08, 0.2, 0.5, 0.9, 0.99, 1.0]),
+    kind=st.sampled_from(["noise", "ramp_up", "ramp_down", "ties", "walk"]),
+)
+def test_running_level_is_exact_np_percentile(seed, frames, window, q, kind):
+    # the kernel behind the sliding baseline tracks only the values near the quantile from
+    # window to window; its levels must be the same order statistics as a selection on every
+    # whole window (bit for bit) and np.percentile's (whose lerp may round 1 ulp apart)
+    from CalSciPy._trace_kernels import _percentile, _running_level
+    from CalSciPy.trace_processing import _sliding_windows
+
+    rng = np.random.default_rng(seed)
+    window = min(window, frames)
+    t = np.arange(frames, dtype=np.float64)
+    series = {
+        "noise": rng.normal(size=frames),
+        "ramp_up": t * 0.05 + rng.normal(size=frames),
+        "ramp_down": -t * 0.05 + rng.normal(size=frames),
+        "ties": np.round(rng.normal(size=frames)),
+        "walk": np.cumsum(rng.normal(size=frames)),
+    }[kind]
+    starts, centres = _sliding_windows(frames, window)
+    level = np.empty(starts.size)
+    est = np.empty(frames)
+    _running_level(series, q, window, starts, centres, np.empty(window), np.empty(window),
+                   level, est)
+    selected = [_percentile(series[s:s + window], q, np.empty(window)) for s in starts]
+    np.testing.assert_array_equal(level, selected)
+    expected = [np.percentile(series[s:s + window], 100 * q) for s in starts]
+    np.testing.assert_allclose(level, expected, rtol=1e-15, atol=1e-15)
+    # the interpolation between centres is written as level + (next - level) * w: np.interp
+    # rounds its own formula, ~1 ulp apart
+    np.testing.assert_allclose(est, np.interp(t, centres, expected), rtol=1e-13, atol=1e-13)

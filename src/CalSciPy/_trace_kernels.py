@@ -167,14 +167,94 @@ def dfof_baseline_kernel(source, values, out, h, q, offset, f0_out):  # pragma: 
 
 
 @numba.njit(cache=True, nogil=True)
-def _running_level(series, q, window, start, centre, buf, level, est):  # pragma: no cover
+def _gather_side(series, s, window, rank, upper, work, kept):  # pragma: no cover - compiled
+    """Threshold = the ``rank``-th smallest value of ``series[s : s + window]``; copies the
+    window's values at or below it (at or above it when ``upper``) into ``kept``; returns
+    ``(threshold, count)``."""
+    for t in range(window):
+        work[t] = series[s + t]
+    _select_inplace(work[:window], rank)
+    tau = work[rank]
+    c = 0
+    for t in range(window):
+        v = series[s + t]
+        kept[c] = v
+        c += (v >= tau) if upper else (v <= tau)
+    return tau, c
+
+
+@numba.njit(cache=True, nogil=True)
+def _running_level(series, q, window, start, centre, work, kept, level, est):  # pragma: no cover
     """``est[t]``: the q-quantile of ``series`` in windows starting at ``start``, linearly
-    interpolated between the window centres (held constant beyond the first/last)."""
+    interpolated between the window centres (held constant beyond the first/last).
+
+    Consecutive windows overlap by ~90 % and the quantile moves little. For a quantile in the
+    lowest (highest) eighth, the window's values at or below (above) a threshold a few ranks
+    beyond the quantile are kept as a small multiset: sliding on removes the leaving values
+    and adds the entering ones on that side, and the two order statistics are selected from
+    the kept values alone. The threshold is re-chosen from the whole window when the kept
+    values no longer hold both statistics, or grew large. Other quantiles are selected from
+    each whole window. Either way the result is the exact order statistic :func:`_percentile`
+    finds. ``work`` and ``kept`` hold ``window`` values."""
     n = series.shape[0]
     n_centres = start.shape[0]
+    virtual = window * q + (1.0 - q) - 1.0
+    lo = int(math.floor(virtual))
+    if lo < 0:
+        lo = 0
+    if lo > window - 1:
+        lo = window - 1
+    frac = virtual - lo
+    hi = min(lo + 1, window - 1)
+    upper = window - 1 - lo < lo
+    edge = (window - 1 - lo) if upper else hi  # distance of the statistics from their end
+    spare = max(16, window // 32)
+    incremental = edge + 1 + spare <= window // 8
+    tau = 0.0
+    c = 0
     for j in range(n_centres):
         s = start[j]
-        level[j] = _percentile(series[s:s + window], q, buf)
+        if not incremental:
+            below, above = _order_stats(series[s:s + window], lo, work)
+        else:
+            delta = s - start[j - 1] if j > 0 else window
+            if delta < window:
+                first = start[j - 1]
+                for t in range(delta):
+                    v = series[first + t]
+                    if (v >= tau) if upper else (v <= tau):  # leaving: drop one copy
+                        for k in range(c):
+                            if kept[k] == v:
+                                c -= 1
+                                kept[k] = kept[c]
+                                break
+                    v = series[first + window + t]
+                    if (v >= tau) if upper else (v <= tau):
+                        kept[c] = v
+                        c += 1
+            if delta >= window or c < edge + 1 or c > edge + 1 + 4 * spare:
+                rank = max(0, lo - spare) if upper else min(window - 1, hi + spare)
+                tau, c = _gather_side(series, s, window, rank, upper, work, kept)
+            # kept holds the c smallest (largest) values: the local index of rank lo
+            local = lo - (window - c) if upper else lo
+            sub = kept[:c]
+            _select_inplace(sub, local)
+            below = sub[local]
+            above = below
+            if local + 1 < c:
+                # everything after position local is >= below: the next is their minimum
+                above = sub[local + 1]
+                for k in range(local + 2, c):
+                    if sub[k] < above:
+                        above = sub[k]
+        if lo + 1 >= window or frac <= 0.0:
+            level[j] = below
+        else:
+            diff = above - below
+            if frac >= 0.5:
+                level[j] = above - diff * (1.0 - frac)
+            else:
+                level[j] = below + diff * frac
     j = 0
     for t in range(n):
         if t <= centre[0]:
@@ -198,18 +278,20 @@ def dfof_sliding_kernel(source, values, out, h, q, offset, start, centre,
     for i in numba.prange(n_rows):
         padded = np.empty(n + 2 * half)
         filtered = np.empty(n)
-        buf = np.empty(window)
+        work = np.empty(window)
+        kept = np.empty(window)
         level = np.empty(n_centres)
         est = np.empty(n)
         correction = np.empty(n)
         _odd_filter_row(source[i], h, half, padded, filtered)
-        _running_level(filtered, q, window, start, centre, buf, level, est)
+        _running_level(filtered, q, window, start, centre, work, kept, level, est)
         # second pass on the residual: a window's low quantile of a sloping baseline sits
         # below the value at the window centre (by ~ (0.5 − q) · slope · window); the
         # quantile of the residual measures that offset locally and removes it
         for t in range(n):
             filtered[t] -= est[t]
-        _running_level(filtered, q, window, start, centre, buf, level, correction)
+        _running_level(filtered, q, window, start, centre, work, kept, level,
+                       correction)
         row = values[i]
         dst = out[i]
         lowest = np.inf
@@ -218,6 +300,59 @@ def dfof_sliding_kernel(source, values, out, h, q, offset, start, centre,
             if f0 < lowest:
                 lowest = f0
             dst[t] = (np.float64(row[t]) - f0) / f0
+        min_f0[i] = lowest
+    return min_f0
+
+
+@numba.njit(cache=True, nogil=True)
+def _running_extreme(src, size, out, buf, index, take_max):  # pragma: no cover - compiled
+    """``scipy.ndimage.minimum_filter1d(src, size)`` (or ``maximum_filter1d``), mode
+    'reflect', origin 0: ``out[t]`` = extreme of ``src[t - size//2 : t - size//2 + size]``,
+    by a monotonic queue (O(1) per frame). ``buf``/``index`` hold ``len(src) + size``."""
+    n = src.shape[0]
+    left = size // 2
+    total = n + size - 1
+    head = 0
+    tail = 0
+    for k in range(total):
+        v = src[reflect_index(k - left, n)]
+        if take_max:
+            while tail > head and buf[tail - 1] <= v:
+                tail -= 1
+        else:
+            while tail > head and buf[tail - 1] >= v:
+                tail -= 1
+        buf[tail] = v
+        index[tail] = k
+        tail += 1
+        first = k - size + 1  # padded index of the window's first frame
+        if first >= 0:
+            while index[head] < first:
+                head += 1
+            out[first] = buf[head]
+
+
+@numba.njit(cache=True, parallel=True)
+def dfof_maximin_kernel(smoothed, values, out, window, offset):  # pragma: no cover
+    """F0 = running max of the running min (``window`` frames, mode 'reflect') of the
+    smoothed source rows, plus ``offset``; ``out = (values - F0) / F0``. Returns min F0."""
+    n_rows, n = values.shape
+    min_f0 = np.empty(n_rows)
+    for i in numba.prange(n_rows):
+        low = np.empty(n)
+        f0 = np.empty(n)
+        buf = np.empty(n + window)
+        index = np.empty(n + window, dtype=np.int64)
+        _running_extreme(smoothed[i], window, low, buf, index, False)
+        _running_extreme(low, window, f0, buf, index, True)
+        row = values[i]
+        dst = out[i]
+        lowest = np.inf
+        for t in range(n):
+            base = f0[t] + offset
+            if base < lowest:
+                lowest = base
+            dst[t] = (np.float64(row[t]) - base) / base
         min_f0[i] = lowest
     return min_f0
 

@@ -27,9 +27,10 @@ from CalSciPy._checks import (
     prepare_output,
     restore_ndim,
 )
-from CalSciPy._smoothing import gaussian_kernel, gaussian_radius
+from CalSciPy._smoothing import gaussian_kernel, gaussian_radius, gaussian_smooth_reflect
 from CalSciPy._trace_kernels import (
     dfof_baseline_kernel,
+    dfof_maximin_kernel,
     dfof_sliding_kernel,
     median_abs_diff_kernel,
     perona_malik_kernel,
@@ -47,6 +48,9 @@ __all__ = [
 #: accepted spellings of the two ΔF/F0 methods
 _BASELINE_METHODS = ("baseline", "filter", "low-pass", "low_pass")
 _SLIDING_METHODS = ("sliding",)
+_MAXIMIN_METHODS = ("maximin",)
+#: default window (s) of each time-varying baseline: 30 s sliding percentile, suite2p's 60 s
+_DEFAULT_WINDOW_S = {"sliding": 30.0, "maximin": 60.0}
 
 #: rows handled per chunk where numpy (not numba) does the work, to bound temporary memory
 _CHUNK_BYTES = 8 * 2**20
@@ -100,7 +104,7 @@ def _sliding_windows(n_frames: int, window: int) -> tuple[np.ndarray, np.ndarray
 
 
 def _prepare_reference(external_reference, traces2d: np.ndarray, min_frames: int,
-                       same_length: bool) -> np.ndarray:
+                       same_length: bool, method: str = "sliding") -> np.ndarray:
     ref2d, _ = as_traces(external_reference, "external_reference")
     if ref2d.shape[0] != traces2d.shape[0]:
         raise InvalidArgumentError(
@@ -110,7 +114,7 @@ def _prepare_reference(external_reference, traces2d: np.ndarray, min_frames: int
         )
     if same_length and ref2d.shape[1] != traces2d.shape[1]:
         raise InvalidArgumentError(
-            f"method='sliding' needs an external_reference with as many frames as traces "
+            f"method={method!r} needs an external_reference with as many frames as traces "
             f"({traces2d.shape[1]}), got {ref2d.shape[1]}"
         )
     if ref2d.shape[1] < min_frames:
@@ -120,6 +124,25 @@ def _prepare_reference(external_reference, traces2d: np.ndarray, min_frames: int
         )
     check_finite_traces(ref2d, "external_reference")
     return np.ascontiguousarray(_as_float_input(ref2d))
+
+
+def _maximin_dfof(source: np.ndarray, values: np.ndarray, out: np.ndarray, frame_rate: float,
+                  window_s: float, sigma_frames: float, offset: float) -> np.ndarray:
+    """suite2p's maximin baseline of ``source`` → ΔF/F0 of ``values`` into ``out``; blocks of
+    rows keep the float64 smoothed copy to ``_CHUNK_BYTES``. Returns each row's min F0."""
+    n_rows, n_frames = values.shape
+    window = int(window_s * frame_rate)
+    if window < 1:
+        raise InvalidArgumentError(
+            f"window_s={window_s} s at {frame_rate} Hz is {window} frames; maximin needs >= 1"
+        )
+    rows = max(1, _CHUNK_BYTES // (8 * n_frames))
+    f0_min = np.empty(n_rows)
+    for first in range(0, n_rows, rows):
+        block = slice(first, min(n_rows, first + rows))
+        smoothed = gaussian_smooth_reflect(source[block], sigma_frames)
+        f0_min[block] = dfof_maximin_kernel(smoothed, values[block], out[block], window, offset)
+    return f0_min
 
 
 def _warn_nonpositive(f0_min: np.ndarray) -> None:
@@ -146,8 +169,9 @@ def calculate_dfof(
     external_reference: np.ndarray | None = None,
     method="baseline",
     *,
-    window_s: float = 30.0,
+    window_s: float | None = None,
     percentile: float = 8.0,
+    sigma_frames: float = 10.0,
 ) -> np.ndarray:
     """Calculate the fractional change in fluorescence ΔF/F0 of each neuron.
 
@@ -169,11 +193,17 @@ def calculate_dfof(
     method
         ``"baseline"`` (aliases ``"filter"``, ``"low-pass"``, ``"low_pass"``): one scalar F0
         per neuron. ``"sliding"``: a time-varying F0(t), for bleaching or drifting recordings.
+        ``"maximin"``: suite2p's time-varying baseline (Gaussian smoothing, then running
+        minimum and running maximum), to reproduce a suite2p analysis.
     window_s
-        ``"sliding"`` only: length of the running window in seconds (default 30 s; clipped to
-        the recording).
+        ``"sliding"`` and ``"maximin"``: length of the running window in seconds (default 30 s
+        for ``"sliding"``, clipped to the recording; 60 s for ``"maximin"``, suite2p's
+        ``win_baseline``).
     percentile
         ``"sliding"`` only: the low percentile of the window taken as F0 (default 8).
+    sigma_frames
+        ``"maximin"`` only: standard deviation of the Gaussian smoothing in frames (default
+        10, suite2p's ``sig_baseline``).
 
     Returns
     -------
@@ -211,7 +241,17 @@ def calculate_dfof(
     minus first estimate) and adds it: on a bleaching (sloping) baseline a window's low
     percentile lies below the value at its centre, and this removes that offset.
     ``F0(t) = estimate + offset``. ``external_reference`` must then have as many frames as
-    ``traces``.
+    ``traces``. The running percentile is exact (the same order statistics as
+    ``np.percentile`` on each window); for low (high) percentiles only the window's values
+    near the quantile are tracked from one window to the next.
+
+    ``"maximin"`` (suite2p's ``baseline="maximin"``): ``F0 = maximum_filter1d(
+    minimum_filter1d(gaussian_filter1d(source, sigma_frames), w), w) + offset`` along frames,
+    with ``w = int(window_s * frame_rate)`` and scipy.ndimage's defaults (mode ``"reflect"``,
+    Gaussian truncated at 4 σ), computed in float64; this is the rule of suite2p's scipy
+    implementation (suite2p 1.x computes it with torch, padding by edge replication, an odd
+    window and a 3 σ kernel, so its first and last window differ slightly). suite2p subtracts
+    this baseline; here ΔF/F0 = (F − F0) / F0 as for the other methods.
 
     A baseline ≤ 0 gives a ``RuntimeWarning`` (suggesting ``offset``), not an error.
     """
@@ -219,15 +259,22 @@ def calculate_dfof(
     frame_rate = check_frame_rate(frame_rate, above=2.0)
     offset = check_real(offset, "offset")
     method_name = method.lower() if isinstance(method, str) else method
-    if method_name not in _BASELINE_METHODS + _SLIDING_METHODS:
+    methods = _BASELINE_METHODS + _SLIDING_METHODS + _MAXIMIN_METHODS
+    if method_name not in methods:
         raise InvalidArgumentError(
             f"unknown method {method!r}; valid methods are "
-            f"{', '.join(repr(m) for m in _BASELINE_METHODS + _SLIDING_METHODS)}"
+            f"{', '.join(repr(m) for m in methods)}"
         )
     sliding = method_name in _SLIDING_METHODS
-    if sliding:
+    maximin = method_name in _MAXIMIN_METHODS
+    if sliding or maximin:
+        if window_s is None:
+            window_s = _DEFAULT_WINDOW_S[method_name]
         window_s = check_frame_rate(window_s, "window_s", unit="s")
+    if sliding:
         percentile = check_real(percentile, "percentile", minimum=0.0, maximum=100.0)
+    if maximin:
+        sigma_frames = check_real(sigma_frames, "sigma_frames", positive=True)
 
     n_frames = traces2d.shape[1]
     b, taps, padlen = _lowpass_design(n_frames, frame_rate)
@@ -235,13 +282,17 @@ def calculate_dfof(
     out = prepare_output(traces2d, in_place)
     values = traces2d if in_place else _as_float_input(traces2d)
     if external_reference is not None:
-        source = _prepare_reference(external_reference, traces2d, padlen + 1, sliding)
+        source = _prepare_reference(external_reference, traces2d, padlen + 1,
+                                    sliding or maximin, method_name)
     else:
         source = values
     h = _filtfilt_kernel(b)
 
     with np.errstate(divide="ignore", invalid="ignore"):
-        if sliding:
+        if maximin:
+            f0_min = _maximin_dfof(source, values, out, frame_rate, window_s, sigma_frames,
+                                   offset)
+        elif sliding:
             window = int(min(n_frames, max(1, round(window_s * frame_rate))))
             starts, centres = _sliding_windows(n_frames, window)
             f0_min = dfof_sliding_kernel(
