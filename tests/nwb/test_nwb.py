@@ -206,7 +206,7 @@ def test_compression_options(single, tmp_path, compression, opts):
         assert "acquisition/Stimulus" not in h5
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(frames=st.integers(1, 30), chunk=st.integers(1, 12), height=st.integers(1, 6),
        width=st.integers(1, 6), gzip=st.booleans())
 def test_fill_movie_any_chunking(tmp_path_factory, frames, chunk, height, width, gzip):
