@@ -54,12 +54,18 @@ def test_demo_is_reproducible_and_overwrites_its_own_output(demo_run):
         second["demo"]["trace_correlation_per_roi"]
 
 
-@pytest.mark.parametrize("bad", [["--neurons", "0"], ["--seconds", "-1"],
-                                 ["--frame-rate", "1"]])
-def test_demo_rejects_bad_arguments(tmp_path, bad, capsys):
+@pytest.mark.parametrize("bad, message", [
+    (["--neurons", "0"], "--neurons"), (["--seconds", "-1"], "--seconds"),
+    (["--frame-rate", "1"], "--frame-rate"), (["--frame-rate", "1e6"], "500 Hz"),
+    (["--seconds", "5"], "at least 10 s"),
+    (["--seconds", "1000", "--frame-rate", "400"], "at most 3600 frames"),
+])
+def test_demo_rejects_bad_arguments(tmp_path, bad, message, capsys):
     code = main(["demo", "--out", str(tmp_path / "x"), *bad])
     assert code == 1
-    assert "error" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "error" in err and message in err
+    assert not (tmp_path / "x").exists()  # refused before writing anything
 
 
 def test_python_dash_m_runs_the_cli():

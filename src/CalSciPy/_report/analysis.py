@@ -227,12 +227,13 @@ def analyze_session(
                                    f"got {pre_s}")
     if nwb:
         _nwb_writer()  # fail before the work, not after it
-        missing = [k for k in ("indicator", "location", "emission_wavelength")
-                   if (nwb_options or {}).get(k) is None]
+        flags = {"indicator": "--indicator", "location": "--location",
+                 "emission_wavelength": "--emission-nm"}
+        missing = [k for k in flags if (nwb_options or {}).get(k) is None]
         if missing:
             raise InvalidArgumentError(
                 "--nwb needs what the PrairieView folder does not record: "
-                + ", ".join(f"--{k.replace('_', '-')}" for k in missing))
+                + ", ".join(f"{flags[k]} (nwb_options['{k}'])" for k in missing))
     notify = on_stage or (lambda stage, message: None)
     timings: dict[str, float] = {}
     data: dict[str, Any] = {}

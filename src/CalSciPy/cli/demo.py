@@ -45,6 +45,10 @@ RESPONDER_FRACTION = 0.3
 RESPONSE_AMPLITUDE = 0.8
 STIMULUS_INTERVAL_S = 2.0
 STIMULUS_DURATION_S = 0.5
+#: fewest stimulus pulses a demo session may hold (trials for the paired test)
+MIN_PULSES = 5
+#: highest --frame-rate: half the 1 kHz sampling rate of the synthetic voltage recording
+MAX_FRAME_RATE = 500.0
 
 
 def _round(value: float, digits: int = 4) -> float | None:
@@ -190,11 +194,20 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--neurons must be >= 1, got {args.neurons}")
     if not 0 < args.seconds < float("inf"):
         raise ValueError(f"--seconds must be a finite number > 0, got {args.seconds}")
-    if not 2 < args.frame_rate < float("inf"):
-        raise ValueError(f"--frame-rate must be a finite number > 2 Hz, got {args.frame_rate}")
+    if not 2 < args.frame_rate <= MAX_FRAME_RATE:
+        raise ValueError(f"--frame-rate must be a finite number > 2 Hz and <= "
+                         f"{MAX_FRAME_RATE:g} Hz (half the synthetic voltage sampling rate), "
+                         f"got {args.frame_rate}")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"--out {out} exists and is not a folder")
+    n_frames = min(SESSION_MAX_FRAMES, max(60, int(round(args.seconds * args.frame_rate))))
+    if n_frames / args.frame_rate < MIN_PULSES * STIMULUS_INTERVAL_S:
+        raise ValueError(
+            f"the demo needs at least {MIN_PULSES * STIMULUS_INTERVAL_S:g} s of recording "
+            f"({MIN_PULSES} stimulus pulses, one every {STIMULUS_INTERVAL_S:g} s); --seconds "
+            f"{args.seconds:g} at --frame-rate {args.frame_rate:g} Hz gives "
+            f"{n_frames / args.frame_rate:.3g} s (at most {SESSION_MAX_FRAMES} frames)")
     out.mkdir(parents=True, exist_ok=True)
     progress = not args.no_progress
     start = time.perf_counter()
