@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from CalSciPy._checks import as_path  # re-exported: its home is _checks
+from CalSciPy.errors import InvalidArgumentError
 
 __all__ = [
     "as_path",
@@ -313,7 +314,7 @@ def atomic_paths(
     """
     targets = [as_path(t, "target") for t in targets]
     if len(set(targets)) != len(targets):
-        raise ValueError(f"atomic_paths: the targets are not distinct: {targets}")
+        raise InvalidArgumentError(f"atomic_paths: the targets are not distinct: {targets}")
     for target in targets:
         _check_target(target, overwrite)
         if target.is_dir():

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from CalSciPy import _backend
 from CalSciPy._io.source import FrameSource
+from CalSciPy.errors import InvalidArgumentError
 from CalSciPy.misc import generate_overlapping_blocks
 
 __all__ = ["FilteredStack", "filter_blockwise", "read_frames"]
@@ -138,7 +139,7 @@ class FilteredStack(FrameSource):
         self.radius = int(radius)
         self.block_size = int(block_size)
         if self.radius < 0 or self.block_size < 1:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"FilteredStack needs radius >= 0 and block_size >= 1, got {radius}, {block_size}"
             )
         self.shape = tuple(int(n) for n in source.shape)

@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 
 from CalSciPy._atomic import as_path
 from CalSciPy._io.source import FrameSource
+from CalSciPy.errors import InvalidArgumentError
 
 #: below this many bytes a read or write shows no progress bar (it is over in well under a second)
 PROGRESS_MIN_BYTES = 256 * 2**20
@@ -74,11 +75,11 @@ def check_images(images: Any, name: str = "images") -> Any:
     if images.ndim == 2:
         images = images[np.newaxis]
     if images.ndim != 3:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{name} must be 2-D (y, x) or 3-D (frames, y, x), got shape {tuple(images.shape)}"
         )
     if 0 in images.shape:
-        raise ValueError(f"{name} has an empty axis: shape {tuple(images.shape)}")
+        raise InvalidArgumentError(f"{name} has an empty axis: shape {tuple(images.shape)}")
     return images
 
 
@@ -135,7 +136,8 @@ class FrameWindow(FrameSource):
     def __init__(self, source: Any, start: int, stop: int):
         n = int(source.shape[0])
         if not 0 <= start <= stop <= n:
-            raise ValueError(f"frame window {start}:{stop} is outside a stack of {n} frames")
+            raise InvalidArgumentError(
+                f"frame window {start}:{stop} is outside a stack of {n} frames")
         self.source, self.start = source, int(start)
         self.shape = (int(stop) - int(start), *(int(k) for k in source.shape[1:]))
         self.dtype = np.dtype(source.dtype)

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from CalSciPy._checks import check_int
+
 __all__ = ["FrameSource", "iter_frame_blocks", "SPAN_BYTES"]
 
 #: most bytes one internal read of a stepped slice (``stack[::k]``) asks :meth:`_read` for
@@ -140,9 +142,7 @@ def iter_frame_blocks(images: Any, block_frames: int) -> Iterator[tuple[int, np.
     memory per block), dask/Zarr arrays (each block computed), and :class:`FrameSource`
     subclasses. ``block_frames`` must be a positive integer.
     """
-    if isinstance(block_frames, (bool, np.bool_)) or not isinstance(
-            block_frames, (int, np.integer)) or block_frames < 1:
-        raise ValueError(f"block_frames must be a positive integer, got {block_frames!r}")
+    block_frames = check_int(block_frames, "block_frames", minimum=1)
     n = int(images.shape[0])
     for start in range(0, n, int(block_frames)):
         stop = min(n, start + int(block_frames))

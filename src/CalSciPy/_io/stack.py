@@ -17,6 +17,7 @@ from CalSciPy._io.tiff import (
     memmap_tif,
 )
 from CalSciPy._io.zarr import load_zarr, save_zarr
+from CalSciPy.errors import InvalidArgumentError
 
 __all__ = ["open_stack", "save_stack", "convert_images", "stack_format"]
 
@@ -45,7 +46,7 @@ def stack_format(path: Path, *, exists: bool) -> str:
         return "tiff"
     if not suffix:
         return "binary"
-    raise ValueError(
+    raise InvalidArgumentError(
         f"cannot tell the image format of {str(path)!r}: use .tif/.tiff, .bin/.json, .zarr "
         f"or a folder"
     )
@@ -165,7 +166,7 @@ def convert_images(
     src_path = existing_path(src, "src")
     dst_path = as_path(dst, "dst")
     if dst_path.exists() and dst_path.resolve() == src_path.resolve():
-        raise ValueError(f"src and dst are the same path: {str(src_path)!r}")
+        raise InvalidArgumentError(f"src and dst are the same path: {str(src_path)!r}")
     kind = stack_format(src_path, exists=True)
     if kind == "tiff":
         images = TiffStack.open(src_path)

@@ -313,7 +313,7 @@ def _load_single_tif(path: str | os.PathLike, out: np.ndarray | None = None) -> 
         if out is None:
             out = np.empty(shape, dtype)
         elif out.shape != shape or out.dtype != dtype or not out.flags.c_contiguous:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"out must be a C-contiguous {shape} {dtype} array to read {path}, "
                 f"got {out.shape} {out.dtype}"
             )
@@ -372,7 +372,7 @@ def _tiff_list(path: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Pa
         return files
     files = [existing_path(p) for p in path]
     if not files:
-        raise ValueError("no TIFF files given")
+        raise InvalidArgumentError("no TIFF files given")
     return files
 
 
@@ -478,7 +478,8 @@ def load_images(path: str | os.PathLike, *, progress: bool = True) -> np.ndarray
     if path.is_dir():
         return _load_many_tif(path, progress=progress)
     if path.suffix.lower() not in TIFF_SUFFIXES:
-        raise ValueError(f"load_images reads .tif/.tiff files or folders, got {str(path)!r}")
+        raise InvalidArgumentError(
+            f"load_images reads .tif/.tiff files or folders, got {str(path)!r}")
     return _load_single_tif(path)
 
 
@@ -689,7 +690,7 @@ def _tiff_target(path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
     if path.suffix and not path.is_dir():
-        raise ValueError(
+        raise InvalidArgumentError(
             f"save_images writes .tif/.tiff files or into a folder, got {str(path)!r}"
         )
     path.mkdir(parents=True, exist_ok=True)

@@ -89,11 +89,13 @@ def _is_master_xml(path: Path) -> bool:
 
 def _source(args: argparse.Namespace):
     """What to filter: the path itself, or one channel/plane of a PrairieView session."""
+    from CalSciPy.errors import InvalidArgumentError
+
     src = Path(args.src)
     session_wanted = args.channel is not None or args.plane is not None or args.excerpt
     if not _is_prairieview(src):
         if session_wanted:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"--channel/--plane/--excerpt apply to PrairieView folders; {src} is not one")
         return args.src
     from CalSciPy.bruker.session import read_prairieview_session
@@ -102,7 +104,7 @@ def _source(args: argparse.Namespace):
     channel = 0 if args.channel is None else args.channel
     plane = 0 if args.plane is None else args.plane
     if not session_wanted and (session.n_channels > 1 or session.n_planes > 1):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{src} is a PrairieView session with {session.n_channels} channel(s) and "
             f"{session.n_planes} plane(s); choose one with --channel C --plane P "
             f"(zero-indexed)")
