@@ -322,8 +322,10 @@ def _filter(images, spec: FilterSpec, block_size, block_buffer, in_place, backen
             raise TypeError("in_place=True is impossible for a dask array (dask arrays are "
                             "immutable); use the returned array")
         if isinstance(stack, np.ndarray) and not stack.flags.writeable:
-            raise InvalidArgumentError("in_place=True needs a writable array; images is read-only "
-                             "(e.g. a memmap opened with mode='r')")
+            raise InvalidArgumentError(
+                "in_place=True needs a writable array; images is read-only "
+                "(e.g. a memmap opened with mode='r')"
+            )
 
     if backend == "dask" or (is_dask and backend == "gpu"):
         result = _run_dask(stack, spec, block_size, is_dask, gpu=backend == "gpu")
