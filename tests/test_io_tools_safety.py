@@ -403,3 +403,26 @@ def test_filter_to_file_dst_none_names_dst(tmp_path):
     for src in (tmp_path / "a.tif", stack()):
         with pytest.raises(TypeError, match="dst"):
             filter_to_file(src, None)
+
+
+# ------------------------------------------- 12.15 argument values: ValueError and AssertionError
+@pytest.mark.parametrize("call", [
+    lambda d: save_images(d / "a.tif", stack(), size_cap=-1),
+    lambda d: save_images(d / "a.png", stack()),
+    lambda d: save_zarr(d / "a.zarr", stack(), chunks=0),
+    lambda d: load_binary(d / "a.bin", mode="w"),
+    lambda d: create_binary(d / "a.bin", (0, 4, 4), np.uint16).__enter__(),
+    lambda d: list(io_tools_iter_blocks(stack(), 0)),
+    lambda d: io_tools.save_stack(d / "a.day2", stack()),
+])
+def test_invalid_argument_values_are_value_and_assertion_errors(tmp_path, call):
+    save_binary(tmp_path / "a.bin", stack(2, 0, np.uint16))
+    with pytest.raises(InvalidArgumentError) as err:
+        call(tmp_path)
+    assert isinstance(err.value, ValueError) and isinstance(err.value, AssertionError)
+
+
+def io_tools_iter_blocks(images, n):
+    from CalSciPy._io.source import iter_frame_blocks
+
+    return iter_frame_blocks(images, n)
