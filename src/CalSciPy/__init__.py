@@ -1,7 +1,7 @@
 """CalSciPy: a toolbox for two-photon calcium-imaging experiments.
 
 Importing the package is cheap: submodules (and their heavy dependencies such as matplotlib,
-scikit-learn, dask or cupy) load on first attribute access, e.g. ``CalSciPy.trace_processing``.
+numba, dask or cupy) load on first attribute access, e.g. ``CalSciPy.trace_processing``.
 """
 from __future__ import annotations
 
