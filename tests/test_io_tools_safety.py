@@ -426,3 +426,15 @@ def io_tools_iter_blocks(images, n):
     from CalSciPy._io.source import iter_frame_blocks
 
     return iter_frame_blocks(images, n)
+
+
+def test_save_stack_tif_replaces_our_split_stack_as_a_whole(tmp_path):
+    mine = user_tiff(tmp_path / "rec_05.tif", 5)
+    save_images(tmp_path / "rec.tif", stack(), size_cap=PART_BYTES / 1e9)  # rec_00..rec_02
+    with pytest.raises(FileExistsError, match="rec_00.tif"):
+        io_tools.save_stack(tmp_path / "rec.tif", stack(3))  # new writers: overwrite=False
+    new = stack(3, 4)
+    io_tools.save_stack(tmp_path / "rec.tif", new, overwrite=True)
+    assert visible(tmp_path) == ["rec.tif", "rec_05.tif"]  # no mixed set left behind
+    assert (tmp_path / "rec_05.tif").read_bytes() == mine
+    np.testing.assert_array_equal(load_images(tmp_path / "rec.tif"), new)

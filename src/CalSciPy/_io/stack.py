@@ -12,9 +12,9 @@ from CalSciPy._io.common import check_images, existing_path
 from CalSciPy._io.tiff import (
     TIFF_SUFFIXES,
     TiffStack,
-    _save_single_tif,
     load_images,
     memmap_tif,
+    save_tiff_set,
 )
 from CalSciPy._io.zarr import load_zarr, save_zarr
 from CalSciPy.errors import InvalidArgumentError
@@ -128,7 +128,10 @@ def save_stack(
             f"{str(target)!r} is an existing folder; name a .tif, .bin or .zarr output"
         )
     target.parent.mkdir(parents=True, exist_ok=True)
-    _save_single_tif(target, images, overwrite=overwrite, progress=progress)
+    # one file, never split; parts of an earlier save_images of this stack go with overwrite
+    # (otherwise the folder would hold a mixed set), a user's own files are never touched
+    save_tiff_set(target, images, int(images.shape[0]), overwrite=overwrite, progress=progress,
+                  split_names=False, remove_stale=True)
     return target
 
 

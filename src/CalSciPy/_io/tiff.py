@@ -41,6 +41,8 @@ __all__ = [
     "TiffStack",
     "tiff_files",
     "memmap_tif",
+    "save_tiff_set",
+    "check_part_sets",
     "_load_single_tif",
     "_load_many_tif",
     "_save_single_tif",
@@ -605,7 +607,7 @@ def _remove_killed_saves(target: Path) -> None:
         remove_stale_partials(target.parent / name)
 
 
-def _save_set(
+def save_tiff_set(
     target: Path,
     images: Any,
     per_file: int,
@@ -681,7 +683,7 @@ def _save_many_tif(
     images = check_images(images)
     path = as_path(path)
     per_file = _frames_per_file(images, size_cap)
-    return _save_set(path, images, per_file, overwrite=overwrite, progress=progress,
+    return save_tiff_set(path, images, per_file, overwrite=overwrite, progress=progress,
                      split_names=True, remove_stale=False)
 
 
@@ -755,7 +757,7 @@ def save_images(
     images = check_images(images)
     target = _tiff_target(as_path(path))
     per_file = _frames_per_file(images, size_cap)
-    _save_set(target, images, per_file, overwrite=overwrite, progress=progress,
+    save_tiff_set(target, images, per_file, overwrite=overwrite, progress=progress,
               split_names=False, remove_stale=True)
     return 0
 
