@@ -105,7 +105,9 @@ def save_stack(
         block by block, so memory stays bounded.
     overwrite
         Replace existing output (atomically, only once the new data are complete); False
-        raises ``FileExistsError``.
+        raises ``FileExistsError``. For ``.tif`` the parts of an earlier split
+        :func:`save_images` of the same stack are replaced too (never files this package did
+        not write).
     progress
         Show a tqdm bar for writes over a few hundred MB.
 
