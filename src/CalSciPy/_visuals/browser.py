@@ -84,7 +84,7 @@ class NeuronBrowser(ABC):
         ids=None,
     ) -> None:
         if n_neurons < 1:
-            raise ValueError("there are no neurons to plot")
+            raise InvalidArgumentError("there are no neurons to plot")
         self.n_neurons = int(n_neurons)
         self.ids = _check_ids(ids, self.n_neurons)
         self.neuron = self._check_index(neuron)
@@ -145,7 +145,9 @@ class NeuronBrowser(ABC):
         if index < 0:
             index += self.n_neurons
         if not 0 <= index < self.n_neurons:
-            raise ValueError(f"neuron {neuron} is out of range: 0 to {self.n_neurons - 1}")
+            raise InvalidArgumentError(
+                f"neuron {neuron} is out of range: 0 to {self.n_neurons - 1}"
+            )
         return index
 
     def set_neuron(self, neuron: int) -> None:
@@ -363,7 +365,9 @@ class NeuronBrowser(ABC):
 
         fmt = str(fmt).lower().lstrip(".")
         if fmt not in _IMAGE_FORMATS:
-            raise ValueError(f"unknown image format {fmt!r}; valid: {', '.join(_IMAGE_FORMATS)}")
+            raise InvalidArgumentError(
+                f"unknown image format {fmt!r}; valid: {', '.join(_IMAGE_FORMATS)}"
+            )
         folder = as_path(folder, "folder")
         if folder.exists() and not folder.is_dir():
             raise NotADirectoryError(f"{folder} exists and is not a folder")

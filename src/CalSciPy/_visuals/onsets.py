@@ -5,6 +5,7 @@ import numpy as np
 
 from CalSciPy._checks import as_real_array
 from CalSciPy.coloring import COLORS
+from CalSciPy.errors import InvalidArgumentError
 
 __all__ = ["as_onsets", "mark_onsets"]
 
@@ -15,7 +16,7 @@ def as_onsets(onsets, name: str = "onsets") -> np.ndarray | None:
         return None
     values = np.asarray(as_real_array(onsets, name), dtype=np.float64).ravel()
     if not np.all(np.isfinite(values)):
-        raise ValueError(f"{name} holds NaN or infinite values")
+        raise InvalidArgumentError(f"{name} holds NaN or infinite values")
     return values
 
 

@@ -12,6 +12,7 @@ from CalSciPy._visuals._validate import (
 )
 from CalSciPy._visuals.browser import LEGEND_ABOVE, NeuronBrowser
 from CalSciPy.coloring import COLORS
+from CalSciPy.errors import InvalidArgumentError
 
 __all__ = ["SpikePlot"]
 
@@ -43,7 +44,7 @@ class SpikePlot(NeuronBrowser):
         **kwargs,
     ) -> None:
         if spike_prob is None and spike_times is None and traces is None:
-            raise ValueError("give at least one of spike_prob, spike_times or traces")
+            raise InvalidArgumentError("give at least one of spike_prob, spike_times or traces")
         self.traces = None if traces is None else as_dataset(traces, "traces")
         self.spike_prob = None if spike_prob is None else as_dataset(spike_prob, "spike_prob")
         shapes = {
@@ -52,7 +53,7 @@ class SpikePlot(NeuronBrowser):
             if array is not None
         }
         if len(set(shapes.values())) > 1:
-            raise ValueError(
+            raise InvalidArgumentError(
                 "traces and spike_prob must have the same (neurons, frames) shape, got "
                 + ", ".join(f"{name} {shape}" for name, shape in shapes.items())
             )

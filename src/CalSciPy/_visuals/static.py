@@ -20,6 +20,7 @@ from CalSciPy._visuals._validate import (
 )
 from CalSciPy._visuals.onsets import as_onsets, mark_onsets
 from CalSciPy.coloring import COLORS, cutoff_images, get_color, get_colormap
+from CalSciPy.errors import InvalidArgumentError
 
 __all__ = [
     "spikes_figure",
@@ -40,10 +41,10 @@ def _select_neurons(n_neurons: int, neurons) -> list[int]:
         return list(range(min(n_neurons, 5)))
     chosen = [int(n) for n in np.atleast_1d(neurons)]
     if not chosen:
-        raise ValueError("neurons is empty")
+        raise InvalidArgumentError("neurons is empty")
     bad = [n for n in chosen if not -n_neurons <= n < n_neurons]
     if bad:
-        raise ValueError(f"neuron {bad[0]} is out of range: 0 to {n_neurons - 1}")
+        raise InvalidArgumentError(f"neuron {bad[0]} is out of range: 0 to {n_neurons - 1}")
     return [n % n_neurons for n in chosen]
 
 
@@ -65,10 +66,14 @@ def _frame_window(frames, n_frames: int) -> slice:
         try:
             start, stop = (int(v) for v in frames)
         except (TypeError, ValueError) as err:
-            raise ValueError(f"frames must be a slice or (start, stop), got {frames!r}") from err
+            raise InvalidArgumentError(
+                f"frames must be a slice or (start, stop), got {frames!r}"
+            ) from err
         window = slice(*slice(start, stop).indices(n_frames)[:2])
     if window.stop <= window.start:
-        raise ValueError(f"frames {frames!r} selects no frames of the {n_frames} available")
+        raise InvalidArgumentError(
+            f"frames {frames!r} selects no frames of the {n_frames} available"
+        )
     return window
 
 
@@ -142,16 +147,20 @@ def traces_figure(
         columns = list(range(len(datasets))) if mode == "stacked" else [0] * len(datasets)
     columns = [int(c) for c in columns]
     if len(columns) != len(datasets):
-        raise ValueError(f"got {len(columns)} columns for {len(datasets)} datasets")
+        raise InvalidArgumentError(f"got {len(columns)} columns for {len(datasets)} datasets")
     n_columns = max(columns) + 1
     if min(columns) < 0 or sorted(set(columns)) != list(range(n_columns)):
-        raise ValueError(f"columns must number the columns 0, 1, ... without gaps, got {columns}")
+        raise InvalidArgumentError(
+            f"columns must number the columns 0, 1, ... without gaps, got {columns}"
+        )
     if y_labels is None or isinstance(y_labels, str):
         y_labels = [y_labels or ""] * n_columns
     y_labels = check_labels(y_labels, n_columns, "y_labels")
     column_titles = check_labels(column_titles, n_columns, "column_titles")
     if line_styles is not None and len(line_styles) != len(datasets):
-        raise ValueError(f"got {len(line_styles)} line_styles for {len(datasets)} datasets")
+        raise InvalidArgumentError(
+            f"got {len(line_styles)} line_styles for {len(datasets)} datasets"
+        )
     window = _frame_window(frames, datasets[0].shape[1])
     x, x_label = time_axis(datasets[0].shape[1], rate)
     x = x[window]
@@ -258,7 +267,7 @@ def histogram_figure(
     data = np.asarray(values, dtype=np.float64).ravel()
     finite = data[np.isfinite(data)]
     if finite.size == 0:
-        raise ValueError("values has no finite entries to histogram")
+        raise InvalidArgumentError("values has no finite entries to histogram")
     with style_context():
         fig = _canvas(figure, figsize)
         ax = fig.add_subplot()
@@ -331,7 +340,7 @@ def raster_figure(
         ax.set_ylim(len(lists) - 0.5, -0.5)
         if labels is not None:
             if len(labels) != len(lists):
-                raise ValueError(f"got {len(labels)} labels for {len(lists)} raster rows")
+                raise InvalidArgumentError(f"got {len(labels)} labels for {len(lists)} raster rows")
             step = max(1, len(lists) // 20)  # at most ~20 readable tick labels
             ax.set_yticks(range(0, len(lists), step), [str(v) for v in labels][::step])
         ax.set_xlabel("Time (s)" if rate else "Frame")
@@ -352,7 +361,7 @@ def response_order(average: np.ndarray, time_s: np.ndarray, baseline_s, response
         start, stop = (float(v) for v in window)
         inside = (time_s >= start - 1e-9) & (time_s < stop - 1e-9)
         if not inside.any():
-            raise ValueError(f"window {window!r} holds no frame of the time axis "
+            raise InvalidArgumentError(f"window {window!r} holds no frame of the time axis "
                              f"({time_s[0]:g} to {time_s[-1]:g} s)")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -406,16 +415,16 @@ def trial_heatmap_figure(
     if data.ndim == 2:
         data = data[np.newaxis]
     if data.ndim != 3 or data.shape[1] == 0 or data.shape[2] == 0:
-        raise ValueError(f"average must be (neurons, frames) or (conditions, neurons, frames), "
+        raise InvalidArgumentError(f"average must be (neurons, frames) or (conditions, neurons, frames), "
                          f"got shape {np.shape(average)}")
     time = np.asarray(time_s, dtype=np.float64).ravel()
     if time.size != data.shape[2]:
-        raise ValueError(f"time_s has {time.size} values for {data.shape[2]} frames")
+        raise InvalidArgumentError(f"time_s has {time.size} values for {data.shape[2]} frames")
     baseline_s = baseline_s or (float(time[0]), 0.0)
     response_s = response_s or (0.0, float(time[-1]) + 1e-6)
     titles = check_labels(titles, data.shape[0], "titles")
     if labels is not None and len(labels) != data.shape[1]:
-        raise ValueError(f"got {len(labels)} labels for {data.shape[1]} neurons")
+        raise InvalidArgumentError(f"got {len(labels)} labels for {data.shape[1]} neurons")
     finite = np.abs(data[np.isfinite(data)])
     limit = float(np.percentile(finite, 99)) if finite.size else 1.0
     limit = limit or 1.0
@@ -450,7 +459,9 @@ def _as_frame(image, name: str) -> np.ndarray:
     if frame.ndim == 3 and frame.shape[0] == 1:
         frame = frame[0]
     if frame.ndim != 2 or frame.size == 0:
-        raise ValueError(f"{name} must be one non-empty (y, x) frame, got shape {frame.shape}")
+        raise InvalidArgumentError(
+            f"{name} must be one non-empty (y, x) frame, got shape {frame.shape}"
+        )
     if not (np.issubdtype(frame.dtype, np.integer) or np.issubdtype(frame.dtype, np.floating)):
         raise TypeError(f"{name} must hold real numbers, got dtype {frame.dtype}")
     return frame
@@ -481,9 +492,9 @@ def frames_figure(
     first = _as_frame(before, "before")
     second = _as_frame(after, "after")
     if first.shape != second.shape:
-        raise ValueError(f"before {first.shape} and after {second.shape} differ in shape")
+        raise InvalidArgumentError(f"before {first.shape} and after {second.shape} differ in shape")
     if len(titles) != 2:
-        raise ValueError(f"titles must name the two frames, got {titles!r}")
+        raise InvalidArgumentError(f"titles must name the two frames, got {titles!r}")
     shown = [cutoff_images(f.astype(np.float64), cutoffs) for f in (first, second)]
     limits = [(np.nanmin(f), np.nanmax(f)) for f in shown]
     if shared_limits:
@@ -540,9 +551,9 @@ def stimulus_figure(
     t = np.asarray(time, dtype=np.float64).ravel()
     volts = as_dataset(voltage, "voltage")
     if t.size == 0:
-        raise ValueError("time is empty")
+        raise InvalidArgumentError("time is empty")
     if volts.shape[1] != t.size:
-        raise ValueError(f"voltage has {volts.shape[1]} samples but time has {t.size}")
+        raise InvalidArgumentError(f"voltage has {volts.shape[1]} samples but time has {t.size}")
     labels = check_labels(channel_labels, volts.shape[0], "channel_labels")
     ticks = None if frame_times is None else np.asarray(frame_times, dtype=np.float64).ravel()
     with style_context():

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from CalSciPy.bruker.configuration_values import FRAME_COLUMN
+from CalSciPy.errors import InvalidArgumentError
 
 __all__ = ["plot_voltage_alignment"]
 
@@ -33,9 +34,13 @@ def plot_voltage_alignment(aligned: pd.DataFrame, signal: str, *, ax=None,
     import matplotlib.pyplot as plt
 
     if signal not in aligned.columns:
-        raise ValueError(f"{signal!r} is not a column of the aligned data: {list(aligned.columns)}")
+        raise InvalidArgumentError(
+            f"{signal!r} is not a column of the aligned data: {list(aligned.columns)}"
+        )
     if FRAME_COLUMN not in aligned.columns:
-        raise ValueError(f"aligned must come from align_data (no {FRAME_COLUMN!r} column)")
+        raise InvalidArgumentError(
+            f"aligned must come from align_data (no {FRAME_COLUMN!r} column)"
+        )
     data = aligned
     if window_ms is not None:
         data = aligned.loc[window_ms[0]:window_ms[1]]

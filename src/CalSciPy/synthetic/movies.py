@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
+from CalSciPy.errors import InvalidArgumentError
 from CalSciPy.synthetic._validate import check_count, check_positive, check_range
 from CalSciPy.synthetic.traces import SyntheticTraces, generate_traces
 
@@ -99,7 +100,7 @@ def _place_neurons(rng: np.random.Generator, n_neurons: int, shape: tuple[int, i
             placed += 1
             break
         if attempts > 2000 * n_neurons:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"cannot place {n_neurons} neurons of radius up to {radii.max():.1f} px without "
                 f"overlap in a {shape[0]}×{shape[1]} field; use fewer neurons or a larger shape"
             )
@@ -200,15 +201,19 @@ def generate_movie(
     try:
         ny, nx = (int(v) for v in shape)
     except (TypeError, ValueError) as err:
-        raise ValueError(f"shape must be a (y, x) pair of integers, got {shape!r}") from err
+        raise InvalidArgumentError(
+            f"shape must be a (y, x) pair of integers, got {shape!r}"
+        ) from err
     radius_range = check_range(radius_range, "radius_range")
     if radius_range[0] < 1.0:
-        raise ValueError(f"radius_range must be >= 1 px, got {radius_range}")
+        raise InvalidArgumentError(f"radius_range must be >= 1 px, got {radius_range}")
     if ny < 2 * radius_range[1] + 3 or nx < 2 * radius_range[1] + 3:
-        raise ValueError(f"shape {shape} is too small for somata of radius {radius_range[1]} px")
+        raise InvalidArgumentError(
+            f"shape {shape} is too small for somata of radius {radius_range[1]} px"
+        )
     f0_range = check_range(f0_range, "f0_range")
     if f0_range[0] <= 0:
-        raise ValueError(f"f0_range must be positive, got {f0_range}")
+        raise InvalidArgumentError(f"f0_range must be positive, got {f0_range}")
     background = check_positive(background, "background", allow_zero=True)
     neuropil = check_positive(neuropil, "neuropil", allow_zero=True)
     neuropil_coupling = check_positive(neuropil_coupling, "neuropil_coupling", allow_zero=True)

@@ -84,7 +84,7 @@ def _as_5d(images: np.ndarray) -> np.ndarray:
         return images[:, :, None]
     if images.ndim == 5:
         return images
-    raise ValueError(
+    raise InvalidArgumentError(
         "images must be (frames, y, x), (frames, planes, y, x) or "
         f"(frames, planes, channels, y, x); got shape {images.shape}"
     )
@@ -235,10 +235,14 @@ def write_prairieview_session(
         channels = (2,) if n_channels == 1 else tuple(range(1, n_channels + 1))
     channels = tuple(int(c) for c in channels)
     if len(channels) != n_channels:
-        raise ValueError(f"channels {channels} does not match {n_channels} image channel(s)")
+        raise InvalidArgumentError(
+            f"channels {channels} does not match {n_channels} image channel(s)"
+        )
     names = tuple(channel_names) if channel_names else tuple(f"Ch{c}" for c in channels)
     if not 0 <= aborted_planes < max(n_planes, 1) or (aborted_planes and n_planes == 1):
-        raise ValueError(f"aborted_planes must be in 0..{n_planes - 1} for a volumetric session")
+        raise InvalidArgumentError(
+            f"aborted_planes must be in 0..{n_planes - 1} for a volumetric session"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     base = base_name or folder.name
     volumetric = n_planes > 1
