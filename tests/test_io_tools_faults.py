@@ -79,6 +79,11 @@ def test_sigkill_mid_write_keeps_previous_content(tmp_path, suffix):
         np.testing.assert_array_equal(load_images(tmp_path), previous)  # temp data ignored
     else:
         np.testing.assert_array_equal(load_zarr(target, lazy=False), previous)
+    # the killed writer's temporary data are removed by the next write of the same target
+    assert _partial_bytes(tmp_path) > 0
+    save_stack(target, previous[:1], overwrite=True)
+    assert _partial_bytes(tmp_path) == 0
+    assert not [p for p in tmp_path.iterdir() if ".partial" in p.name]
 
 
 def test_sigkill_mid_write_leaves_no_target(tmp_path):
