@@ -507,8 +507,8 @@ def align_data(analog_data: pd.DataFrame, frame_times: pd.DataFrame, fill: bool 
     if not isinstance(analog_data, pd.DataFrame) or not isinstance(frame_times, pd.DataFrame):
         raise TypeError("analog_data and frame_times must be pandas DataFrames")
     if FRAME_COLUMN not in frame_times.columns:
-        raise ValueError(f"frame_times must have an {FRAME_COLUMN!r} column "
-                         "(see extract_frame_times)")
+        raise InvalidArgumentError(f"frame_times must have an {FRAME_COLUMN!r} column "
+                                   "(see extract_frame_times)")
     if method not in ("nearest", "previous"):
         raise InvalidArgumentError(f"method must be 'nearest' or 'previous', got {method!r}")
     sample_t = _time_index(analog_data, "analog_data")

@@ -14,7 +14,9 @@ from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 
-from CalSciPy._atomic import as_path, atomic_write
+from CalSciPy._atomic import atomic_write
+from CalSciPy._checks import as_path
+from CalSciPy.errors import InvalidArgumentError
 
 __all__ = ["known_versions", "load_mapping", "write_mapping"]
 
@@ -25,7 +27,7 @@ _PACKAGE = "CalSciPy.bruker.xml_mappings"
 
 def _file_name(version: str) -> str:
     if not isinstance(version, str) or not _VERSION.match(version):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"version must look like '5.5.64.600' (numbers separated by dots), got {version!r}"
         )
     return version.replace(".", "_") + ".json"
