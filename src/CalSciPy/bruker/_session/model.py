@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from CalSciPy._checks import check_int
+from CalSciPy._checks import check_int, is_real_number
 from CalSciPy.bruker._session.master_xml import PrairieViewXML
 from CalSciPy.bruker._session.stack import SessionStack
 from CalSciPy.bruker._tiffread import TiffProbe, probe
@@ -103,7 +103,7 @@ class PrairieViewSession:
         if self.frame_times is not None and len(self.frame_times) > 1:
             return float(np.median(np.diff(self.frame_times)))
         period = self.state.get("framePeriod")
-        if isinstance(period, bool) or not isinstance(period, (int, float)):
+        if not is_real_number(period):
             return None
         if not math.isfinite(period) or period <= 0 or period > 1e6:
             raise DataFormatError(
