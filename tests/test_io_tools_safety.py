@@ -301,34 +301,6 @@ def test_multiplane_prairieview_folder_is_not_one_time_series(volume_session):
         load_images(volume_session.folder)
 
 
-def test_cli_filter_prairieview_plane(volume_session, tmp_path, capsys):
-    from scipy import ndimage
-
-    dst = tmp_path / "plane1.tif"
-    code = cli_main(["filter", str(volume_session.folder), str(dst), "--median",
-                     "--plane", "1", "--no-progress"])
-    assert code == 0, capsys.readouterr().err
-    plane = volume_session.images[:, 1, 0]
-    np.testing.assert_array_equal(load_images(dst),
-                                  ndimage.median_filter(plane, size=3, mode="reflect"))
-    code = cli_main(["filter", str(volume_session.folder), str(tmp_path / "x.tif"), "--median"])
-    err = capsys.readouterr().err
-    assert code == 1 and err.count("\n") == 1 and "--channel C --plane P" in err
-    assert not (tmp_path / "x.tif").exists()
-    code = cli_main(["filter", str(volume_session.folder), str(tmp_path / "y.tif"), "--median",
-                     "--plane", "7"])
-    err = capsys.readouterr().err
-    assert code == 1 and err.count("\n") == 1 and "plane" in err
-
-
-def test_cli_channel_plane_need_a_prairieview_folder(tmp_path, capsys):
-    save_images(tmp_path / "a.tif", stack())
-    code = cli_main(["filter", str(tmp_path / "a.tif"), str(tmp_path / "b.tif"), "--median",
-                     "--channel", "0"])
-    err = capsys.readouterr().err
-    assert code == 1 and "PrairieView" in err and err.count("\n") == 1
-
-
 # ------------------------------------------------------------ 12.12 zarr chunks bounded
 def test_zarr_chunks_bounded_by_the_data(tmp_path, monkeypatch):
     images = stack(20, 1, np.uint16)
@@ -371,17 +343,6 @@ def test_corrupt_zarr_chunk_names_the_store(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1 and "s.zarr" in err and "Traceback" not in err
     assert visible(tmp_path) == ["s.zarr"]
-
-
-def test_cli_filter_corrupt_zarr_prints_one_line_in_a_real_process(tmp_path):
-    store = tmp_path / "s.zarr"
-    save_zarr(store, stack(20, 1, np.uint16), chunks=4)
-    _corrupt_one_chunk(store)
-    done = subprocess.run([sys.executable, "-m", "CalSciPy", "filter", str(store),
-                           str(tmp_path / "o.bin"), "--median", "--no-progress"],
-                          capture_output=True, text=True)
-    assert done.returncode == 1
-    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
 
 
 @pytest.mark.parametrize("frames", [2**64, 2**63, 2**62])
