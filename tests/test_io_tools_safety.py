@@ -399,3 +399,26 @@ def test_save_stack_tif_replaces_our_split_stack_as_a_whole(tmp_path):
     assert visible(tmp_path) == ["rec.tif", "rec_05.tif"]  # no mixed set left behind
     assert (tmp_path / "rec_05.tif").read_bytes() == mine
     np.testing.assert_array_equal(load_images(tmp_path / "rec.tif"), new)
+
+
+@settings(max_examples=200, deadline=None)
+@given(parts=st.integers(1, 6), data=st.data())
+def test_part_set_check_property(parts, data):
+    """Refused exactly when saves are mixed, a part repeats, or (whole folder) one is missing."""
+    present = data.draw(st.lists(st.integers(0, parts - 1), max_size=8), label="parts present")
+    sets = data.draw(st.lists(st.sampled_from(["a", "b"]), min_size=len(present),
+                              max_size=len(present)), label="save of each")
+    complete = data.draw(st.booleans(), label="complete")
+    files = [Path(f"/data/s_{i:02d}_{k}.tif") for k, i in enumerate(present)]
+    records = [{"kind": _tiff.PART_KIND, "stem": "s", "set": set_id, "part": i, "parts": parts,
+                "frames": 1} for i, set_id in zip(present, sets)]
+    files.append(Path("/data/mine.tif"))  # a file without a record is never judged
+    records.append(None)
+    mixed = len(set(sets)) > 1
+    repeated = len(set(present)) < len(present)
+    missing = complete and bool(present) and set(present) != set(range(parts))
+    if mixed or repeated or missing:
+        with pytest.raises(DataFormatError, match="'s'"):
+            _tiff.check_part_sets(files, records, complete=complete)
+    else:
+        _tiff.check_part_sets(files, records, complete=complete)
