@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import sparse
 
-from CalSciPy.errors import DataFormatError, InvalidArgumentError
+from CalSciPy.errors import DataFormatError, InvalidArgumentError, InvalidArgumentTypeError
 from CalSciPy.roi_tools import ROI, ROISet
 
 
@@ -68,9 +68,9 @@ def test_roi_bad_input(kwargs, match):
 
 
 def test_roi_id_must_be_integer():
-    with pytest.raises(InvalidArgumentError, match="id"):
+    with pytest.raises(InvalidArgumentTypeError, match="id"):
         ROI([0], [0], id=1.5)
-    with pytest.raises(InvalidArgumentError, match="id"):
+    with pytest.raises(InvalidArgumentTypeError, match="id"):
         ROI([0], [0], id=True)
 
 
@@ -105,7 +105,7 @@ def test_roiset_select_keeps_context_and_order():
         rois.select(mask=np.ones(4, bool))
     with pytest.raises(InvalidArgumentError, match="keeps no ROI"):
         rois.select(mask=np.zeros(5, bool))
-    with pytest.raises(InvalidArgumentError, match="boolean"):
+    with pytest.raises(InvalidArgumentTypeError, match="boolean"):
         rois.select(mask=np.ones(5))
 
 
@@ -118,7 +118,7 @@ def test_roiset_bad_input():
         ROISet([ROI([0], [0], id=1), ROI([1], [1], id=1)], (4, 4))
     with pytest.raises(InvalidArgumentError, match="shape"):
         ROISet([ROI([0], [0], id=1)], (4, 0))
-    with pytest.raises(InvalidArgumentError, match="ROI objects"):
+    with pytest.raises(InvalidArgumentTypeError, match="ROI objects"):
         ROISet([np.zeros(3)], (4, 4))
 
 

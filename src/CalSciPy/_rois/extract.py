@@ -2,19 +2,18 @@
 from __future__ import annotations
 
 import math
-import operator
 import warnings
-from numbers import Real
 from typing import Any
 
 import numba
 import numpy as np
 from scipy import sparse
 
+from CalSciPy._checks import check_int, check_real
 from CalSciPy._rois.blocks import read_blocks
 from CalSciPy._rois.neuropil import neuropil_pixels
 from CalSciPy._rois.roi import ROI, ROISet
-from CalSciPy.errors import InvalidArgumentError
+from CalSciPy.errors import InvalidArgumentError, InvalidArgumentTypeError
 
 __all__ = ["cell_weights", "extract_traces", "neuropil_masks", "subtract_neuropil"]
 
@@ -23,33 +22,12 @@ __all__ = ["cell_weights", "extract_traces", "neuropil_masks", "subtract_neuropi
 _BLOCK_BYTES = 64 * 2**20
 
 
-def _check_count(value: Any, name: str, minimum: int = 0) -> int:
-    if isinstance(value, (bool, np.bool_)):
-        raise InvalidArgumentError(f"{name} must be an integer, got {value!r}")
-    try:
-        value = operator.index(value)
-    except TypeError:
-        raise InvalidArgumentError(f"{name} must be an integer, got {value!r}") from None
-    if value < minimum:
-        raise InvalidArgumentError(f"{name} must be >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_percentile(value: Any, name: str = "lam_percentile") -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (Real, np.number)):
-        raise InvalidArgumentError(f"{name} must be a number in [0, 100], got {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or not 0 <= value <= 100:
-        raise InvalidArgumentError(f"{name} must be a number in [0, 100], got {value!r}")
-    return value
-
-
 def _check_rois(rois: Any) -> ROISet:
     if isinstance(rois, ROI):
-        raise InvalidArgumentError(
+        raise InvalidArgumentTypeError(
             "rois must be an ROISet; wrap a single ROI: ROISet([roi], shape)")
     if not isinstance(rois, ROISet):
-        raise InvalidArgumentError(
+        raise InvalidArgumentTypeError(
             f"rois must be an ROISet (see ROISet.from_suite2p/from_labels/...), "
             f"got {type(rois).__name__}"
         )
@@ -107,9 +85,9 @@ def neuropil_masks(rois: ROISet, *, inner_radius: int = 2, min_neuropil_pixels: 
     the same ids and equal weights, e.g. for plotting. An ROI without any neuropil pixel is
     left out (with a warning)."""
     rois = _check_rois(rois)
-    inner_radius = _check_count(inner_radius, "inner_radius")
-    min_neuropil_pixels = _check_count(min_neuropil_pixels, "min_neuropil_pixels")
-    lam_percentile = _check_percentile(lam_percentile)
+    inner_radius = check_int(inner_radius, "inner_radius", minimum=0)
+    min_neuropil_pixels = check_int(min_neuropil_pixels, "min_neuropil_pixels", minimum=0)
+    lam_percentile = check_real(lam_percentile, "lam_percentile", minimum=0, maximum=100)
     lx = rois.shape[1]
     pixels = neuropil_pixels(rois, inner_radius=inner_radius,
                              min_neuropil_pixels=min_neuropil_pixels,
@@ -177,7 +155,7 @@ def _project(block, colptr, rows, data, out):  # pragma: no cover - compiled
 def _movie_shape(images: Any) -> tuple[int, ...]:
     shape = getattr(images, "shape", None)
     if shape is None:
-        raise InvalidArgumentError(
+        raise InvalidArgumentTypeError(
             f"images must be a (frames, Ly, Lx) array or lazy stack, got {type(images).__name__}"
         )
     shape = tuple(int(v) for v in shape)
@@ -186,7 +164,7 @@ def _movie_shape(images: Any) -> tuple[int, ...]:
     dtype = np.dtype(getattr(images, "dtype", np.float64))
     if dtype.kind == "b" or not (np.issubdtype(dtype, np.integer)
                                  or np.issubdtype(dtype, np.floating)):
-        raise InvalidArgumentError(f"images must hold real numbers, got dtype {dtype}")
+        raise InvalidArgumentTypeError(f"images must hold real numbers, got dtype {dtype}")
     return shape
 
 
@@ -219,11 +197,11 @@ def extract_traces(images: Any, rois: ROISet, *, neuropil: bool = True, inner_ra
             f"rois span planes {planes.tolist()}; a movie is one plane: extract each with "
             "rois.select(plane=k)"
         )
-    inner_radius = _check_count(inner_radius, "inner_radius")
-    min_neuropil_pixels = _check_count(min_neuropil_pixels, "min_neuropil_pixels")
-    lam_percentile = _check_percentile(lam_percentile)
+    inner_radius = check_int(inner_radius, "inner_radius", minimum=0)
+    min_neuropil_pixels = check_int(min_neuropil_pixels, "min_neuropil_pixels", minimum=0)
+    lam_percentile = check_real(lam_percentile, "lam_percentile", minimum=0, maximum=100)
     batch_frames = (_default_batch(images, shape) if batch_frames is None
-                    else _check_count(batch_frames, "batch_frames", 1))
+                    else check_int(batch_frames, "batch_frames", minimum=1))
     if shape[0] == 0:
         raise InvalidArgumentError("images has no frames")
 
@@ -281,7 +259,8 @@ def _check_pair(F: Any, Fneu: Any) -> tuple[np.ndarray, np.ndarray]:
         arr = np.asarray(value)
         if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer)
                                      or np.issubdtype(arr.dtype, np.floating)):
-            raise InvalidArgumentError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+            raise InvalidArgumentTypeError(
+                f"{name} must hold real numbers, got dtype {arr.dtype}")
         if arr.ndim not in (1, 2):
             raise InvalidArgumentError(
                 f"{name} must be (frames,) or (rois, frames), got shape {arr.shape}"
@@ -348,7 +327,7 @@ def subtract_neuropil(F: Any, Fneu: Any, coefficient: float | str = DEFAULT_COEF
     if isinstance(coefficient, str):
         if coefficient != "estimate":
             raise InvalidArgumentError(
-                f"coefficient must be a number in [0, 1] or 'estimate', got {coefficient!r}"
+                f"coefficient must be a number >= 0 or 'estimate', got {coefficient!r}"
             )
         coefs = np.empty(F2.shape[0], dtype=np.float64)
         poor = []
@@ -362,16 +341,7 @@ def subtract_neuropil(F: Any, Fneu: Any, coefficient: float | str = DEFAULT_COEF
                 f"(rows {poor[:10]}{'...' if len(poor) > 10 else ''}); used "
                 f"{DEFAULT_COEFFICIENT}", RuntimeWarning, stacklevel=3)
     else:
-        if isinstance(coefficient, (bool, np.bool_)) or not isinstance(
-                coefficient, (Real, np.number)):
-            raise InvalidArgumentError(
-                f"coefficient must be a number in [0, 1] or 'estimate', got {coefficient!r}"
-            )
-        value = float(coefficient)
-        if not math.isfinite(value) or value < 0:
-            raise InvalidArgumentError(
-                f"coefficient must be a finite number >= 0 (usually 0.5-0.8), got {coefficient!r}"
-            )
+        value = check_real(coefficient, "coefficient", minimum=0.0)
         coefs = np.full(F2.shape[0], value)
     result = (F2 - coefs[:, None].astype(dtype) * G2).astype(dtype, copy=False)
     result = result[0] if was_1d else result

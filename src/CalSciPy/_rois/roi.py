@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from CalSciPy.errors import DataFormatError, InvalidArgumentError
+from CalSciPy.errors import DataFormatError, InvalidArgumentError, InvalidArgumentTypeError
 
 __all__ = ["ROI", "ROISet", "check_shape"]
 
@@ -35,14 +35,15 @@ def check_shape(shape: Any, name: str = "shape") -> tuple[int, int]:
     out = []
     for value in values:
         if isinstance(value, (bool, np.bool_)):
-            raise InvalidArgumentError(f"{name} must hold integers, got {shape!r}")
+            raise InvalidArgumentTypeError(f"{name} must hold integers, got {shape!r}")
         try:
             value = operator.index(value)
         except TypeError:
             if isinstance(value, (float, np.floating)) and float(value).is_integer():
                 value = int(value)
             else:
-                raise InvalidArgumentError(f"{name} must hold integers, got {shape!r}") from None
+                raise InvalidArgumentTypeError(
+                    f"{name} must hold integers, got {shape!r}") from None
         if value < 1:
             raise InvalidArgumentError(f"{name} must be positive, got {shape!r}")
         out.append(int(value))
@@ -56,18 +57,18 @@ def _as_index_array(values: Any, name: str, what: str) -> np.ndarray:
     try:
         arr = np.asarray(values)
     except (TypeError, ValueError) as err:
-        raise InvalidArgumentError(f"{what}: {name} must be array-like: {err}") from None
+        raise InvalidArgumentTypeError(f"{what}: {name} must be array-like: {err}") from None
     if arr.ndim != 1:
         raise InvalidArgumentError(f"{what}: {name} must be 1-D, got shape {arr.shape}")
     if arr.dtype == bool:
-        raise InvalidArgumentError(f"{what}: {name} must hold integers, got booleans")
+        raise InvalidArgumentTypeError(f"{what}: {name} must hold integers, got booleans")
     if np.issubdtype(arr.dtype, np.floating):
         if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
             raise InvalidArgumentError(f"{what}: {name} must hold whole numbers")
         if arr.size and np.max(np.abs(arr)) > 2**62:
             raise InvalidArgumentError(f"{what}: {name} is out of range")
     elif not np.issubdtype(arr.dtype, np.integer):
-        raise InvalidArgumentError(f"{what}: {name} must hold integers, got dtype {arr.dtype}")
+        raise InvalidArgumentTypeError(f"{what}: {name} must hold integers, got dtype {arr.dtype}")
     arr = arr.astype(np.int64)
     if arr.size and arr.min() < 0:
         raise InvalidArgumentError(
@@ -78,11 +79,11 @@ def _as_index_array(values: Any, name: str, what: str) -> np.ndarray:
 
 def _check_id(value: Any, what: str = "ROI") -> int:
     if isinstance(value, (bool, np.bool_)):
-        raise InvalidArgumentError(f"{what} id must be an integer, got {value!r}")
+        raise InvalidArgumentTypeError(f"{what} id must be an integer, got {value!r}")
     try:
         return int(operator.index(value))
     except TypeError:
-        raise InvalidArgumentError(f"{what} id must be an integer, got {value!r}") from None
+        raise InvalidArgumentTypeError(f"{what} id must be an integer, got {value!r}") from None
 
 
 class ROI:
@@ -132,7 +133,8 @@ class ROI:
             try:
                 lam_arr = np.asarray(lam, dtype=np.float64)
             except (TypeError, ValueError) as err:
-                raise InvalidArgumentError(f"{what}: lam must hold real numbers: {err}") from None
+                raise InvalidArgumentTypeError(
+                    f"{what}: lam must hold real numbers: {err}") from None
             if lam_arr.shape != self.ypix.shape:
                 raise InvalidArgumentError(
                     f"{what}: lam has shape {lam_arr.shape}, expected ({self.ypix.size},)"
@@ -273,7 +275,7 @@ class ROISet:
             raise InvalidArgumentError("an ROISet needs at least one ROI, got none")
         for roi in rois:
             if not isinstance(roi, ROI):
-                raise InvalidArgumentError(
+                raise InvalidArgumentTypeError(
                     f"ROISet holds ROI objects, got {type(roi).__name__}"
                 )
             roi._check_fits(self.shape)
@@ -378,7 +380,7 @@ class ROISet:
         if ids is not None:
             wanted = np.atleast_1d(np.asarray(ids))
             if wanted.dtype == bool or not np.issubdtype(wanted.dtype, np.integer):
-                raise InvalidArgumentError(
+                raise InvalidArgumentTypeError(
                     f"ids must be integers (use mask= for booleans), got dtype {wanted.dtype}"
                 )
             missing = np.setdiff1d(wanted, self._ids)
@@ -388,7 +390,8 @@ class ROISet:
         if mask is not None:
             mask_arr = np.asarray(mask)
             if mask_arr.dtype != bool:
-                raise InvalidArgumentError(f"mask must be boolean, got dtype {mask_arr.dtype}")
+                raise InvalidArgumentTypeError(
+                    f"mask must be boolean, got dtype {mask_arr.dtype}")
             if mask_arr.shape != (len(self),):
                 raise InvalidArgumentError(
                     f"mask has shape {mask_arr.shape}, expected ({len(self)},): one per ROI"
@@ -512,7 +515,7 @@ class ROISet:
                 raise InvalidArgumentError("labels must hold whole numbers")
             arr = arr.astype(np.int64)
         elif not np.issubdtype(arr.dtype, np.integer):
-            raise InvalidArgumentError(f"labels must hold integers, got dtype {arr.dtype}")
+            raise InvalidArgumentTypeError(f"labels must hold integers, got dtype {arr.dtype}")
         if arr.size and arr.min() < 0:
             raise InvalidArgumentError(f"labels must be >= 0 (0 = background), min {arr.min()}")
         shape = check_shape(arr.shape, "labels shape")
