@@ -16,6 +16,8 @@ EXTRAS = {
     "distributed": "dask",
     "zarr": "dask",
     "pynwb": "nwb",
+    "hdmf": "nwb",
+    "h5py": "nwb",
     "h5py": "nwb",
     "oasis": "spikes",
     "oasis.functions": "spikes",
