@@ -18,7 +18,6 @@ EXTRAS = {
     "pynwb": "nwb",
     "hdmf": "nwb",
     "h5py": "nwb",
-    "h5py": "nwb",
     "oasis": "spikes",
     "oasis.functions": "spikes",
 }
