@@ -108,6 +108,7 @@ def _write_api_pages() -> None:
              "Every documented function and class, grouped by task. Each entry links to its",
              "full docstring (parameters with units and shapes, returns, errors).", "",
              ".. toctree::", "   :maxdepth: 1", ""]
+    seen: dict[int, str] = {}
     for slug, title, modules in API_GROUPS:
         lines = [title, "=" * len(title), ""]
         found = False
@@ -121,10 +122,20 @@ def _write_api_pages() -> None:
             lines += [f"``{name}``", "-" * (len(name) + 4), ""]
             if doc:
                 lines += [doc[0], ""]
-            lines += [f".. currentmodule:: {name}", "", ".. autosummary::",
-                      "   :toctree: generated", ""]
-            lines += [f"   {n}" for n in _public_names(module)]
-            lines.append("")
+            own, aliases = [], []
+            for n in _public_names(module):
+                obj = getattr(module, n)
+                first = seen.setdefault(id(obj), f"{name}.{n}")
+                (own if first == f"{name}.{n}" else aliases).append((n, first))
+            lines += [f".. currentmodule:: {name}", ""]
+            if own:
+                lines += [".. autosummary::", "   :toctree: generated", ""]
+                lines += [f"   {n}" for n, _ in own]
+                lines.append("")
+            if aliases:
+                # re-exports (documented 0.3.x paths): one page per object, linked from here
+                lines += ["Also importable from this module: " + ", ".join(
+                    f":obj:`{n} <{first}>`" for n, first in aliases) + ".", ""]
         if not found:
             continue
         page = api / f"{slug}.rst"
@@ -166,3 +177,5 @@ def _write_cli_page() -> None:
 # Written at configuration time, before autosummary scans the sources for its tables.
 _write_api_pages()
 _write_cli_page()
+# Explicit list: the pages above may be new in this build, and autosummary must scan them.
+autosummary_generate = sorted(str(p.relative_to(HERE)) for p in (HERE / "api").glob("*.rst"))
