@@ -320,3 +320,19 @@ def test_cell_pixels_equal_scipy_percentile_filter(seed, ly, lx, radius, percent
     filt = percentile_filter(lammap, percentile, size=max(1, int(radius * 5)))
     expected = ~((lammap < filt) | (lammap == 0))
     assert np.array_equal(cell_pixels(rois, percentile), expected)
+
+
+def test_prairieview_session_stack(tmp_path):
+    from CalSciPy.bruker.session import read_prairieview_session
+    from CalSciPy.synthetic.prairieview import write_prairieview_session
+
+    movie = generate_movie(30, (48, 48), 4, seed=9)
+    write_prairieview_session(tmp_path / "TSeries-001", movie.images, voltage=False)
+    stack = read_prairieview_session(tmp_path / "TSeries-001").stack(0, 0)
+    assert isinstance(stack, FrameSource) and stack.shape == movie.images.shape
+    got = extract_traces(stack, movie.rois, min_neuropil_pixels=100, batch_frames=7,
+                         progress=False)
+    expected = extract_traces(movie.images, movie.rois, min_neuropil_pixels=100,
+                              progress=False)
+    for a, b in zip(got, expected):
+        assert np.array_equal(a, b)
