@@ -201,8 +201,8 @@ def extract_traces(images: Any, rois: ROISet, *, neuropil: bool = True, inner_ra
     F, Fneu : numpy.ndarray
         ``(rois, frames)`` float32, rows in ``rois`` order (``rois.ids``). ``F`` is the
         ``lam``-weighted mean of each ROI's kept pixels (weights normalised to sum 1), ``Fneu``
-        the plain mean of its neuropil pixels. A ROI left with no pixels gives a NaN row (with
-        a warning).
+        the plain mean of its neuropil pixels. A ROI left with no pixels (all shared with other
+        ROIs) gives a NaN row with a warning, where suite2p writes 0.
 
     Notes
     -----
@@ -212,7 +212,9 @@ def extract_traces(images: Any, rois: ROISet, *, neuropil: bool = True, inner_ra
     to float rounding. Cell pixels and overlaps are taken from ``rois.context`` — the set a
     selection was made from — so extracting ``rois.select(mask=iscell)`` gives the same rows as
     extracting every ROI. Each block costs one sparse ``(2 · rois, pixels)`` × block product
-    (compiled, parallel over frames, accumulating in float64).
+    (compiled, parallel over frames, accumulating in float64). Blocks other than in-memory
+    numpy arrays are read one ahead in a background thread, and a memmap's pages are released
+    after their block, so memory besides ``F``/``Fneu`` stays at a few blocks.
 
     Raises
     ------
