@@ -277,6 +277,45 @@ def test_matches_oasis_for_any_shape_and_dtype(seed, neurons, frames, dtype, ord
     _assert_matches_reference(ours, reference)
 
 
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    frames=st.sampled_from([10, 99, 400]),
+    lam=st.sampled_from([0.0, 0.01, 0.2]),
+    order=st.sampled_from([1, 2]),
+)
+def test_fixed_penalty_equals_oasis_plain_solvers(seed, frames, lam, order):
+    # lam: oasis' unconstrained solvers (deconvolve(..., penalty=None)), baseline 0
+    from oasis import oasis_methods
+
+    rng = np.random.default_rng(seed)
+    dfof = rng.normal(0, 0.1, (2, frames))
+    dfof[:, frames // 3] += 1.5
+    kwargs = dict(tau_decay=0.5) if order == 1 else dict(tau_decay=0.5, tau_rise=0.05)
+    ours = ep.infer_spikes(dfof, 30.0, ar_order=order, lam=lam, n_jobs=1, progress=False,
+                           **kwargs)
+    g = ours.ar_coefficients
+    for i, y in enumerate(dfof):
+        if order == 1:
+            c, s = oasis_methods.oasisAR1(y, float(g[i, 0]), lam=lam)
+        else:
+            c, s = oasis_methods.oasisAR2(y, float(g[i, 0]), float(g[i, 1]), lam=lam)
+        scale = max(np.abs(s).max(), 1e-9)
+        assert np.abs(ours.spikes[i] - np.maximum(s, 0)).max() <= 1e-6 * scale
+        assert np.abs(ours.denoised[i] - c).max() <= 1e-6 * max(np.abs(c).max(), 1e-9)
+    np.testing.assert_array_equal(ours.baseline, 0.0)
+    assert np.all(ours.noise > 0)
+
+
+def test_fixed_penalty_bad_values():
+    dfof = np.random.default_rng(0).normal(size=(2, 50))
+    for bad in (-0.1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="lam"):
+            ep.infer_spikes(dfof, lam=bad, progress=False)
+    with pytest.raises(ValueError, match="optimize_g"):
+        ep.infer_spikes(dfof, lam=0.0, optimize_g=1, progress=False)
+
+
 def test_ar2_double_root_kernel_gives_finite_results():
     # white noise: the estimated AR(2) kernels of many traces have a complex or double root
     # pair, where oasis-deconv returns NaN calcium and baseline

@@ -214,6 +214,7 @@ def infer_spikes(
     optimize_g: int = 0,
     n_jobs: int | None = None,
     progress: bool = True,
+    lam: float | None = None,
 ) -> SpikeInference:
     """Infer spiking activity from ΔF/F0 by sparse non-negative deconvolution (OASIS).
 
@@ -249,6 +250,12 @@ def infer_spikes(
         there: all CPUs when there are at least 32 neurons, else 1).
     progress : bool, default True
         Show a tqdm progress bar over neurons (False hides it).
+    lam : float, optional
+        Solve with this fixed sparsity penalty λ ≥ 0 (``min ½|c − y|² + λ|s|₁``, ΔF/F0 units)
+        instead of the noise constraint, with baseline 0: ``dfof`` must then already be
+        baseline-subtracted (``oasis.functions.deconvolve(..., penalty=None, lam=lam)``).
+        ``lam=0`` with a fixed ``tau_decay`` and ``ar_order=1`` is suite2p's deconvolution
+        (``suite2p.extraction.dcnv.oasis``). Default: the noise-constrained problem.
 
     Returns
     -------
@@ -303,12 +310,17 @@ def infer_spikes(
     elif tau_rise is not None:
         raise ValueError("tau_rise needs tau_decay as well")
     optimize_g = check_int(optimize_g, "optimize_g", minimum=0)
+    if lam is not None:
+        lam = check_real(lam, "lam", minimum=0.0)
+        if optimize_g:
+            raise InvalidArgumentError("lam (a fixed penalty) cannot be combined with optimize_g")
     options = {
         "ar_order": int(ar_order),
         "tau_decay": tau_decay,
         "tau_rise": tau_rise,
         "frame_rate": frame_rate,
         "optimize_g": int(optimize_g),
+        "lam": -1.0 if lam is None else float(lam),
     }
     if optimize_g:
         # AR refinement (scipy optimizers inside OASIS's Cython loop): oasis-deconv itself
@@ -387,8 +399,8 @@ def _infer_block(array: np.ndarray, start: int, options: dict, results: tuple) -
     if active.any():
         sn = _noise_levels(rows, active)
         g = _ar_parameters(rows, active, sn, options)
-        oasis.deconvolve_rows(rows, active, g, sn, spikes[start:stop], denoised[start:stop],
-                              baseline[start:stop])
+        oasis.deconvolve_rows(rows, active, g, sn, options["lam"], spikes[start:stop],
+                              denoised[start:stop], baseline[start:stop])
         bad = np.flatnonzero(active & ~np.isfinite(baseline[start:stop]))
         if bad.size:
             raise ValueError(

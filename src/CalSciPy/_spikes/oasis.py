@@ -75,23 +75,32 @@ def _power_table(lg, h):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def _pav_ar1(y, h, h2, pv, pw, pt, pl):  # pragma: no cover - compiled
-    """First pass (``oasis1strun``): pools of ``y``; returns the number of pools."""
+    """First pass (``oasis1strun``): pools of ``y``; returns the number of pools.
+
+    ``pv[i] / pw[i]`` is kept in ``ratio`` (the second half of ``pw``, which needs twice the
+    frames) and recomputed only when a pool changes: the same quotient the Cython code forms
+    at every comparison, one division per merge instead of two per comparison."""
+    T = y.shape[0]
+    ratio = pw[pw.shape[0] // 2:]
     pv[0] = y[0]
     pw[0] = 1.0
+    ratio[0] = y[0] / 1.0
     pt[0] = 0
     pl[0] = 1
     i = 0
-    for t in range(1, y.shape[0]):
+    for t in range(1, T):
         i += 1
         pv[i] = y[t]
         pw[i] = 1.0
+        ratio[i] = y[t] / 1.0
         pt[i] = t
         pl[i] = 1
-        while i > 0 and pv[i - 1] / pw[i - 1] * h[pl[i - 1]] > pv[i] / pw[i]:
+        while i > 0 and ratio[i - 1] * h[pl[i - 1]] > ratio[i]:
             i -= 1
             pv[i] += pv[i + 1] * h[pl[i]]
             pw[i] += pw[i + 1] * h2[pl[i]]
             pl[i] += pl[i + 1]
+            ratio[i] = pv[i] / pw[i]
     return i + 1
 
 
@@ -100,21 +109,26 @@ def _repav_ar1(n, h, h2, pv, pw, pt, pl):  # pragma: no cover - compiled
     """Later passes (``oasis``): merge shifted pools that now violate the constraint.
 
     The Cython code erases merged pools from a vector; compacting in place (read index
-    ``k``, write index ``i``) visits the same pairs in the same order.
-    """
+    ``k``, write index ``i``) visits the same pairs in the same order. The second half of
+    ``pw`` holds the ratios as in :func:`_pav_ar1`."""
+    ratio = pw[pw.shape[0] // 2:]
+    for k in range(n):
+        ratio[k] = pv[k] / pw[k]
     i = 0
     for k in range(1, n):
         i += 1
         if i != k:
             pv[i] = pv[k]
             pw[i] = pw[k]
+            ratio[i] = ratio[k]
             pt[i] = pt[k]
             pl[i] = pl[k]
-        while i > 0 and pv[i - 1] / pw[i - 1] * h[pl[i - 1]] > pv[i] / pw[i]:
+        while i > 0 and ratio[i - 1] * h[pl[i - 1]] > ratio[i]:
             i -= 1
             pv[i] += pv[i + 1] * h[pl[i]]
             pw[i] += pw[i + 1] * h2[pl[i]]
             pl[i] += pl[i + 1]
+            ratio[i] = pv[i] / pw[i]
     return i + 1
 
 
@@ -153,8 +167,8 @@ def constrained_ar1(y, g, sn, c, s, work, pv, pw, pt, pl, h, h2):  # pragma: no 
     """Noise-constrained AR(1) OASIS with a fitted (possibly negative) baseline.
 
     ``oasis.oasis_methods.constrained_oasisAR1(y, g, sn, optimize_b=True, b_nonneg=False)``.
-    Writes the calcium ``c`` and activity ``s`` (``frames``); ``work`` needs ``frames``,
-    ``pv``/``pw``/``pt``/``pl`` ``frames``, ``h``/``h2`` ``frames + 1``. Returns
+    Writes the calcium ``c`` and activity ``s`` (``frames``); ``work``, ``pv``, ``pt`` and
+    ``pl`` need ``frames``, ``pw`` twice that, ``h``/``h2`` ``frames + 1``. Returns
     ``(b, lam)``. The Cython code's full-length temporaries (the residual, the shift
     direction ``tmp``) are computed on the fly inside the passes that use them, with the same
     operations, so each iteration makes three passes over the frames instead of eight.
@@ -470,31 +484,79 @@ def autocovariance(rows, active, lags, out):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def deconvolve_rows(rows, active, g, sn, spikes, denoised, baseline):  # pragma: no cover
-    """Constrained OASIS on every active row; writes ``spikes`` (clipped at 0), ``denoised``
-    and ``baseline`` of those rows. ``g`` is ``(rows, 1)`` (AR(1)) or ``(rows, 2)`` (AR(2))."""
+def plain_ar1(y, g, lam, c, s, work, pv, pw, pt, pl, h, h2):  # pragma: no cover - compiled
+    """``oasis.oasis_methods.oasisAR1(y, g, lam)``: OASIS with a fixed sparsity penalty
+    (``lam = 0``: suite2p's deconvolution), no noise constraint, no baseline."""
+    T = y.shape[0]
+    _powers(math.log(g), h, h2)
+    for t in range(T - 1):
+        work[t] = y[t] - lam * (1 - g)
+    work[T - 1] = y[T - 1] - lam
+    n = _pav_ar1(work, h, h2, pv, pw, pt, pl)
+    _fill_mean_ar1(c, y, g, n, pv, pw, pt, pl)
+    s[0] = 0.0
+    for t in range(1, T):
+        s[t] = c[t] - g * c[t - 1]
+
+
+@numba.njit(cache=True, nogil=True)
+def plain_ar2(y, g1, g2, lam, c, s, work, iwork):  # pragma: no cover - compiled
+    """``oasis.oasis_methods.oasisAR2(y, g1, g2, lam)`` (fixed penalty, no baseline)."""
+    T = y.shape[0]
+    f = work
+    g11 = f[0:T]
+    g12 = f[T:2 * T]
+    g11g11 = f[2 * T:3 * T]
+    g11g12 = f[3 * T:4 * T]
+    sg11 = f[4 * T:5 * T]
+    hd = f[5 * T:7 * T + 3]
+    hr = f[7 * T + 3:9 * T + 6]
+    d, r = _kernels_ar2(g1, g2, g11, g12, g11g11, g11g12, sg11, hd, hr)
+    _pav_ar2(y, g1, g2, lam, d, r, g11, g12, g11g11, g11g12, hd, hr,
+             f[9 * T + 6:10 * T + 6], f[10 * T + 6:11 * T + 6], f[11 * T + 6:12 * T + 6],
+             iwork[:T], iwork[T:2 * T], f[12 * T + 6:13 * T + 6], f[13 * T + 6:14 * T + 6],
+             c, s)
+
+
+@numba.njit(cache=True, nogil=True)
+def deconvolve_rows(rows, active, g, sn, lam, spikes, denoised, baseline):  # pragma: no cover
+    """OASIS on every active row; writes ``spikes`` (clipped at 0), ``denoised`` and
+    ``baseline`` of those rows. ``g`` is ``(rows, 1)`` (AR(1)) or ``(rows, 2)`` (AR(2)).
+    ``lam < 0``: noise-constrained with a fitted baseline; ``lam >= 0``: that fixed sparsity
+    penalty, baseline 0."""
     n, T = rows.shape
     p = g.shape[1]
+    # buffers for all rows of the block (fresh pages per row would cost page faults)
+    y = np.empty(T)
+    if p == 1:
+        work = np.empty(T)
+        pv = np.empty(T)
+        pw = np.empty(2 * T)
+        pt = np.empty(T, dtype=np.int64)
+        pl = np.empty(T, dtype=np.int64)
+        h = np.empty(T + 1)
+        h2 = np.empty(T + 1)
+    else:
+        work = np.empty(19 * T + 8)
+        iwork = np.empty(2 * T, dtype=np.int64)
     for i in range(n):
         if not active[i]:
             continue
-        y = np.empty(T)
         _row_copy(rows[i], y)
         c = denoised[i]
         s = spikes[i]
+        b = 0.0
         if p == 1:
-            work = np.empty(T)
-            pv = np.empty(T)
-            pw = np.empty(T)
-            pt = np.empty(T, dtype=np.int64)
-            pl = np.empty(T, dtype=np.int64)
-            h = np.empty(T + 1)
-            h2 = np.empty(T + 1)
-            b, _lam = constrained_ar1(y, g[i, 0], sn[i], c, s, work, pv, pw, pt, pl, h, h2)
+            if lam < 0:
+                b, _lam = constrained_ar1(y, g[i, 0], sn[i], c, s, work, pv, pw, pt, pl, h,
+                                          h2)
+            else:
+                plain_ar1(y, g[i, 0], lam, c, s, work, pv, pw, pt, pl, h, h2)
         else:
-            work = np.empty(19 * T + 8)
-            iwork = np.empty(2 * T, dtype=np.int64)
-            b = constrained_ar2(y, g[i, 0], g[i, 1], sn[i], c, s, work, iwork)
+            if lam < 0:
+                b = constrained_ar2(y, g[i, 0], g[i, 1], sn[i], c, s, work, iwork)
+            else:
+                plain_ar2(y, g[i, 0], g[i, 1], lam, c, s, work, iwork)
         baseline[i] = b
         for t in range(T):
             if not s[t] > 0.0:  # also NaN -> 0
