@@ -305,31 +305,37 @@ def dfof_sliding_kernel(source, values, out, h, q, offset, start, centre,
 
 
 @numba.njit(cache=True, nogil=True)
-def _running_extreme(src, size, out, buf, index, take_max):  # pragma: no cover - compiled
+def _running_extreme(src, size, out, pad, pre, suf, take_max):  # pragma: no cover - compiled
     """``scipy.ndimage.minimum_filter1d(src, size)`` (or ``maximum_filter1d``), mode
-    'reflect', origin 0: ``out[t]`` = extreme of ``src[t - size//2 : t - size//2 + size]``,
-    by a monotonic queue (O(1) per frame). ``buf``/``index`` hold ``len(src) + size``."""
+    'reflect', origin 0: ``out[t]`` = extreme of ``src[t - size//2 : t - size//2 + size]``.
+
+    van Herk / Gil–Werman: on the reflect-padded row, extremes running forwards within
+    blocks of ``size`` and backwards within the same blocks give every window's extreme as
+    one comparison of two of them (three comparisons per frame, no branches on the data).
+    ``pad``, ``pre`` and ``suf`` hold ``len(src) + size - 1`` values."""
     n = src.shape[0]
     left = size // 2
     total = n + size - 1
-    head = 0
-    tail = 0
     for k in range(total):
-        v = src[reflect_index(k - left, n)]
-        if take_max:
-            while tail > head and buf[tail - 1] <= v:
-                tail -= 1
-        else:
-            while tail > head and buf[tail - 1] >= v:
-                tail -= 1
-        buf[tail] = v
-        index[tail] = k
-        tail += 1
-        first = k - size + 1  # padded index of the window's first frame
-        if first >= 0:
-            while index[head] < first:
-                head += 1
-            out[first] = buf[head]
+        pad[k] = src[reflect_index(k - left, n)]
+    for b0 in range(0, total, size):
+        b1 = min(total, b0 + size)
+        acc = pad[b0]
+        pre[b0] = acc
+        for k in range(b0 + 1, b1):
+            v = pad[k]
+            acc = max(acc, v) if take_max else min(acc, v)
+            pre[k] = acc
+        acc = pad[b1 - 1]
+        suf[b1 - 1] = acc
+        for k in range(b1 - 2, b0 - 1, -1):
+            v = pad[k]
+            acc = max(acc, v) if take_max else min(acc, v)
+            suf[k] = acc
+    for t in range(n):
+        a = suf[t]
+        b = pre[t + size - 1]
+        out[t] = max(a, b) if take_max else min(a, b)
 
 
 @numba.njit(cache=True, parallel=True)
@@ -341,10 +347,11 @@ def dfof_maximin_kernel(smoothed, values, out, window, offset):  # pragma: no co
     for i in numba.prange(n_rows):
         low = np.empty(n)
         f0 = np.empty(n)
-        buf = np.empty(n + window)
-        index = np.empty(n + window, dtype=np.int64)
-        _running_extreme(smoothed[i], window, low, buf, index, False)
-        _running_extreme(low, window, f0, buf, index, True)
+        pad = np.empty(n + window - 1)
+        pre = np.empty(n + window - 1)
+        suf = np.empty(n + window - 1)
+        _running_extreme(smoothed[i], window, low, pad, pre, suf, False)
+        _running_extreme(low, window, f0, pad, pre, suf, True)
         row = values[i]
         dst = out[i]
         lowest = np.inf
