@@ -110,7 +110,7 @@ def _place_neurons(rng: np.random.Generator, n_neurons: int, shape: tuple[int, i
 def _footprints(rng: np.random.Generator, centres: np.ndarray, radii: np.ndarray,
                 shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Elliptical somata: soft-edged disk, dimmer nucleus; computed in each bounding box."""
-    n = centres.shape[0]
+    n = int(centres.shape[0])
     footprints = np.zeros((n, *shape), dtype=np.float32)
     masks = np.zeros((n, *shape), dtype=bool)
     aspect = rng.uniform(0.75, 1.0, n)
