@@ -81,6 +81,7 @@ def main() -> None:
     parser.add_argument("--rois", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the session folder")
+    parser.add_argument("--reuse", metavar="DIR", help="a folder kept by --keep (no rewrite)")
     args = parser.parse_args()
 
     from CalSciPy.bruker.session import read_prairieview_session
@@ -89,23 +90,30 @@ def main() -> None:
     from CalSciPy.roi_tools import extract_traces, subtract_neuropil
     from CalSciPy.trace_processing import calculate_dfof
 
-    root = Path(tempfile.mkdtemp(prefix="bench_analyze_", dir=os.environ.get("CALSCIPY_BENCH_DIR")))
+    if args.reuse:
+        root = Path(args.reuse)
+        args.keep = True
+    else:
+        root = Path(tempfile.mkdtemp(prefix="bench_analyze_",
+                                     dir=os.environ.get("CALSCIPY_BENCH_DIR")))
     try:
-        demo.SESSION_SHAPE = (args.size, args.size)
-        demo.SESSION_MAX_FRAMES = args.frames
-        start = time.perf_counter()
-        written, truth = demo.make_session(root, neurons=args.rois, seconds=args.frames / 30.0,
-                                           frame_rate=30.0, seed=0, progress=False)
-        rois = truth["movie"].rois
         labels = root / "labels.npy"
-        np.save(labels, rois.label_image() + 1)  # label = ROI id + 1 (0 = background)
-        del truth, written
-        print(f"session: {args.frames} frames {args.size}×{args.size} uint16 "
-              f"({args.frames * args.size ** 2 * 2 / 1e9:.2f} GB), {args.rois} ROIs, written in "
-              f"{time.perf_counter() - start:.1f} s")
+        if not args.reuse:
+            demo.SESSION_SHAPE = (args.size, args.size)
+            demo.SESSION_MAX_FRAMES = args.frames
+            start = time.perf_counter()
+            written, truth = demo.make_session(root, neurons=args.rois,
+                                               seconds=args.frames / 30.0, frame_rate=30.0,
+                                               seed=0, progress=False)
+            np.save(labels, truth["movie"].rois.label_image() + 1)  # label = id + 1, 0 = none
+            del truth, written
+            print(f"session written in {time.perf_counter() - start:.1f} s")
         folder = root / demo.SESSION_FOLDER / "TSeries-demo-001"
         session = read_prairieview_session(folder)
         stack = session.stack(0, 0)
+        n, height, width = stack.shape
+        print(f"session: {n} frames {height}×{width} uint16 ({n * height * width * 2 / 1e9:.2f} "
+              f"GB), {int(np.load(labels).max())} ROIs")
         from CalSciPy.roi_tools import ROISet
 
         label_rois = ROISet.from_labels(np.load(labels))

@@ -11,8 +11,12 @@ import pytest  # noqa: E402
 from CalSciPy import interactive_visuals as iv  # noqa: E402
 
 
-def _onset_lines(ax):
-    return [line for line in ax.lines if line.get_linestyle() == "--"]
+def _onset_positions(ax):
+    marks = [c for c in ax.collections if c.get_gid() == "onsets"]
+    assert len(marks) <= 1  # one artist for all onsets
+    if not marks:
+        return []
+    return sorted(float(segment[0, 0]) for segment in marks[0].get_segments())
 
 
 def test_onsets_are_dashed_lines_on_every_trace_panel_and_in_the_window_only():
@@ -21,19 +25,19 @@ def test_onsets_are_dashed_lines_on_every_trace_panel_and_in_the_window_only():
                            onsets=[1.0, 4.0, 7.0])
     assert len(fig.axes) == 4
     for ax in fig.axes:  # 7 s is outside the 0–5 s window
-        assert sorted(line.get_xdata()[0] for line in _onset_lines(ax)) == [1.0, 4.0]
+        assert _onset_positions(ax) == [1.0, 4.0]
 
 
 def test_trace_browser_and_raster_mark_onsets():
     plot = iv.plot_traces(np.zeros((2, 100)), 10.0, onsets=[2.5])
-    assert [line.get_xdata()[0] for line in _onset_lines(plot.axes[0])] == [2.5]
+    assert _onset_positions(plot.axes[0]) == [2.5]
     plot.set_neuron(1)  # the marks stay while browsing
-    assert len(_onset_lines(plot.axes[0])) == 1
+    assert _onset_positions(plot.axes[0]) == [2.5]
     plot.close()
     fig = iv.raster_figure([np.array([3, 40]), np.array([10])], 10.0, n_frames=100,
                            onsets=[0.5, 6.0], labels=[17, 42])
     ax = fig.axes[0]
-    assert [line.get_xdata()[0] for line in _onset_lines(ax)] == [0.5, 6.0]
+    assert _onset_positions(ax) == [0.5, 6.0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["17", "42"]
     with pytest.raises(ValueError, match="NaN"):
         iv.raster_figure([np.array([1])], 10.0, n_frames=10, onsets=[np.nan])

@@ -538,7 +538,7 @@ def _write_outputs(out: Path, folder: Path, summary: dict, data: dict, timings: 
         "neuron": ids, "centroid_row": centroids[:, 0], "centroid_col": centroids[:, 1],
         "noise_pct_per_sqrt_hz": data["noise"],
         "events": [len(e) for e in data["events"]],
-        "responsive_any": [bool(table[(table.neuron == i)].responsive.any()) for i in ids],
+        "responsive_any": np.isin(ids, table.loc[table.responsive, "neuron"].to_numpy()),
     })
     files.append(_write_csv(out / NEURONS_CSV, neurons))
 

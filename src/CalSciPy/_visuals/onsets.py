@@ -20,10 +20,14 @@ def as_onsets(onsets, name: str = "onsets") -> np.ndarray | None:
     return values
 
 
-def mark_onsets(ax, onsets: np.ndarray | None) -> list:
-    """Dashed vertical lines at ``onsets`` (x units) behind the data; returns the lines."""
-    if onsets is None:
-        return []
-    style = {"color": COLORS["vermillion"], "linestyle": "--",
-             "linewidth": 0.7, "alpha": 0.6, "zorder": 0}
-    return [ax.axvline(x, **style) for x in onsets]
+def mark_onsets(ax, onsets: np.ndarray | None):
+    """Dashed vertical lines at ``onsets`` (x units) over the axis' full height, behind the
+    data: one :class:`~matplotlib.collections.LineCollection` (gid ``"onsets"``; one artist
+    however many onsets, so long recordings draw fast), or None without onsets."""
+    if onsets is None or onsets.size == 0:
+        return None
+    lines = ax.vlines(onsets, 0.0, 1.0, transform=ax.get_xaxis_transform(),
+                      colors=COLORS["vermillion"], linestyles="--", linewidths=0.7, alpha=0.6,
+                      zorder=0)
+    lines.set_gid("onsets")
+    return lines
