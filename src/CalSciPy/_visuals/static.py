@@ -308,6 +308,10 @@ def raster_figure(
         Hz; x axis in seconds when given, else frames.
     n_frames
         Recording length in frames (x extent) when ``events`` is a list.
+    title
+        Axes title.
+    figsize
+        Inches. Ignored with ``figure``.
     figure
         Draw into this Figure/SubFigure instead of a new one.
     onsets
@@ -400,8 +404,12 @@ def trial_heatmap_figure(
         One title per panel (condition names).
     labels
         ``(neurons,)`` neuron ids for the y ticks (default row numbers).
+    colorbar_label
+        Label of the colour bar (the unit of ``average``).
     cmap
-        Colour map; limits are symmetric about 0 (the 1st/99th percentile of ``|values|``).
+        Colour map; limits are symmetric about 0 (the 99th percentile of ``|values|``).
+    figsize
+        Inches; default scales with panels and neurons. Ignored with ``figure``.
     figure
         Draw into this Figure/SubFigure instead of a new one.
 
@@ -415,8 +423,8 @@ def trial_heatmap_figure(
     if data.ndim == 2:
         data = data[np.newaxis]
     if data.ndim != 3 or data.shape[1] == 0 or data.shape[2] == 0:
-        raise InvalidArgumentError(f"average must be (neurons, frames) or (conditions, neurons, frames), "
-                         f"got shape {np.shape(average)}")
+        raise InvalidArgumentError(f"average must be (neurons, frames) or (conditions, neurons, "
+                                   f"frames), got shape {np.shape(average)}")
     time = np.asarray(time_s, dtype=np.float64).ravel()
     if time.size != data.shape[2]:
         raise InvalidArgumentError(f"time_s has {time.size} values for {data.shape[2]} frames")
