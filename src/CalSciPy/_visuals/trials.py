@@ -9,7 +9,7 @@ from CalSciPy._checks import check_frame_rate, is_real_number
 from CalSciPy._visuals._validate import as_dataset, finite_range
 from CalSciPy._visuals.browser import LEGEND_ABOVE, NeuronBrowser
 from CalSciPy.coloring import get_color, get_colormap
-from CalSciPy.errors import InvalidArgumentTypeError
+from CalSciPy.errors import InvalidArgumentError, InvalidArgumentTypeError
 
 __all__ = ["TrialPlot", "trial_windows"]
 
@@ -38,7 +38,7 @@ def _whole(value, name: str) -> int:
     if not is_real_number(value):
         raise InvalidArgumentTypeError(f"{name} must be a whole number of frames, got {value!r}")
     if not np.isfinite(value) or value != int(value):
-        raise ValueError(f"{name} must be a whole number of frames, got {value!r}")
+        raise InvalidArgumentError(f"{name} must be a whole number of frames, got {value!r}")
     return int(value)
 
 
@@ -47,7 +47,7 @@ def _check_bin_duration(bin_duration) -> float:
     try:
         return check_frame_rate(bin_duration, "bin_duration")
     except ValueError:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"bin_duration must be a finite number of seconds > 0, got {bin_duration!r}"
         ) from None
 
@@ -111,11 +111,11 @@ class TrialPlot(NeuronBrowser):
             if not np.issubdtype(trials_arr.dtype, np.number) or trials_arr.dtype == bool:
                 raise TypeError(f"trial tensor must be numeric, got {trials_arr.dtype}")
             if trials_arr.size == 0:
-                raise ValueError(f"trial tensor is empty (shape {trials_arr.shape})")
+                raise InvalidArgumentError(f"trial tensor is empty (shape {trials_arr.shape})")
             if data is not None:
                 data2d = as_dataset(data, "data")
                 if data2d.shape[0] != trials_arr.shape[1]:
-                    raise ValueError(
+                    raise InvalidArgumentError(
                         f"data has {data2d.shape[0]} neurons but the trial tensor "
                         f"(trials, neurons, frames) {trials_arr.shape} has {trials_arr.shape[1]}"
                     )
@@ -124,42 +124,42 @@ class TrialPlot(NeuronBrowser):
             self.onsets = None
             self.pre = 0 if pre is None else _whole(pre, "pre")
             if not 0 <= self.pre <= trials_arr.shape[2]:
-                raise ValueError(f"pre must be in 0..{trials_arr.shape[2]}, got {pre}")
+                raise InvalidArgumentError(f"pre must be in 0..{trials_arr.shape[2]}, got {pre}")
             self.post = trials_arr.shape[2] - self.pre
             if post is not None and _whole(post, "post") != self.post:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"post={post} does not fit the trial tensor: its {trials_arr.shape[2]} "
                     f"frames per trial with pre={self.pre} leave post={self.post}"
                 )
             n_trials, n_neurons = trials_arr.shape[:2]
         elif trials_arr.ndim == 1:
             if data is None:
-                raise ValueError(
+                raise InvalidArgumentError(
                     "data (neurons, frames) is required when trials are onset frames; "
                     "only a (trials, neurons, frames) tensor can be plotted without it"
                 )
             self._data = as_dataset(data, "data")
             self._tensor = None
             if trials_arr.size == 0:
-                raise ValueError("trials is empty: give trial onset frames")
+                raise InvalidArgumentError("trials is empty: give trial onset frames")
             onsets = trials_arr.astype(np.float64)
             if not np.all(np.isfinite(onsets)) or np.any(onsets != np.round(onsets)):
-                raise ValueError("trials must hold whole onset frame numbers")
+                raise InvalidArgumentError("trials must hold whole onset frame numbers")
             self.onsets = onsets.astype(np.int64)
             n_frames = self._data.shape[1]
             bad = self.onsets[(self.onsets < 0) | (self.onsets >= n_frames)]
             if bad.size:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"trial onset frame {bad[0]} is outside the recording (0 to {n_frames - 1})"
                 )
             default_pre, default_post = _default_window(self.onsets, n_frames)
             self.pre = default_pre if pre is None else _whole(pre, "pre")
             self.post = default_post if post is None else _whole(post, "post")
             if self.pre < 0 or self.post < 1:
-                raise ValueError(f"need pre >= 0 and post >= 1 frames, got {pre}, {post}")
+                raise InvalidArgumentError(f"need pre >= 0 and post >= 1 frames, got {pre}, {post}")
             n_trials, n_neurons = self.onsets.size, self._data.shape[0]
         else:
-            raise ValueError(
+            raise InvalidArgumentError(
                 "trials must be 1-D onset frames or a (trials, neurons, frames) tensor, "
                 f"got shape {trials_arr.shape}"
             )
@@ -168,7 +168,7 @@ class TrialPlot(NeuronBrowser):
         else:
             labels = np.asarray(trial_conditions, dtype=object).ravel()
             if labels.size != n_trials:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"got {labels.size} trial_conditions for {n_trials} trials; give one "
                     "label per trial"
                 )
