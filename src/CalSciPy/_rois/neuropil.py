@@ -20,13 +20,15 @@ The percentile filter is evaluated only at ROI pixels (where its result matters)
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numba
 import numpy as np
 from scipy import ndimage
 
 from CalSciPy._rois.roi import ROISet
 
-__all__ = ["cell_pixels", "neuropil_pixels"]
+__all__ = ["NeuropilRects", "cell_pixels", "neuropil_pixels", "neuropil_rects"]
 
 #: suite2p grows the neuropil rectangle by this many pixels per side and step ...
 _EXTEND_BY = 5
@@ -115,30 +117,72 @@ def _dilate(ypix: np.ndarray, xpix: np.ndarray, shape: tuple[int, int],
     return rows + r0, cols + c0
 
 
+@dataclass(frozen=True)
+class NeuropilRects:
+    """Each ROI's neuropil as ``valid ∩ rectangle − dilated ROI`` (the rule's own form).
+
+    Attributes
+    ----------
+    valid
+        ``(Ly, Lx)`` bool: pixels no cell claims.
+    rects
+        ``(rois, 4)`` int64 ``(row_start, row_stop, col_start, col_stop)`` of each rectangle.
+    dilated
+        Per ROI, sorted flat indices of the dilated ROI's ``valid`` pixels (inside its
+        rectangle, excluded from the neuropil).
+    counts
+        ``(rois,)`` int64 neuropil pixels: ``valid`` pixels of the rectangle minus ``dilated``.
+    """
+
+    valid: np.ndarray
+    rects: np.ndarray
+    dilated: list
+    counts: np.ndarray
+
+
+def neuropil_rects(rois: ROISet, *, inner_radius: int = 2, min_neuropil_pixels: int = 350,
+                   lam_percentile: float = 50.0) -> NeuropilRects:
+    """Steps 1-3 of the rule for every ROI (cell pixels from ``rois.context``)."""
+    ly, lx = rois.shape
+    valid = ~cell_pixels(rois.context, lam_percentile)
+    table = np.zeros((ly + 1, lx + 1), dtype=np.int64)
+    table[1:, 1:] = valid.cumsum(axis=0, dtype=np.int64).cumsum(axis=1)
+    steps = np.arange(1, _MAX_STEPS + 1) * _EXTEND_BY
+    rects = np.empty((len(rois), 4), dtype=np.int64)
+    counts = np.empty(len(rois), dtype=np.int64)
+    dilated = []
+    for i, roi in enumerate(rois):
+        ypix, xpix = _dilate(roi.ypix, roi.xpix, (ly, lx), inner_radius)
+        inside = valid[ypix, xpix]
+        nring = int(inside.sum())
+        r0 = np.maximum(0, ypix.min() - steps)
+        r1 = np.minimum(ly, ypix.max() + 1 + steps)
+        c0 = np.maximum(0, xpix.min() - steps)
+        c1 = np.minimum(lx, xpix.max() + 1 + steps)
+        totals = table[r1, c1] - table[r0, c1] - table[r1, c0] + table[r0, c0]
+        enough = np.flatnonzero(totals - nring > min_neuropil_pixels)
+        k = int(enough[0]) if enough.size else _MAX_STEPS - 1
+        rects[i] = r0[k], r1[k], c0[k], c1[k]
+        counts[i] = totals[k] - nring
+        dilated.append(np.sort(ypix[inside] * lx + xpix[inside]))
+    return NeuropilRects(valid=valid, rects=rects, dilated=dilated, counts=counts)
+
+
 def neuropil_pixels(rois: ROISet, *, inner_radius: int = 2, min_neuropil_pixels: int = 350,
                     lam_percentile: float = 50.0) -> list[np.ndarray]:
     """Flat pixel indices (``row * Lx + col``, sorted) of each ROI's neuropil mask, in order.
 
     The cell pixels excluded are those of ``rois.context`` (the full segmentation).
     """
-    ly, lx = rois.shape
-    valid = ~cell_pixels(rois.context, lam_percentile)
-    table = np.zeros((ly + 1, lx + 1), dtype=np.int64)
-    table[1:, 1:] = valid.cumsum(axis=0, dtype=np.int64).cumsum(axis=1)
-    steps = np.arange(1, _MAX_STEPS + 1) * _EXTEND_BY
+    lx = rois.shape[1]
+    found = neuropil_rects(rois, inner_radius=inner_radius,
+                           min_neuropil_pixels=min_neuropil_pixels,
+                           lam_percentile=lam_percentile)
     out = []
-    for roi in rois:
-        ypix, xpix = _dilate(roi.ypix, roi.xpix, (ly, lx), inner_radius)
-        nring = int(valid[ypix, xpix].sum())
-        r0 = np.maximum(0, ypix.min() - steps)
-        r1 = np.minimum(ly, ypix.max() + 1 + steps)
-        c0 = np.maximum(0, xpix.min() - steps)
-        c1 = np.minimum(lx, xpix.max() + 1 + steps)
-        counts = table[r1, c1] - table[r0, c1] - table[r1, c0] + table[r0, c0]
-        enough = np.flatnonzero(counts - nring > min_neuropil_pixels)
-        k = int(enough[0]) if enough.size else _MAX_STEPS - 1
-        local = valid[r0[k]:r1[k], c0[k]:c1[k]].copy()
-        local[ypix - r0[k], xpix - c0[k]] = False
+    for (r0, r1, c0, c1), dilated in zip(found.rects, found.dilated):
+        local = found.valid[r0:r1, c0:c1].copy()
+        rows, cols = dilated // lx - r0, dilated % lx - c0
+        local[rows, cols] = False
         rows, cols = np.nonzero(local)
-        out.append((rows + r0[k]) * lx + cols + c0[k])
+        out.append((rows + r0) * lx + cols + c0)
     return out
