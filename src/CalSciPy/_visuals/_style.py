@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 #: Path of the package Matplotlib style file (shipped in the wheel).
 STYLE = Path(__file__).resolve().parent.parent / "styles" / "calscipy.mplstyle"
@@ -26,7 +27,7 @@ def new_figure(figsize: tuple[float, float] | None, *, managed: bool, dpi: float
     :class:`matplotlib.figure.Figure` that no GUI or pyplot state knows about (headless use).
     Call inside :func:`style_context`.
     """
-    kwargs = {"figsize": figsize, "layout": "constrained"}
+    kwargs: dict[str, Any] = {"figsize": figsize, "layout": "constrained"}
     if dpi is not None:
         kwargs["dpi"] = dpi
     if managed:

@@ -57,6 +57,10 @@ class PrairieLink:
         Not on Windows, ``pywin32`` missing, or PrairieView refuses the connection.
     """
 
+    # declared here: on other platforms mypy sees the assignments in __init__ as unreachable
+    _client: Any
+    _connected: bool
+
     def __init__(self, prog_id: str = COM_PROG_ID, *, connect: bool = True) -> None:
         if sys.platform != "win32":
             raise OSError(
