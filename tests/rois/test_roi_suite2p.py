@@ -280,3 +280,13 @@ def test_binary_indexes_like_numpy(tmp_path_factory, frames, start, stop, step):
     assert np.array_equal(stack[start:stop:step], data[start:stop:step])
     if -frames <= start < frames:
         assert np.array_equal(stack[start], data[start])
+
+
+def test_truncated_trace_file_is_refused_before_allocating(tmp_path):
+    folder = write_plane(tmp_path / "plane0", np.random.default_rng(9))
+    np.save(folder / "F.npy", np.zeros((4, 25), np.float32))
+    raw = (folder / "F.npy").read_bytes()
+    # same header with a shape of 10^12 frames, data cut short
+    (folder / "F.npy").write_bytes(raw.replace(b"(4, 25)", b"(4, 1000000000000)", 1)[:200])
+    with pytest.raises(DataFormatError, match="header promises"):
+        load_suite2p(folder)

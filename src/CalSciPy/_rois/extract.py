@@ -260,6 +260,10 @@ def _project(block, lx, colptr, rows, data, evptr, evrows, evdata, valid,
 
 
 def _movie_shape(images: Any) -> tuple[int, ...]:
+    if isinstance(images, (list, tuple)):
+        raise InvalidArgumentTypeError(
+            "images must be a (frames, Ly, Lx) array or lazy stack, got a "
+            f"{type(images).__name__}; pass np.asarray(images)")
     shape = getattr(images, "shape", None)
     if shape is None:
         raise InvalidArgumentTypeError(

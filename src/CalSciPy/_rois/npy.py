@@ -4,6 +4,7 @@ scalars, dtypes and plain Python containers (a ``stat.npy`` or ``ops.npy`` that 
 other class is refused instead of running its code)."""
 from __future__ import annotations
 
+import os
 import pickle
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,15 @@ def load_npy(path: Path, *, pickled: bool, what: str) -> Any:
                 except Exception as err:  # any unpickling failure is a bad file
                     raise DataFormatError(f"{path}: cannot read {what}: {err}") from None
                 return value
+            expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            remaining = os.fstat(fh.fileno()).st_size - fh.tell()
+            if expected > remaining:
+                # a header promising more data than the file holds would make numpy allocate
+                # the promised size before noticing
+                raise DataFormatError(
+                    f"{path}: the header promises {shape} {dtype} ({expected} bytes) but only "
+                    f"{remaining} bytes follow; the file is truncated or not {what}"
+                )
             fh.seek(0)
             try:
                 return np.lib.format.read_array(fh, allow_pickle=False)
