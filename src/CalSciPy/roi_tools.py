@@ -212,9 +212,12 @@ def extract_traces(images: Any, rois: ROISet, *, neuropil: bool = True, inner_ra
     to float rounding. Cell pixels and overlaps are taken from ``rois.context`` — the set a
     selection was made from — so extracting ``rois.select(mask=iscell)`` gives the same rows as
     extracting every ROI. Each block costs one sparse ``(2 · rois, pixels)`` × block product
-    (compiled, parallel over frames, accumulating in float64). Blocks other than in-memory
-    numpy arrays are read one ahead in a background thread, and a memmap's pages are released
-    after their block, so memory besides ``F``/``Fneu`` stays at a few blocks.
+    (compiled, parallel over frames, accumulating in float64); the neuropil rows are applied in
+    the rule's own form, rectangle sums from running row sums minus the dilated ROI, which gives
+    the same means with about a tenth of the operations of one entry per neuropil pixel.
+    Blocks other than in-memory numpy arrays are read one ahead in a background thread, and a
+    memmap's pages are released after their block, so memory besides ``F``/``Fneu`` stays at a
+    few blocks.
 
     Raises
     ------

@@ -1,4 +1,4 @@
-"""Trace extraction: one sparse ``(2 · rois, pixels)`` × ``(pixels, frames)`` product per block."""
+"""Trace extraction: one sparse operator applied per block of frames (see :class:`Operator`)."""
 from __future__ import annotations
 
 import math
@@ -16,7 +16,8 @@ from CalSciPy._rois.neuropil import neuropil_pixels, neuropil_rects
 from CalSciPy._rois.roi import ROI, ROISet
 from CalSciPy.errors import InvalidArgumentError, InvalidArgumentTypeError
 
-__all__ = ["cell_weights", "extract_traces", "neuropil_masks", "subtract_neuropil"]
+__all__ = ["Operator", "apply_operator", "build_operator", "cell_weights", "extract_traces",
+           "neuropil_masks", "subtract_neuropil"]
 
 #: bytes of movie per block when ``batch_frames`` is not given (the block is read into memory
 #: for lazy stacks and dask arrays; for numpy arrays and memmaps it is a view)
