@@ -1,6 +1,9 @@
 """Input checks shared by the plot kinds (traces are ``(neurons, frames)``)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any, overload
+
 import numpy as np
 
 from CalSciPy._checks import as_event_lists, as_traces, check_frame_rate
@@ -40,7 +43,12 @@ def as_datasets(traces, name: str = "traces") -> list[np.ndarray]:
     return datasets
 
 
+@overload
+def check_labels(labels: None, count: int, name: str = ...) -> None: ...
+@overload
+def check_labels(labels: str | Iterable[Any], count: int, name: str = ...) -> list[str]: ...
 def check_labels(labels, count: int, name: str = "labels") -> list[str] | None:
+    """``labels`` as ``count`` strings (one string is one label); None stays None."""
     if labels is None:
         return None
     if isinstance(labels, str):

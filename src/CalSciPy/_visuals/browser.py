@@ -5,6 +5,7 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -90,7 +91,7 @@ class NeuronBrowser(ABC):
         self.neuron = self._check_index(neuron)
         self.interactive = bool(interactive)
         self._typed = ""
-        self._slider = None
+        self._slider: Any = None
         self.axes: list = []
         with style_context():
             self.figure = new_figure(
@@ -210,7 +211,7 @@ class NeuronBrowser(ABC):
         # every other key (save, fullscreen, quit, grid...) to the default handler ourselves.
         self._forward_default = False
         handler_id = getattr(manager, "key_press_handler_id", None)
-        if handler_id is not None:
+        if handler_id is not None and manager is not None:
             canvas.mpl_disconnect(handler_id)
             manager.key_press_handler_id = None
             self._forward_default = True

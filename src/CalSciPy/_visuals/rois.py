@@ -16,7 +16,7 @@ __all__ = ["plot_rois"]
 
 def _segments(rois: Any) -> list[np.ndarray]:
     """Every contour of every ROI as ``(points, 2)`` ``(x, y)`` = ``(col, row)`` for plotting."""
-    out = []
+    out: list[np.ndarray] = []
     for roi in rois:
         out.extend(line[:, ::-1] for line in roi.contour())
     return out

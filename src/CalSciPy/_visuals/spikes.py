@@ -1,6 +1,8 @@
 """Spike browser: trace, spike probability (offset below) and event ticks of one neuron."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from CalSciPy._visuals._validate import (
@@ -60,27 +62,28 @@ class SpikePlot(NeuronBrowser):
         shape = next(iter(shapes.values()), None)
         n_neurons = None if shape is None else shape[0]
         n_frames = None if shape is None else shape[1]
-        self.event_frames = (
+        self.event_frames: list[np.ndarray] | None = (
             None
             if spike_times is None
             else plot_event_lists(spike_times, n_neurons, n_frames, "spike_times")
         )
-        if n_neurons is None:
-            n_neurons = len(self.event_frames)
+        if n_neurons is None or n_frames is None:
+            # only spike_times was given (the check above needs at least one input)
+            events: list[np.ndarray] = self.event_frames or []
+            n_neurons = len(events)
             if isinstance(spike_times, np.ndarray) and (
                 spike_times.ndim == 2 or (spike_times.ndim == 1 and spike_times.dtype == bool)
             ):
                 n_frames = spike_times.shape[-1]  # a matrix/row knows the recording length
             else:
-                n_frames = 1 + max((int(f.max()) for f in self.event_frames if f.size),
-                                   default=0)
+                n_frames = 1 + max((int(f.max()) for f in events if f.size), default=0)
         self.n_frames = n_frames
         self.frame_rate = optional_frame_rate(frame_rate)
         self.y_label = str(y_label)
         self.x, self.x_label = time_axis(n_frames, self.frame_rate)
-        self.trace_line = None
-        self.prob_line = None
-        self.events = None
+        self.trace_line: Any = None
+        self.prob_line: Any = None
+        self.events: Any = None
         self.prob_offset = 0.0
         super().__init__(n_neurons, **kwargs)
 
@@ -135,7 +138,7 @@ class SpikePlot(NeuronBrowser):
                 bottom = low if bottom is None else min(bottom, low)
                 top = high if top is None else max(top, high)
             self.prob_line.set_ydata(prob + self.prob_offset)
-        if self.events is not None:
+        if self.events is not None and self.event_frames is not None:
             length = 0.15 * unit
             center = (bottom - gap - length / 2) if bottom is not None else 0.0
             frames = self.event_frames[neuron]

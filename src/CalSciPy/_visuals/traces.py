@@ -60,14 +60,13 @@ class TracePlot(NeuronBrowser):
         self.mode = check_mode(mode)
         self.labels = check_labels(labels, len(self.datasets))
         self.frame_rate = optional_frame_rate(frame_rate)
-        if isinstance(y_label, str):
-            self.y_labels = [y_label] * len(self.datasets)
+        if y_label is None or isinstance(y_label, str):
+            self.y_labels = [y_label or ""] * len(self.datasets)
         else:
             if self.mode != "stacked":
                 raise InvalidArgumentError(
                     "one y_label per dataset needs mode='stacked' (one axis each)")
-            self.y_labels = [str(v) for v in check_labels(y_label, len(self.datasets),
-                                                          "y_label")]
+            self.y_labels = check_labels(y_label, len(self.datasets), "y_label")
         self.y_label = self.y_labels[0]
         self.x, self.x_label = time_axis(self.datasets[0].shape[1], self.frame_rate)
         self.lines: list = []

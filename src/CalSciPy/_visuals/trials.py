@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any, cast
 
 import numpy as np
 
@@ -119,7 +120,7 @@ class TrialPlot(NeuronBrowser):
                         f"data has {data2d.shape[0]} neurons but the trial tensor "
                         f"(trials, neurons, frames) {trials_arr.shape} has {trials_arr.shape[1]}"
                     )
-            self._tensor = trials_arr
+            self._tensor: np.ndarray | None = trials_arr
             self._data = None
             self.onsets = None
             self.pre = 0 if pre is None else _whole(pre, "pre")
@@ -186,7 +187,7 @@ class TrialPlot(NeuronBrowser):
         self.y_label = str(y_label)
         self.mean_lines: list = []
         self._fills: list = []
-        self.image = None
+        self.image: Any = None
         super().__init__(n_neurons, **kwargs)
 
     def _default_figsize(self) -> tuple[float, float]:
@@ -199,7 +200,9 @@ class TrialPlot(NeuronBrowser):
         """``(trials, window)`` responses of ``neuron`` in trial order (NaN outside data)."""
         if self._tensor is not None:
             return np.asarray(self._tensor[:, neuron, :], dtype=np.float64)
-        return trial_windows(self._data, self.onsets, self.pre, self.post, neuron)
+        # without a tensor, __init__ set the data and the onsets
+        return trial_windows(cast(np.ndarray, self._data), cast(np.ndarray, self.onsets),
+                             self.pre, self.post, neuron)
 
     def _build(self, specs: list) -> None:
         from matplotlib.ticker import MaxNLocator
