@@ -307,7 +307,7 @@ def find_onsets(
             times = np.asarray(as_real_array(time_ms, "time_ms"), dtype=np.float64).ravel()
         else:
             rate = check_frame_rate(sample_rate, "sample_rate")
-            times = np.arange(values.size) * (1000.0 / rate)
+            times = np.arange(values.size, dtype=np.float64) * (1000.0 / rate)
     if times.size != values.size:
         raise InvalidArgumentError(f"signal has {values.size} samples but its time has "
                                    f"{times.size}")
@@ -499,7 +499,8 @@ class TrialAverage:
     time_s: np.ndarray | None = None
 
 
-def trial_average(tensor, conditions: Sequence | None = None, *, time_s=None) -> TrialAverage:
+def trial_average(tensor, conditions: Sequence | np.ndarray | None = None, *,
+                  time_s=None) -> TrialAverage:
     """Mean ± SEM over trials, per condition.
 
     Parameters
@@ -588,8 +589,8 @@ def responsive_neurons(
     response_s: tuple[float, float],
     *,
     time_s,
-    conditions: Sequence | None = None,
-    ids: Sequence | None = None,
+    conditions: Sequence | np.ndarray | None = None,
+    ids: Sequence | np.ndarray | None = None,
     alpha: float = 0.05,
     alternative: str = "two-sided",
 ) -> pd.DataFrame:

@@ -87,10 +87,9 @@ def _pick_stimulus(columns: Sequence[str], stimulus: Sequence[str] | None, csv: 
 
 def _mean_image(stack, n_frames: int) -> np.ndarray:
     picks = np.unique(np.linspace(0, n_frames - 1, min(MEAN_IMAGE_FRAMES, n_frames)).astype(int))
-    total = None
+    total = np.zeros(tuple(int(v) for v in stack.shape[1:]), dtype=np.float64)
     for index in picks:
-        frame = np.asarray(stack[int(index)], dtype=np.float64)
-        total = frame if total is None else total + frame
+        total += np.asarray(stack[int(index)], dtype=np.float64)
     return total / picks.size
 
 
@@ -274,7 +273,7 @@ def _run(folder, out, suite2p, rois, stimulus, channel, plane, pre_s, post_s,
     session = read_prairieview_session(folder)
     stack = session.stack(channel, plane)
     height, width = (int(v) for v in stack.shape[1:])
-    info = {
+    info: dict[str, Any] = {
         "channels": [f"{i} = Ch{c} ({n})" for i, (c, n) in
                      enumerate(zip(session.channels, session.channel_names))],
         "planes": int(session.n_planes), "height": height, "width": width,
@@ -310,7 +309,7 @@ def _run(folder, out, suite2p, rois, stimulus, channel, plane, pre_s, post_s,
     csv = session.voltage_recordings[0]
     voltage = load_voltage_recording(csv)
     names = _pick_stimulus(voltage.columns, stimulus, csv.name)
-    onsets = {}
+    onsets: dict[str, Any] = {}
     for name in names:
         try:
             found = find_onsets(voltage[name], frame_times=frame_times)
@@ -329,7 +328,7 @@ def _run(folder, out, suite2p, rois, stimulus, channel, plane, pre_s, post_s,
             name: {"count": len(o), "threshold": round(o.threshold, 6),
                    "levels": None if o.levels is None else _round(o.levels, 6),
                    "onset_times_ms": _round(o.times_ms, 3),
-                   "onset_frames": [int(f) for f in o.frames]}
+                   "onset_frames": [int(f) for f in np.asarray(o.frames)]}
             for name, o in onsets.items()
         },
     }
@@ -398,6 +397,7 @@ def _run(folder, out, suite2p, rois, stimulus, channel, plane, pre_s, post_s,
     from CalSciPy.errors import MissingDependencyError
     from CalSciPy.event_processing import detect_events, identify_events, infer_spikes
 
+    events: Any
     try:
         inference = infer_spikes(np.nan_to_num(dfof), rate, progress=progress)
         events = detect_events(dfof, rate, inference=inference)
