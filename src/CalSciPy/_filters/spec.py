@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -38,25 +39,36 @@ class FilterSpec:
     truncate: float = 4.0
 
     @property
+    def _mask(self) -> np.ndarray:
+        """The footprint of a median spec (``median_spec`` always sets it)."""
+        return cast(np.ndarray, self.footprint)
+
+    @property
+    def _sigma3(self) -> tuple[float, float, float]:
+        """The sigmas of a gaussian spec (``gaussian_spec`` always sets them)."""
+        return cast("tuple[float, float, float]", self.sigmas)
+
+    @property
     def radius(self) -> tuple[int, int, int]:
         """How far the filter reaches along each axis (the overlap blocks need)."""
         if self.kind == "median":
-            return tuple(int(n) // 2 for n in self.footprint.shape)
-        return tuple(
-            0 if s <= 1e-15 else gaussian_radius(s, self.truncate) for s in self.sigmas
-        )
+            t, y, x = (int(n) // 2 for n in self._mask.shape)
+        else:
+            t, y, x = (0 if s <= 1e-15 else gaussian_radius(s, self.truncate)
+                       for s in self._sigma3)
+        return t, y, x
 
     def run_cpu(self, block: np.ndarray) -> np.ndarray:
         """Filter a numpy block in memory; returns a new array of the same dtype."""
         if self.kind == "median":
-            return cpu.median_cpu(block, self.footprint)
-        return cpu.gaussian_cpu(block, self.sigmas, self.truncate)
+            return cpu.median_cpu(block, self._mask)
+        return cpu.gaussian_cpu(block, self._sigma3, self.truncate)
 
     def run_gpu(self, block):
         """Filter a block with ``cupyx.scipy.ndimage``; numpy in → numpy out."""
         if self.kind == "median":
-            return gpu.median_gpu(block, self.footprint)
-        return gpu.gaussian_gpu(block, self.sigmas, self.truncate)
+            return gpu.median_gpu(block, self._mask)
+        return gpu.gaussian_gpu(block, self._sigma3, self.truncate)
 
     def runner(self, backend: str):
         """The per-block function of ``backend`` (``"dask"`` blocks run on the CPU kernels)."""
@@ -99,7 +111,8 @@ def gaussian_spec(sigma, truncate: float = 4.0) -> FilterSpec:
     if len(sigmas) == 1:
         sigmas *= 3
     truncate = check_real(truncate, "truncate", positive=True)
-    spec = FilterSpec("gaussian", sigmas=tuple(sigmas), truncate=float(truncate))
+    spec = FilterSpec("gaussian", sigmas=(sigmas[0], sigmas[1], sigmas[2]),
+                      truncate=float(truncate))
     if max(spec.radius) > _MAX_RADIUS:
         raise InvalidArgumentError(
             f"sigma {sigma!r} with truncate {truncate!r} gives a kernel radius of "
