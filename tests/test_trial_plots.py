@@ -34,6 +34,9 @@ def test_trace_browser_and_raster_mark_onsets():
     plot.set_neuron(1)  # the marks stay while browsing
     assert _onset_positions(plot.axes[0]) == [2.5]
     plot.close()
+    spikes = iv.plot_spikes(spike_times=[np.array([3, 40])], frame_rate=10.0, onsets=[1.0, 2.0])
+    assert _onset_positions(spikes.axes[0]) == [1.0, 2.0]
+    spikes.close()
     fig = iv.raster_figure([np.array([3, 40]), np.array([10])], 10.0, n_frames=100,
                            onsets=[0.5, 6.0], labels=[17, 42])
     ax = fig.axes[0]

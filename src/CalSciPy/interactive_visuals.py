@@ -166,6 +166,7 @@ def plot_spikes(
     slider: bool = True,
     show: bool = False,
     ids=None,
+    onsets=None,
 ) -> SpikePlot:
     """Browse spike inference one neuron at a time: trace, probability and spike ticks.
 
@@ -186,7 +187,7 @@ def plot_spikes(
         Hz; x axis (and tick positions) in seconds when given, otherwise frames.
     y_label
         y-axis label.
-    neuron, figsize, dpi, slider, show, ids
+    neuron, figsize, dpi, slider, show, ids, onsets
         As for :func:`plot_traces` (keyword-only).
 
     Returns
@@ -202,7 +203,7 @@ def plot_spikes(
     """
     return SpikePlot(
         spike_prob, spike_times, traces, frame_rate, y_label, neuron=neuron, figsize=figsize,
-        dpi=dpi, slider=slider, show=show, ids=ids,
+        dpi=dpi, slider=slider, show=show, ids=ids, onsets=onsets,
     )
 
 

@@ -13,6 +13,7 @@ from CalSciPy._visuals._validate import (
     time_axis,
 )
 from CalSciPy._visuals.browser import LEGEND_ABOVE, NeuronBrowser
+from CalSciPy._visuals.onsets import as_onsets, mark_onsets
 from CalSciPy.coloring import COLORS
 from CalSciPy.errors import InvalidArgumentError
 
@@ -34,6 +35,8 @@ class SpikePlot(NeuronBrowser):
         Event ticks; ``events.get_positions()`` are the spike frames (seconds with frame_rate).
     event_frames : list of numpy.ndarray
         Spike frames per neuron.
+    onsets : numpy.ndarray or None
+        Stimulus onsets (x units) marked by dashed vertical lines.
     """
 
     def __init__(
@@ -43,8 +46,11 @@ class SpikePlot(NeuronBrowser):
         traces=None,
         frame_rate: float | None = None,
         y_label: str = "Δf/f0",
+        *,
+        onsets=None,
         **kwargs,
     ) -> None:
+        self.onsets = as_onsets(onsets)
         if spike_prob is None and spike_times is None and traces is None:
             raise InvalidArgumentError("give at least one of spike_prob, spike_times or traces")
         self.traces = None if traces is None else as_dataset(traces, "traces")
@@ -95,6 +101,7 @@ class SpikePlot(NeuronBrowser):
 
         ax = self.figure.add_subplot(specs[0])
         self.axes.append(ax)
+        mark_onsets(ax, self.onsets)
         if self.traces is not None:
             (self.trace_line,) = ax.plot(
                 self.x, self.traces[0], color=COLORS["blue"], label="trace"
