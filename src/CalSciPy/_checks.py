@@ -19,6 +19,7 @@ import os
 from collections.abc import Iterable, Sequence
 from numbers import Integral, Real
 from pathlib import Path
+from typing import TypeGuard
 
 import numpy as np
 
@@ -53,12 +54,12 @@ _INT64_LIMIT = float(2**63)
 # ---------------------------------------------------------------------------------------------
 # scalars
 # ---------------------------------------------------------------------------------------------
-def is_integer(value) -> bool:
+def is_integer(value: object) -> TypeGuard[int]:
     """True for a Python or numpy integer that is not a ``bool`` (booleans are not counts)."""
     return isinstance(value, Integral) and not isinstance(value, (bool, np.bool_))
 
 
-def is_real_number(value) -> bool:
+def is_real_number(value: object) -> TypeGuard[float]:
     """True for a Python or numpy real number (integer or float) that is not a ``bool``."""
     return (isinstance(value, (Real, np.integer, np.floating))
             and not isinstance(value, (bool, np.bool_)))

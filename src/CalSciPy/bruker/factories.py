@@ -13,7 +13,6 @@ and text of a file are reused for every value that is unchanged.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -65,18 +64,30 @@ def _unknown_element(element: Element, position: int) -> UnknownElement:
         position=position)
 
 
-def _class_mapping(version: str) -> dict[str, type]:
+def _class_mapping(version: str) -> dict[str, type[_BrukerObject]]:
     return {tag: PROTOCOL_CLASSES[name] for tag, name in load_mapping(version).items()}
 
 
-@functools.cache
+# per-class caches (dicts keyed by the class: functools.cache would want the classes typed
+# Hashable, which dataclasses with eq=True are not, for a type checker)
+_ATTRIBUTE_FIELDS: dict[type, dict[str, dataclasses.Field]] = {}
+_CHILD_FIELDS: dict[type, tuple[dataclasses.Field, ...]] = {}
+
+
 def _attribute_fields(cls: type) -> dict[str, dataclasses.Field]:
-    return {f.metadata["xml"]: f for f in dataclasses.fields(cls) if "xml" in f.metadata}
+    found = _ATTRIBUTE_FIELDS.get(cls)
+    if found is None:
+        found = _ATTRIBUTE_FIELDS[cls] = {f.metadata["xml"]: f for f in dataclasses.fields(cls)
+                                          if "xml" in f.metadata}
+    return found
 
 
-@functools.cache
 def _child_fields(cls: type) -> tuple[dataclasses.Field, ...]:
-    return tuple(f for f in dataclasses.fields(cls) if f.metadata.get("children"))
+    found = _CHILD_FIELDS.get(cls)
+    if found is None:
+        found = _CHILD_FIELDS[cls] = tuple(f for f in dataclasses.fields(cls)
+                                           if f.metadata.get("children"))
+    return found
 
 
 def _element_type(child_field: dataclasses.Field) -> str:
@@ -102,7 +113,7 @@ class BrukerElementFactory:
 
     def __init__(self, version: str = "5.5.64.600"):
         self.version = version
-        self.element_class_mapping: dict[str, type] = _class_mapping(version)
+        self.element_class_mapping: dict[str, type[_BrukerObject]] = _class_mapping(version)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(version={self.version!r})"
@@ -282,7 +293,7 @@ class BrukerXMLFactory:
 
     def __init__(self, version: str = "5.5.64.600"):
         self.version = version
-        self.element_class_mapping: dict[str, type] = _class_mapping(version)
+        self.element_class_mapping: dict[str, type[_BrukerObject]] = _class_mapping(version)
         self._tags: dict[str, list[str]] = {}
         for tag, cls in self.element_class_mapping.items():
             self._tags.setdefault(cls.__name__, []).append(tag)
@@ -329,30 +340,32 @@ class BrukerXMLFactory:
         indent = _INDENT * level
         if isinstance(element, UnknownElement):
             return self._construct_unknown(element, indent)
+        # every protocol class is a dataclass with extra_attributes/extra_elements fields
+        obj: Any = element
         tag = self.tag_for(element)
         attributes: dict[str, str] = {}
-        layout = element._xml_layout
+        layout = obj._xml_layout
         source = dict(layout.text) if layout is not None else {}
-        for f in dataclasses.fields(element):
+        for f in dataclasses.fields(obj):
             if "xml" not in f.metadata:
                 continue
-            value = getattr(element, f.name)
+            value = getattr(obj, f.name)
             if value is None:
                 continue
             name = f.metadata["xml"]
             if layout is not None and name not in source and value == f.default:
                 continue  # absent from the file, and reading it back gives the same default
             attributes[name] = _attribute_text(f, value, source.get(name), tag)
-        for name, text in element.extra_attributes:
+        for name, text in obj.extra_attributes:
             attributes[name] = escape(text, _ATTRIBUTE_ESCAPES)
         names = list(attributes)
         if layout is not None:  # the file's order for the attributes it had, new ones after
             rank = {name: i for i, name in enumerate(layout.order)}
             names.sort(key=lambda n: rank.get(n, len(rank)))
         parts = [tag, *(f'{name}="{attributes[name]}"' for name in names)]
-        children: list[_BrukerObject] = [child for f in _child_fields(type(element))
-                                         for child in getattr(element, f.name)]
-        for extra in sorted(element.extra_elements, key=lambda e: e.position):
+        children: list[_BrukerObject] = [child for f in _child_fields(type(obj))
+                                         for child in getattr(obj, f.name)]
+        for extra in sorted(obj.extra_elements, key=lambda e: e.position):
             children.insert(min(extra.position, len(children)), extra)
         opening = " ".join(parts)
         if not children:

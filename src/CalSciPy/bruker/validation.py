@@ -16,7 +16,7 @@ import math
 import re
 import types
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from CalSciPy._checks import is_integer, is_real_number
@@ -112,7 +112,7 @@ _BUILTIN_NAMES: dict[str, Any] = {
     "object": object, "Any": object, "None": type(None), "NoneType": type(None),
     "tuple": tuple, "list": list, "dict": dict,
 }
-_CONTAINERS: dict[str, type | tuple[type, ...]] = {
+_CONTAINERS: dict[str, type[Collection[Any]] | tuple[type[Collection[Any]], ...]] = {
     "Tuple": tuple, "tuple": tuple, "List": list, "list": list,
     "Sequence": (tuple, list), "Set": set, "set": set,
     "FrozenSet": frozenset, "frozenset": frozenset,
