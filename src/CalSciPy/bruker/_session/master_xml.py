@@ -33,6 +33,9 @@ __all__ = [
 
 #: largest time (s) accepted from relativeTime/absoluteTime: about 115 days
 MAX_TIME_S = 1e7
+#: largest magnitude accepted for an integer attribute (page, channel, index): the values go
+#: into int64 arrays, and no acquisition comes near it
+MAX_INT_ATTR = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -228,10 +231,10 @@ def _int_attr(element: Element, name: str, default: str | None, path: Path, cycl
         value = int(text) if text is not None else None
     except ValueError:
         value = None
-    if value is None or value < minimum:
+    if value is None or not minimum <= value <= MAX_INT_ATTR:
         raise DataFormatError(
             f"{path}: {_where(element, cycle)} has {name}={text!r}, expected an integer "
-            f">= {minimum}"
+            f">= {minimum} and <= {MAX_INT_ATTR}"
         )
     return value
 
@@ -307,6 +310,10 @@ def xml_from_root(path: Path, root: Element) -> PrairieViewXML:
             except ValueError as err:
                 raise DataFormatError(
                     f"{path}: {_where(frame, cycle_text)} without an integer index") from err
+            if abs(index) > MAX_INT_ATTR:
+                raise DataFormatError(
+                    f"{path}: {_where(frame, cycle_text)} has index={index}, beyond "
+                    f"+-{MAX_INT_ATTR}")
             frames.append(PrairieViewFrame(
                 index=index,
                 relative_time=_time_attr(frame, "relativeTime", path, cycle_text),

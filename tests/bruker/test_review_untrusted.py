@@ -1,0 +1,70 @@
+"""Review findings on values read from PrairieView files (issue 12 follow-up).
+
+Each test failed on the code as first delivered: an untrusted value gave a bare library
+exception, or a silent wrong answer, instead of one error naming the file and element.
+"""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from CalSciPy.bruker.data import load_bruker_tifs
+from CalSciPy.bruker.session import read_prairieview_session, read_prairieview_xml
+from CalSciPy.errors import DataFormatError
+from CalSciPy.synthetic import write_prairieview_session
+
+RNG = np.random.default_rng(11)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    images = RNG.integers(0, 8192, (4, 1, 1, 8, 12), dtype=np.uint16)
+    return write_prairieview_session(tmp_path_factory.mktemp("t") / "s", images,
+                                     frame_rate=10.0, voltage=False)
+
+
+def _copy_with(template, tmp_path, old, new):
+    folder = tmp_path / "s"
+    if folder.exists():
+        shutil.rmtree(folder)
+    shutil.copytree(template.folder, folder)
+    xml = folder / "s.xml"
+    text = xml.read_text(encoding="utf-8-sig")
+    assert old in text
+    xml.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return folder
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=st.integers(2**31, 10**40).map(str) | st.just("9" * 400))
+def test_huge_page_named(template, tmp_path, value):
+    # a 20-digit page gave a bare OverflowError from numpy
+    folder = _copy_with(template, tmp_path, 'page="1"', f'page="{value}"')
+    with pytest.raises(DataFormatError, match=r"s\.xml: <File .*page="):
+        load_bruker_tifs(folder, progress=False)
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=st.integers(2**31, 10**40).map(str) | st.integers(-10**40, -2**31).map(str))
+def test_huge_frame_index_named(template, tmp_path, value):
+    folder = _copy_with(template, tmp_path, 'index="1" parameterSet',
+                        f'index="{value}" parameterSet')
+    with pytest.raises(DataFormatError, match=r"s\.xml: <Frame .*index="):
+        read_prairieview_session(folder)
+    with pytest.raises(DataFormatError, match=r"s\.xml: <Frame .*index="):
+        read_prairieview_xml(folder / "s.xml")
+
+
+@settings(max_examples=10, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=st.integers(2**31, 10**40).map(str))
+def test_huge_channel_named(template, tmp_path, value):
+    folder = _copy_with(template, tmp_path, 'channel="2"', f'channel="{value}"')
+    with pytest.raises(DataFormatError, match=r"s\.xml: <File .*channel="):
+        read_prairieview_session(folder)
