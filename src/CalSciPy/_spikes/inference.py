@@ -642,7 +642,7 @@ def detect_events(
     merge_s: float = 0.07,
     inference: SpikeInference | None = None,
     **infer_options,
-) -> list[np.ndarray]:
+) -> list[np.ndarray] | np.ndarray:
     """Event onsets from deconvolved activity, with spike-level (sub-100 ms) timing.
 
     Runs :func:`infer_spikes` (unless ``inference`` is given), then per neuron groups frames of
@@ -783,8 +783,8 @@ def score_events(
     tolerance = check_int(tolerance, "tolerance", minimum=0)
     merge_window = check_int(tolerance if merge_window is None else merge_window,
                              "merge_window", minimum=0)
-    is_counts = isinstance(true_frames, np.ndarray) and true_frames.dtype != object
-    if is_counts and true_frames.ndim == 2:
+    if (isinstance(true_frames, np.ndarray) and true_frames.dtype != object
+            and true_frames.ndim == 2):  # a (neurons, frames) spike-count matrix
         true_frames = [np.flatnonzero(row) for row in true_frames]
     truth = as_event_lists(true_frames, "true_frames")
     found = as_event_lists(detected, "detected", n_neurons=len(truth))
