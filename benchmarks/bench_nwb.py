@@ -43,7 +43,9 @@ write_nwb(out, folder, indicator="GCaMP6s", location="VISp", emission_wavelength
 hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")]
 rss = int(hwm[0].split()[1]) / 1024 if hwm else (
     resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-print(json.dumps({"s": time.perf_counter() - t, "rss_mb": rss}))
+use = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"s": time.perf_counter() - t, "rss_mb": rss,
+                  "cpu_s": use.ru_utime + use.ru_stime}))
 """
 
 NEUROCONV = r"""
@@ -59,7 +61,9 @@ interface.run_conversion(nwbfile_path=out, metadata=metadata, overwrite=True)
 hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")]
 rss = int(hwm[0].split()[1]) / 1024 if hwm else (
     resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-print(json.dumps({"s": time.perf_counter() - t, "rss_mb": rss}))
+use = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"s": time.perf_counter() - t, "rss_mb": rss,
+                  "cpu_s": use.ru_utime + use.ru_stime}))
 """
 
 
@@ -146,16 +150,19 @@ def main() -> None:
         results["calscipy"].append(run(sys.executable, OURS, folder, ours_file))
         if have_peer:
             results["neuroconv"].append(run(peer, NEUROCONV, folder, peer_file))
-        print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]['s']:.1f} s" for k, v in
-                                              results.items() if v))
+        print(f"round {r + 1}: " + ", ".join(
+            f"{k} {v[-1]['s']:.1f} s (CPU {v[-1]['cpu_s']:.1f} s)" for k, v in results.items()
+            if v) + f", load average {os.getloadavg()[0]:.1f}")
     for name, file in (("calscipy", ours_file), ("neuroconv", peer_file)):
         rows = results[name]
         if not rows:
             continue
         times = [row["s"] for row in rows]
         rss = max(row["rss_mb"] for row in rows)
+        cpu = statistics.median(row["cpu_s"] for row in rows)
         print(f"{name}: median {statistics.median(times):.2f} s (range {min(times):.2f}-"
-              f"{max(times):.2f}, {len(times)} rounds), peak memory {rss:.0f} MB, file "
+              f"{max(times):.2f}, {len(times)} rounds), CPU time {cpu:.1f} s (median, process "
+              f"incl. imports), peak memory {rss:.0f} MB, file "
               f"{file.stat().st_size / 1e6:.1f} MB; {check(file, folder)}")
     if results["neuroconv"]:
         ratio = (statistics.median(r["s"] for r in results["calscipy"])
