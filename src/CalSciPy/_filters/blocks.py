@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -58,7 +59,8 @@ def filter_blockwise(
     xp = _backend.get_array_module(images)
     in_place = out is images
     spans = generate_overlapping_blocks(range(n), block_size, block_buffer)
-    previous, previous_start = None, 0
+    previous: Any = None  # the block before (its tail is the next block's leading overlap)
+    previous_start = 0
     bar = tqdm(spans, total=math.ceil(n / block_size), desc="filtering", unit="block",
                disable=not progress)
     for k, span in enumerate(bar):
@@ -95,7 +97,7 @@ def read_frames(source, start: int, stop: int) -> np.ndarray:
     ):
         frame = int(np.prod(source.shape[1:]))
         count = (stop - start) * frame
-        data = np.fromfile(source.filename, dtype=source.dtype, count=count,
+        data = np.fromfile(str(source.filename), dtype=source.dtype, count=count,
                            offset=source.offset + start * frame * source.dtype.itemsize)
         return data.reshape((stop - start, *source.shape[1:]))
     block = source[start:stop]
