@@ -548,6 +548,12 @@ def stimulus_figure(
         Frame acquisition times in seconds, drawn as ticks on a strip below.
     channel_labels
         Legend names per channel.
+    y_label
+        Label of the voltage axis.
+    title
+        Figure title (none by default).
+    figsize
+        Figure size in inches ``(width, height)`` when a new figure is created.
     figure
         Draw into this Figure/SubFigure instead of a new one.
 
