@@ -160,8 +160,14 @@ def _layout(tif: tifffile.TiffFile, path: Path) -> tuple[list[Any], list[int], t
     return list(series), [n for n, _, _ in shapes], shape, np.dtype(series[0].dtype)
 
 
-def _part_record(tif: tifffile.TiffFile) -> dict[str, Any] | None:
-    """The part-set record :func:`save_images` wrote into a file, or None (not ours)."""
+def _part_record(tif: tifffile.TiffFile, path: Path) -> dict[str, Any] | None:
+    """The part-set record :func:`save_images` wrote into ``path``, or None (not ours).
+
+    A record only counts under the file name it was saved as (``name``): a saved stack that
+    the user renamed (``trial.tif`` kept as ``trial_01.tif`` or ``trial_day1.tif``) is the
+    user's file now, not a part of the next save of ``trial`` (which would delete it as
+    stale, or call the folder a mixed set).
+    """
     try:
         tag = tif.pages.first.tags.get(PART_TAG)
     except _TIFF_ERRORS:
@@ -181,12 +187,12 @@ def _part_record(tif: tifffile.TiffFile) -> dict[str, Any] | None:
         return None
     if not 0 <= int(part) < int(parts):  # type: ignore[arg-type]
         return None
-    return record
+    return record if path.name == record.get("name") else None
 
 
-def _record_text(stem: str, set_id: str, part: int, parts: int, frames: int) -> str:
+def _record_text(stem: str, set_id: str, part: int, parts: int, frames: int, name: str) -> str:
     return json.dumps({"kind": PART_KIND, "stem": stem, "set": set_id, "part": part,
-                       "parts": parts, "frames": int(frames)})
+                       "parts": parts, "frames": int(frames), "name": name})
 
 
 def _tif_info(path: Path) -> tuple[tuple[int, int, int], np.dtype]:
@@ -199,7 +205,7 @@ def _tif_info_record(path: Path) -> tuple[tuple[int, int, int], np.dtype, dict |
     """:func:`_tif_info` plus the file's part-set record (None for files not saved here)."""
     with quiet_tifffile(), _open(path) as tif:
         _, _, shape, dtype = _layout(tif, path)
-        record = _part_record(tif)
+        record = _part_record(tif, path)
     return shape, dtype, record
 
 
@@ -397,7 +403,7 @@ def _load_many_tif(
     def read_uniform(i: int) -> tuple[tuple, np.dtype, int, dict | None]:
         with quiet_tifffile(), _open(files[i]) as tif:
             series, counts, shape, fdtype = _layout(tif, files[i])
-            record = _part_record(tif)
+            record = _part_record(tif, files[i])
             if shape != first_shape or fdtype != dtype:
                 return shape, fdtype, 0, record
             out = images[i * per_file:(i + 1) * per_file]
@@ -547,7 +553,7 @@ def _save_single_tif(
     path = as_path(path)
     if path.is_dir():
         raise IsADirectoryError(f"{str(path)!r} is a folder; name the .tif file to write")
-    record = _record_text(path.stem, uuid.uuid4().hex, 0, 1, images.shape[0])
+    record = _record_text(path.stem, uuid.uuid4().hex, 0, 1, images.shape[0], path.name)
     with (
         progress_bar(nbytes_of(images), f"saving {path.name}", progress) as bar,
         atomic_path(path, overwrite=overwrite) as staged,
@@ -588,7 +594,7 @@ def _own_parts(path: Path) -> tuple[list[Path], list[Path]]:
     for candidate in _candidate_parts(path):
         try:
             with quiet_tifffile(), _open(candidate) as tif:
-                record = _part_record(tif)
+                record = _part_record(tif, candidate)
         except (DataFormatError, OSError):
             record = None
         (ours if record is not None and record["stem"] == path.stem else others).append(
@@ -652,7 +658,8 @@ def save_tiff_set(
     ):
         for i, file in enumerate(staged):
             chunk = frame_range(images, i * per_file, (i + 1) * per_file)
-            record = _record_text(target.stem, set_id, i, n_files, chunk.shape[0])
+            record = _record_text(target.stem, set_id, i, n_files, chunk.shape[0],
+                                  names[i].name)
             try:
                 _write_tiff(file, chunk, bar, record)
             except OSError as err:
@@ -747,7 +754,8 @@ def save_images(
     error the target is untouched and the temporary file removed.
 
     Every file records (private TIFF tag 65400, JSON) the stack it belongs to, a random id of
-    the save, its part number and the number of parts. A split stack is written atomically as
+    the save, its part number, the number of parts and its own file name (a saved file you
+    rename is yours from then on: never replaced or deleted as a part). A split stack is written atomically as
     a set: all parts are complete on disk under temporary names before the first is renamed
     into place, then parts of the earlier save that were not rewritten are deleted. A reader
     (:func:`load_images` on the folder, :class:`TiffStack`) that finds parts of one stack from
