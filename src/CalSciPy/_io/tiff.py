@@ -755,11 +755,12 @@ def save_images(
 
     Every file records (private TIFF tag 65400, JSON) the stack it belongs to, a random id of
     the save, its part number, the number of parts and its own file name (a saved file you
-    rename is yours from then on: never replaced or deleted as a part). A split stack is written atomically as
-    a set: all parts are complete on disk under temporary names before the first is renamed
-    into place, then parts of the earlier save that were not rewritten are deleted. A reader
-    (:func:`load_images` on the folder, :class:`TiffStack`) that finds parts of one stack from
-    different saves (a save killed during its final renames) or a missing part raises
+    rename is yours from then on: never replaced or deleted as a part). A split stack is
+    written atomically as a set: all parts are complete on disk under temporary names before
+    the first is renamed into place, then parts of the earlier save that were not rewritten
+    are deleted. A reader (:func:`load_images` on the folder, :class:`TiffStack`) that finds
+    parts of one stack from different saves (a save killed during its final renames) or a
+    missing part raises
     :class:`~CalSciPy.errors.DataFormatError` naming them instead of returning mixed frames.
     """
     images = check_images(images)
