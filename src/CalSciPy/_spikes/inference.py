@@ -296,15 +296,15 @@ def infer_spikes(
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
     frame_rate = check_frame_rate(frame_rate)
-    array, was_1d = _finite(dfof, "dfof", min_frames=10)
+    array, was_1d = as_traces(dfof, "dfof", min_frames=10, finite=True)
     if not is_integer(ar_order) or ar_order not in (1, 2):
         raise ValueError(f"ar_order must be 1 or 2, got {ar_order!r}")
     if tau_decay is not None:
-        tau_decay = _positive(tau_decay, "tau_decay")
+        tau_decay = check_real(tau_decay, "tau_decay", positive=True, unit="s")
         if ar_order == 2:
             if tau_rise is None:
                 raise ValueError("ar_order=2 with a fixed tau_decay also needs tau_rise")
-            tau_rise = _positive(tau_rise, "tau_rise")
+            tau_rise = check_real(tau_rise, "tau_rise", positive=True, unit="s")
             if tau_rise >= tau_decay:
                 raise ValueError(f"tau_rise ({tau_rise}) must be < tau_decay ({tau_decay})")
     elif tau_rise is not None:
@@ -623,14 +623,6 @@ def _progress_bar(total: int, progress: bool):
     return tqdm(total=total, desc="inferring spikes", unit="neuron")
 
 
-def _finite(traces, name: str, *, min_frames: int):
-    return as_traces(traces, name, min_frames=min_frames, finite=True)
-
-
-def _positive(value, name: str) -> float:
-    return check_real(value, name, positive=True, unit="s")
-
-
 # ---------------------------------------------------------------------------------------------
 # detection
 # ---------------------------------------------------------------------------------------------
@@ -676,8 +668,8 @@ def detect_events(
         format of :func:`CalSciPy.event_processing.identify_events`.
     """
     frame_rate = check_frame_rate(frame_rate)
-    array, was_1d = _finite(dfof, "dfof", min_frames=10)
-    threshold = _positive(threshold, "threshold")
+    array, was_1d = as_traces(dfof, "dfof", min_frames=10, finite=True)
+    threshold = check_real(threshold, "threshold", positive=True, unit="noise s.d.")
     merge_s = check_real(merge_s, "merge_s", minimum=0.0, unit="s")
     if inference is None:
         inference = infer_spikes(array, frame_rate, **infer_options)
