@@ -206,3 +206,33 @@ def test_a_bad_frame_rate_gets_the_same_error_type_from_every_function(value):
         assert str(info.value).startswith("frame_rate must be a "), name
         errors.add(type(info.value))
     assert len(errors) == 1, errors
+
+
+def _path_entry_points():
+    from CalSciPy import io_tools
+    from CalSciPy.bruker.data import load_bruker_tifs, load_voltage_recording
+    from CalSciPy.bruker.session import read_prairieview_session
+
+    x = np.zeros((2, 4, 4), np.uint16)
+    return {
+        "save_images": ("path", lambda p: io_tools.save_images(p, x)),
+        "load_images": ("path", lambda p: io_tools.load_images(p)),
+        "save_binary": ("path", lambda p: io_tools.save_binary(p, x)),
+        "load_binary": ("path", lambda p: io_tools.load_binary(p)),
+        "filter_to_file": ("dst", lambda p: image_processing.filter_to_file(x, p)),
+        "load_bruker_tifs": ("folder", lambda p: load_bruker_tifs(p)),
+        "read_prairieview_session": ("folder", lambda p: read_prairieview_session(p)),
+        "load_voltage_recording": ("path", lambda p: load_voltage_recording(p)),
+        "generate_padded_filename": ("output_folder",
+                                     lambda p: misc.generate_padded_filename(p, 1)),
+    }
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.one_of(st.none(), st.integers(), st.floats(), st.just(b"bytes"), st.just([])))
+def test_a_non_path_gets_the_same_error_from_every_path_argument(value):
+    for function, (name, call) in _path_entry_points().items():
+        with pytest.raises(InvalidArgumentTypeError) as info:
+            call(value)
+        expected = f"{name} must be a str or os.PathLike, not {type(value).__name__}"
+        assert str(info.value) == expected, function
