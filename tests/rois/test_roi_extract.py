@@ -336,3 +336,19 @@ def test_prairieview_session_stack(tmp_path):
                               progress=False)
     for a, b in zip(got, expected):
         assert np.array_equal(a, b)
+
+
+def test_lazy_tiff_stack(tmp_path):
+    from CalSciPy.io_tools import open_stack, save_images
+
+    movie = generate_movie(24, (40, 40), 3, seed=11)
+    save_images(tmp_path / "movie.tif", movie.images)
+    from CalSciPy._io.tiff import TiffStack
+
+    expected = extract_traces(movie.images, movie.rois, min_neuropil_pixels=80, progress=False)
+    for stack in (open_stack(tmp_path / "movie.tif", lazy=True, progress=False),  # memmap
+                  TiffStack([tmp_path / "movie.tif"])):                          # FrameSource
+        got = extract_traces(stack, movie.rois, min_neuropil_pixels=80, batch_frames=5,
+                             progress=False)
+        for a, b in zip(got, expected):
+            assert np.array_equal(a, b)
