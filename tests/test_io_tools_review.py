@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -42,3 +43,45 @@ def test_a_renamed_part_of_a_split_save_is_left_alone(tmp_path):
     # the two parts still at their saved names are stale and go; the renamed one stays
     assert sorted(os.listdir(tmp_path)) == ["trial.tif", "trial_07.tif"]
     np.testing.assert_array_equal(load_images(tmp_path / "trial_07.tif"), STACK[2:])
+
+
+def _refuse_temporaries(monkeypatch):
+    """Make creating any temporary file fail as a folder without write permission does."""
+    import tempfile
+
+    def refuse(*args, prefix="", suffix="", dir=None, **kwargs):
+        raise PermissionError(13, "Permission denied", os.path.join(dir, f"{prefix}x{suffix}"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(tempfile, "mkdtemp", refuse)
+
+
+@pytest.mark.parametrize("write", ["tiff", "tiff_split", "binary", "zarr"])
+def test_an_unwritable_folder_is_named_not_the_hidden_temporary(tmp_path, monkeypatch, write):
+    # the error named '.trial.tif.<host>-<pid>.<random>.partial', a file the user never sees
+    from CalSciPy.io_tools import save_binary, save_zarr
+
+    calls = {
+        "tiff": lambda: save_images(tmp_path / "trial.tif", STACK, progress=False),
+        "tiff_split": lambda: save_images(tmp_path / "trial.tif", STACK,
+                                          size_cap=STACK[0].nbytes / 1e9, progress=False),
+        "binary": lambda: save_binary(tmp_path / "trial.bin", STACK, progress=False),
+        "zarr": lambda: save_zarr(tmp_path / "trial.zarr", STACK),
+    }
+    _refuse_temporaries(monkeypatch)
+    with pytest.raises(PermissionError) as caught:
+        calls[write]()
+    message = str(caught.value)
+    assert ".partial" not in message
+    assert str(tmp_path / "trial") in message
+    assert caught.value.errno == 13
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc")
+def test_a_folder_refusing_new_files_is_named(tmp_path):
+    # /proc exists but no file can be created in it: a real failure of the temporary file
+    with pytest.raises(OSError) as caught:
+        save_images("/proc/calscipy-review.tif", STACK, progress=False)
+    assert ".partial" not in str(caught.value)
+    assert "/proc/calscipy-review.tif" in str(caught.value)

@@ -107,6 +107,21 @@ def _naming_target(err: OSError, target: Path, temporary: Path) -> OSError:
     return OSError(err.errno, f"{reason} (while writing)", str(target))
 
 
+def _new_temporary(target: Path, *, directory: bool) -> Any:
+    """``mkdtemp`` (``directory``) or ``mkstemp`` beside ``target``; a refusal names ``target``.
+
+    A folder without write permission (or one that takes no new files) otherwise raises
+    naming the hidden ``.<name>.<host>-<pid>.<random>.partial`` the user never asked for.
+    """
+    make = tempfile.mkdtemp if directory else tempfile.mkstemp
+    try:
+        return make(prefix=_temp_prefix(target), suffix=".partial", dir=target.parent)
+    except OSError as err:
+        reason = err.strerror or str(err)
+        raise type(err)(err.errno, f"{reason} (cannot create a file in {target.parent})",
+                        str(target)) from err
+
+
 def reserve_space(fd: int, nbytes: int, target: Path) -> None:
     """Allocate ``nbytes`` for the open file ``fd`` now, so a full disk fails here, not later.
 
@@ -199,8 +214,7 @@ def atomic_write(
     target = as_path(target, "target")
     _check_target(target, overwrite)
     remove_stale_partials(target)
-    fd, tmp_name = tempfile.mkstemp(prefix=_temp_prefix(target), suffix=".partial",
-                                    dir=target.parent)
+    fd, tmp_name = _new_temporary(target, directory=False)
     tmp = Path(tmp_name)
     try:
         if os.name != "nt":
@@ -254,8 +268,7 @@ def atomic_path(
     target = as_path(target, "target")
     _check_target(target, overwrite)
     remove_stale_partials(target)
-    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".partial",
-                                dir=target.parent))
+    tmp = Path(_new_temporary(target, directory=True))
     staged = tmp / target.name if not directory else tmp
     try:
         try:
@@ -324,8 +337,7 @@ def atomic_paths(
     tmps: list[Path] = []
     try:
         for target in targets:
-            tmps.append(Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".partial",
-                                              dir=target.parent)))
+            tmps.append(Path(_new_temporary(target, directory=True)))
         staged = [tmp / target.name for tmp, target in zip(tmps, targets)]
         try:
             yield staged
