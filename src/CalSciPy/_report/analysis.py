@@ -523,7 +523,7 @@ def _write_outputs(out: Path, folder: Path, summary: dict, data: dict, timings: 
         raster_with_onsets_figure,
         responses_figure,
     )
-    from CalSciPy.report import Report
+    from CalSciPy._report.page import Report
 
     table = data["responsive"]
     ids = data["ids"]
