@@ -85,3 +85,21 @@ def test_a_folder_refusing_new_files_is_named(tmp_path):
         save_images("/proc/calscipy-review.tif", STACK, progress=False)
     assert ".partial" not in str(caught.value)
     assert "/proc/calscipy-review.tif" in str(caught.value)
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(bad=st.floats(0.5, 50).filter(lambda v: v != int(v)) | st.just(True)
+       | st.sampled_from(["3", np.float64(2.5)]),
+       axis=st.integers(0, 2))
+def test_create_binary_refuses_a_shape_that_is_not_whole_numbers(tmp_path_factory, bad, axis):
+    # (10.7, 4, 4) silently made a 10-frame stack; True made one of 1
+    from CalSciPy.io_tools import create_binary
+
+    folder = tmp_path_factory.mktemp("shape")
+    shape = [3, 4, 5]
+    shape[axis] = bad
+    with pytest.raises(TypeError, match=rf"shape\[{axis}\]"):
+        with create_binary(folder / "x.bin", tuple(shape), np.uint16):
+            pass
+    assert os.listdir(folder) == []

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from CalSciPy._atomic import as_path, atomic_path, atomic_write, reserve_space
-from CalSciPy._checks import is_integer
+from CalSciPy._checks import check_int, is_integer
 from CalSciPy._io.common import (
     BLOCK_BYTES,
     check_dtype,
@@ -292,9 +292,11 @@ def create_binary(
     ...         stack[i] = frame
     """
     try:
-        shape = tuple(int(n) for n in shape)
-    except (TypeError, ValueError) as err:
+        dims = tuple(shape)
+    except TypeError as err:
         raise TypeError(f"shape must be a tuple of ints, got {shape!r}") from err
+    # int() would truncate 10.7 to 10 frames (and take True for 1): whole numbers only
+    shape = tuple(check_int(n, f"shape[{i}]") for i, n in enumerate(dims))
     if len(shape) == 2:
         shape = (1, *shape)
     if len(shape) != 3 or min(shape) < 1:
