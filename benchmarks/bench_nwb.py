@@ -3,7 +3,7 @@
 Both convert the same synthetic PrairieView folder (single plane, one channel, single-frame
 OME-TIFFs as PrairieView 5.5 writes them) to an NWB file with the movie gzip-compressed at
 the same level (4, neuroconv's default, checked in the written files). CalSciPy compresses
-chunks in parallel threads, with zlib-ng's DEFLATE when installed (same format and level).
+chunks in parallel threads, with libdeflate when installed (same format and level).
 Each conversion runs in a fresh process of its own environment: CalSciPy in the project's
 venv, neuroconv in a separate benchmark venv (default ``/tmp/neuroconv-venv``; create it with
 ``python3 -m venv /tmp/neuroconv-venv && /tmp/neuroconv-venv/bin/pip install

@@ -5,9 +5,11 @@ The NWB file is first written by pynwb with the movie datasets *allocated* empty
 project's lazy stack. For gzip (HDF5's deflate filter), chunks are compressed in a thread pool
 (zlib releases the GIL) and stored with ``write_direct_chunk``: each chunk is a standard zlib
 stream at the requested level, exactly the format the deflate filter stores, so any HDF5
-reader decompresses it, but the compression runs on every core instead of one. When the
-``zlib-ng`` package is installed its faster DEFLATE implementation is used (same format and
-level; streams differ in bytes, not in what they decompress to), else the standard ``zlib``. Other
+reader decompresses it, but the compression runs on every core instead of one. The DEFLATE
+implementation is libdeflate (the ``deflate`` package) when installed, else ``zlib-ng``, else
+the standard ``zlib``: same format and level, the streams differ in bytes, not in what they
+decompress to. libdeflate needs about half the CPU time of zlib at level 4 on raw two-photon
+frames for the same size (measured: 86 vs 46 MB/s per core, 52.4 % vs 52.6 %). Other
 compressions (``lzf``, none, or a gzip with extra filters) go through h5py's own filter
 pipeline, one block at a time. Memory is bounded by a few blocks whatever the movie size.
 
@@ -39,8 +41,17 @@ CHUNK_BYTES = 4 << 20
 BLOCK_BYTES = 32 << 20
 
 
-def _deflate() -> Callable[[bytes, int], bytes]:
-    """``compress(data, level)``: zlib-ng's when installed (about 2x faster), else zlib's."""
+def _deflate() -> Callable[[Any, int], bytes]:
+    """``compress(data, level)`` → zlib stream: libdeflate, zlib-ng or zlib (first installed).
+
+    All three release the GIL while compressing, so the thread pool runs them in parallel.
+    """
+    try:
+        import deflate
+    except ImportError:
+        pass
+    else:
+        return deflate.zlib_compress
     try:
         from zlib_ng import zlib_ng
     except ImportError:
