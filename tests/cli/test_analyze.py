@@ -160,3 +160,35 @@ def test_label_image_of_another_shape(demo_session, tmp_path):
     labels = tmp_path / "small.tif"
     tifffile.imwrite(labels, np.ones((64, 64), np.uint16))
     _fails([written.folder, "--rois", labels, "--out", tmp_path / "o"], "label image has shape")
+
+
+def test_volumetric_session_uses_the_plane_s_own_frame_times(tmp_path):
+    import tifffile
+
+    from CalSciPy.bruker.session import read_prairieview_session
+    from CalSciPy.synthetic import write_prairieview_session
+
+    written = write_prairieview_session(tmp_path / "TSeries-vol", n_frames=150, shape=(48, 48),
+                                        n_planes=3, frame_rate=10.0, seed=2,
+                                        stimulus_interval=1.9)
+    labels = np.zeros((48, 48), np.uint16)
+    labels[5:12, 5:12], labels[20:28, 30:38], labels[35:42, 10:17] = 1, 2, 3
+    path = tmp_path / "labels.tif"
+    tifffile.imwrite(path, labels)
+    out = tmp_path / "out"
+    assert main(["analyze", str(written.folder), "--rois", str(path), "--out", str(out),
+                 "--plane", "2", "--no-progress", "--pre", "0.5", "--post", "1"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    plane_times = read_prairieview_session(written.folder).frame_times_s[:, 2]
+    onsets = written.stimulus_onsets
+    onsets = onsets[onsets <= plane_times[-1]]
+    # by the rule, against plane 2's own start times (not the volume's first plane)
+    expected = [int(np.flatnonzero(plane_times >= t - 1e-6)[0]) for t in onsets]
+    found = summary["stimulus"]["conditions"]["Stimulus"]["onset_frames"]
+    assert found == expected
+    # pulses at 0.95 + 1.9 k s fall between plane 2's and the next volume's start: plane 0's
+    # times would give the next volume
+    first_plane = read_prairieview_session(written.folder).frame_times_s[:, 0]
+    assert found != [int(np.flatnonzero(first_plane >= t - 1e-6)[0]) for t in onsets]
+    assert summary["session"]["planes"] == 3 and summary["session"]["plane_analysed"] == 2
+    assert summary["session"]["frame_rate_hz"] == pytest.approx(10.0)
