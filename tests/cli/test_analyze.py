@@ -131,8 +131,9 @@ def test_onsets_outside_the_imaging_period(demo_session, tmp_path):
     # the voltage recording runs 3 s past the last frame, with one more pulse in it
     extra = [f"{last + k},{5 if 1000 <= k < 1500 else 0},0" for k in range(1, 3000)]
     csv.write_text("\n".join(lines + extra) + "\n")
-    _fails([folder, "--rois", labels, "--out", tmp_path / "o"],
-           "outside the imaging period")
+    line = _fails([folder, "--rois", labels, "--out", tmp_path / "o"],
+                  "outside the imaging period")
+    assert "stimulus channel 'Stimulus'" in line and "--drop-outside" in line
 
 
 def test_existing_output_folder_needs_overwrite(demo_session, tmp_path):
@@ -192,3 +193,38 @@ def test_volumetric_session_uses_the_plane_s_own_frame_times(tmp_path):
     assert found != [int(np.flatnonzero(first_plane >= t - 1e-6)[0]) for t in onsets]
     assert summary["session"]["planes"] == 3 and summary["session"]["plane_analysed"] == 2
     assert summary["session"]["frame_rate_hz"] == pytest.approx(10.0)
+
+
+def test_two_stimulus_channels_are_two_conditions(demo_session, tmp_path):
+    written, truth, labels = demo_session
+    folder = tmp_path / written.folder.name
+    shutil.copytree(written.folder, folder)
+    csv = next(folder.glob("*VoltageRecording*.csv"))
+    lines = csv.read_text().splitlines()
+    rows = []
+    for line in lines[1:]:  # the second channel: 0.3 s pulses 1 s after each Stimulus pulse
+        t, stim, _ = line.split(",")
+        phase = (float(t) - 2000.0) % 2000.0
+        rows.append(f"{t},{stim},{5 if float(t) >= 2000 and phase < 300 else 0}")
+    csv.write_text("\n".join([lines[0], *rows]) + "\n")
+    out = tmp_path / "out"
+    assert main(["analyze", str(folder), "--rois", str(labels), "--out", str(out),
+                 "--stimulus", "Stimulus", "--stimulus", "Locomotion", "--post", "0.9",
+                 "--pre", "0.9", "--no-progress", "--drop-outside"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    conditions = summary["stimulus"]["conditions"]
+    # the second channel's last pulse starts with the voltage recording's last sample, after
+    # the last frame: left out (--drop-outside) and listed
+    assert summary["stimulus"]["dropped_outside_imaging_ms"] == {"Locomotion": [20000.0]}
+    assert list(conditions) == ["Stimulus", "Locomotion"]
+    assert conditions["Locomotion"]["onset_times_ms"] == \
+        [2000.0 + 2000.0 * k for k in range(conditions["Locomotion"]["count"])]
+    assert summary["trials"]["trials"] == conditions["Stimulus"]["count"] + \
+        conditions["Locomotion"]["count"]
+    table = pd.read_csv(out / "responsive.csv")
+    assert list(dict.fromkeys(table.condition)) == ["Stimulus", "Locomotion"]
+    assert set(summary["headline"]) == {"neurons", "stimuli", "responsive:Stimulus",
+                                        "responsive:Locomotion"}
+    # the responders answer the Stimulus pulses, not the second channel's
+    stim = set(summary["responsive"]["ids_per_condition"]["Stimulus"])
+    assert set(truth["responders"] + 1) <= stim

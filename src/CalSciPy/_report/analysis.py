@@ -15,7 +15,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +141,7 @@ def analyze_session(
     post_s: float = 2.0,
     neuropil_coefficient: float = 0.7,
     alpha: float = 0.05,
+    drop_outside: bool = False,
     nwb: bool = False,
     nwb_options: dict | None = None,
     overwrite: bool = False,
@@ -177,6 +178,9 @@ def analyze_session(
         ``c`` of ``F − c·Fneu``.
     alpha
         False-discovery rate for "responsive".
+    drop_outside
+        Leave out onsets outside the imaging period (e.g. a voltage recording that ran on
+        after the last frame; listed in ``summary.json``) instead of refusing them.
     nwb
         Also write ``session.nwb`` with :func:`CalSciPy.nwb.write_nwb` (the movie, voltage,
         ROIs, F, Fneu, corrected F, ΔF/F0, trials and events; needs the ``nwb`` extra).
@@ -258,16 +262,22 @@ def analyze_session(
         warnings.simplefilter("always")
         caught = recorded
         return _run(folder, out, suite2p, rois, stimulus, channel, plane, pre_s, post_s,
-                    neuropil_coefficient, alpha, nwb, nwb_options, progress, title,
+                    neuropil_coefficient, alpha, drop_outside, nwb, nwb_options, progress, title,
                     extra_facts, evaluate, done, timings, data, summary)
 
 
 def _run(folder, out, suite2p, rois, stimulus, channel, plane, pre_s, post_s,
-         neuropil_coefficient, alpha, nwb, nwb_options, progress, title, extra_facts,
+         neuropil_coefficient, alpha, drop_outside, nwb, nwb_options, progress, title,
+         extra_facts,
          evaluate, done, timings, data, summary) -> AnalysisResult:
     from CalSciPy.bruker.data import load_voltage_recording
     from CalSciPy.bruker.session import read_prairieview_session
-    from CalSciPy.trials import find_onsets, generate_trial_tensor, responsive_neurons
+    from CalSciPy.trials import (
+        _frames_and_inside,
+        find_onsets,
+        generate_trial_tensor,
+        responsive_neurons,
+    )
 
     # ------------------------------------------------------------------ session
     session = read_prairieview_session(folder)
@@ -310,20 +320,33 @@ def _run(folder, out, suite2p, rois, stimulus, channel, plane, pre_s, post_s,
     voltage = load_voltage_recording(csv)
     names = _pick_stimulus(voltage.columns, stimulus, csv.name)
     onsets: dict[str, Any] = {}
+    dropped: dict[str, list] = {}
     for name in names:
         try:
-            found = find_onsets(voltage[name], frame_times=frame_times)
+            found = find_onsets(voltage[name])
         except InvalidArgumentError as err:
             raise InvalidArgumentError(f"no onsets found in stimulus channel {name!r}: "
                                        f"{err}") from None
         if len(found) == 0:
             raise InvalidArgumentError(f"no onsets found in stimulus channel {name!r}: "
                                        f"{found.describe()}")
-        onsets[name] = found
+        try:
+            frames, inside = _frames_and_inside(found.times_s, frame_times,
+                                                "drop" if drop_outside else "raise")
+        except InvalidArgumentError as err:
+            raise InvalidArgumentError(f"stimulus channel {name!r}: {err}; or pass "
+                                       "--drop-outside") from None
+        if not inside.all():
+            dropped[name] = _round(found.times_ms[~inside], 3)
+        if not inside.any():
+            raise InvalidArgumentError(f"stimulus channel {name!r}: all {len(found)} onsets "
+                                       "are outside the imaging period")
+        onsets[name] = replace(found, times_ms=found.times_ms[inside], frames=frames[inside])
     summary["stimulus"] = {
         "voltage_csv": csv.name,
         "rule": "onset = first sample at or above the threshold; onset frame = first frame "
                 "that starts at or after the onset",
+        "dropped_outside_imaging_ms": dropped,
         "conditions": {
             name: {"count": len(o), "threshold": round(o.threshold, 6),
                    "levels": None if o.levels is None else _round(o.levels, 6),

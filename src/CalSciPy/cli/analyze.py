@@ -40,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
     analyze_session(
         folder, out, suite2p=args.suite2p, rois=args.rois, stimulus=args.stimulus,
         channel=args.channel, plane=args.plane, pre_s=args.pre, post_s=args.post,
-        neuropil_coefficient=args.neuropil, alpha=args.alpha, nwb=args.nwb,
+        neuropil_coefficient=args.neuropil, alpha=args.alpha,
+        drop_outside=args.drop_outside, nwb=args.nwb,
         nwb_options=nwb_options, overwrite=args.overwrite, progress=not args.no_progress,
         on_stage=_stage_printer(STAGE_COUNT),
     )
@@ -72,6 +73,9 @@ def register(subparsers) -> None:
                         help="seconds before each onset: trial window and baseline (default 1)")
     parser.add_argument("--post", type=float, default=2.0, metavar="S",
                         help="seconds after each onset: trial window and response (default 2)")
+    parser.add_argument("--drop-outside", action="store_true",
+                        help="leave out stimulus onsets outside the imaging period (listed in "
+                        "summary.json) instead of stopping")
     parser.add_argument("--channel", type=int, default=0, metavar="C",
                         help="imaging channel, 0-based (default 0)")
     parser.add_argument("--plane", type=int, default=0, metavar="P",
