@@ -333,15 +333,15 @@ def repackage_bruker_tifs(input_folder: str | Path, output_folder: str | Path, c
 def extract_frame_times(filename: str | Path) -> pd.DataFrame:
     """Frame start times from a PrairieView session's master XML.
 
-    Parameters
-    ----------
-    filename
-        The master ``<base>.xml`` (or the acquisition folder holding it).
-
     The times are rounded to whole milliseconds, as 0.3.x documented. The exact float times
     (seconds) of every frame and, in volumetric sessions, of every plane are
     :attr:`~CalSciPy.bruker.session.PrairieViewSession.frame_times_s`
     (``read_prairieview_session(folder).frame_times_s``, shape ``(frames, planes)``).
+
+    Parameters
+    ----------
+    filename
+        The master ``<base>.xml`` (or the acquisition folder holding it).
 
     Returns
     -------
