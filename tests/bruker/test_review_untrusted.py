@@ -68,3 +68,31 @@ def test_huge_channel_named(template, tmp_path, value):
     folder = _copy_with(template, tmp_path, 'channel="2"', f'channel="{value}"')
     with pytest.raises(DataFormatError, match=r"s\.xml: <File .*channel="):
         read_prairieview_session(folder)
+
+
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(field=st.sampled_from(["cycle", "channel", "index"]),
+       value=st.integers(10**18, 10**30))
+def test_image_name_with_a_huge_number_is_not_an_image(template, tmp_path, field, value):
+    # a stray 's_Cycle<20 digits>_Ch2_000001.ome.tif' made every folder reader (and
+    # load_images on any folder holding it) fail with a bare OverflowError
+    import tifffile
+
+    from CalSciPy.bruker._naming import image_name
+    from CalSciPy.io_tools import load_images
+
+    folder = tmp_path / "s"
+    if folder.exists():
+        shutil.rmtree(folder)
+    shutil.copytree(template.folder, folder)
+    (folder / "s.xml").unlink()
+    numbers = {"cycle": 1, "channel": 2, "index": 1, field: value}
+    stray = image_name("s", numbers["cycle"], numbers["channel"], numbers["index"])
+    tifffile.imwrite(folder / stray, np.zeros((8, 12), np.uint16), photometric="minisblack")
+    session = read_prairieview_session(folder)
+    assert (session.n_frames, session.n_planes, session.channels) == (4, 1, (2,))
+    assert stray not in {p.rsplit("/", 1)[-1] for p in session.files.ravel()}
+    np.testing.assert_array_equal(load_bruker_tifs(folder, progress=False)[0],
+                                  template.images[:, 0, 0])
+    assert load_images(folder, progress=False).shape == (5, 8, 12)

@@ -21,8 +21,10 @@ __all__ = [
 ]
 
 #: one single-frame (or multi-page) image written by PrairieView
+#: (numbers of more than 18 digits are not PrairieView's: they would overflow int64)
 IMAGE_PATTERN = re.compile(
-    r"^(?P<base>.+?)_Cycle(?P<cycle>\d{5,})_Ch(?P<channel>\d+)_(?P<index>\d{6,})\.ome\.tiff?$",
+    r"^(?P<base>.+?)_Cycle(?P<cycle>\d{5,18})_Ch(?P<channel>\d{1,18})_(?P<index>\d{6,18})"
+    r"\.ome\.tiff?$",
     re.IGNORECASE,
 )
 VOLTAGE_RECORDING_PATTERN = re.compile(
@@ -37,7 +39,8 @@ VOLTAGE_OUTPUT_PATTERN = re.compile(
 # The same expression applied to all names at once (one name per line): one C-level scan
 # instead of one Python call per file keeps 30 000 names well under a millisecond per 1000.
 _MULTILINE_IMAGE = re.compile(
-    r"^((.+?)_Cycle(\d{5,})_Ch(\d+)_(\d{6,})\.ome\.tiff?)$", re.IGNORECASE | re.MULTILINE
+    r"^((.+?)_Cycle(\d{5,18})_Ch(\d{1,18})_(\d{6,18})\.ome\.tiff?)$",
+    re.IGNORECASE | re.MULTILINE,
 )
 
 
