@@ -76,8 +76,9 @@ def test_analyze_with_suite2p_traces_of_the_session(demo_session, analyzed, tmp_
            "tau": 1.0, "neucoeff": 0.7}
     np.save(plane / "ops.npy", ops, allow_pickle=True)
     out = tmp_path / "out"
-    assert main(["analyze", str(written.folder), "--suite2p", str(plane), "--out", str(out),
-                 "--no-progress", "--post", "1"]) == 0
+    # the suite2p/ root: the analysed plane (0) is read from it
+    assert main(["analyze", str(written.folder), "--suite2p", str(plane.parent), "--out",
+                 str(out), "--no-progress", "--post", "1"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     # suite2p's ids are its row numbers, here the movie's neuron numbers
     assert summary["traces"]["roi_ids"] == list(range(12))

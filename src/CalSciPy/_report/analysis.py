@@ -365,7 +365,10 @@ def _run(folder, out, suite2p, rois, stimulus, channel, plane, pre_s, post_s,
 
     mean_image = None
     if suite2p is not None:
-        s2p = roi_tools.load_suite2p(suite2p)
+        s2p_path = Path(suite2p)
+        # a suite2p/ root holds every plane: read the analysed one (a plane folder is one)
+        is_plane = (s2p_path / "stat.npy").is_file() or s2p_path.name == "stat.npy"
+        s2p = roi_tools.load_suite2p(s2p_path, plane=None if is_plane else plane)
         cells = np.asarray(s2p.iscell)
         cells = cells[:, 0] if cells.ndim == 2 else cells
         cells = cells.astype(bool)
