@@ -34,6 +34,22 @@ def _finite(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
+def _stated_size(session, key: str) -> int | None:
+    """The master XML's ``linesPerFrame``/``pixelsPerLine``: a positive integer, or an error."""
+    from CalSciPy._checks import is_integer
+    from CalSciPy.errors import DataFormatError
+
+    value = session.state.get(key)
+    if value is None:
+        return None
+    if not is_integer(value) or value < 1:
+        raise DataFormatError(
+            f"{session.xml.path}: <PVStateValue key=\"{key}\" value=\"{value}\"> is not a "
+            "positive whole number of pixels"
+        )
+    return int(value)
+
+
 def voltage_summary(folder: Path, csvs: tuple[Path, ...] | list[Path]) -> dict[str, list[str]]:
     """Enabled signal names of each VoltageRecording CSV, and of each XML whose CSV is absent."""
     from CalSciPy.bruker._voltage import get_voltage_recording, voltage_signal_names
@@ -93,7 +109,8 @@ def session_summary(session, warned: list[str]) -> dict[str, Any]:
         height, width = session.frame_shape()
     else:
         # an XML whose images are gone: its stated frame size is all there is
-        height, width = session.state.get("linesPerFrame"), session.state.get("pixelsPerLine")
+        height, width = _stated_size(session, "linesPerFrame"), _stated_size(session,
+                                                                             "pixelsPerLine")
     period = session.frame_period
     return {
         "folder": str(session.folder),
