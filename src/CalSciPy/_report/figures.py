@@ -140,17 +140,38 @@ def examples_figure(data: dict, table, rate: float):
 
 
 def raster_with_onsets_figure(data: dict, rate: float):
-    """Events of every neuron (up to 2 minutes), stimulus onsets marked."""
-    from CalSciPy.interactive_visuals import raster_figure
+    """Events of every neuron (up to 2 minutes), stimulus onsets marked.
+
+    Drawn as one line collection for all neurons (``raster_figure`` makes one artist per
+    neuron, slow to render for hundreds of ROIs in a report)."""
+    from CalSciPy._visuals.onsets import mark_onsets
 
     n_frames = data["dfof"].shape[1]
     shown = min(n_frames, int(120 * rate))
-    events = [np.asarray(e)[np.asarray(e) < shown] for e in data["events"]]
+    ids = list(data["ids"])
+    rows, times = [], []
+    for row, frames in enumerate(data["events"]):
+        frames = np.asarray(frames)
+        frames = frames[frames < shown]
+        rows.append(np.full(frames.size, row))
+        times.append(frames / rate)
+    rows_all = np.concatenate(rows) if rows else np.empty(0)
+    times_all = np.concatenate(times) if times else np.empty(0)
     onsets = np.concatenate([o.times_s for o in data["onsets"].values()])
-    onsets = onsets[onsets < shown / rate]
-    height = min(9.0, 2.0 + 0.05 * len(events))
-    return raster_figure(events, rate, n_frames=shown, onsets=onsets, labels=list(data["ids"]),
-                         title="events", figsize=(11.0, height))
+    with style_context():
+        fig = new_figure((11.0, min(9.0, 2.0 + 0.05 * len(ids))), managed=False)
+        ax = fig.add_subplot()
+        ax.vlines(times_all, rows_all - 0.4, rows_all + 0.4, colors=COLORS["grey"],
+                  linewidths=0.8)
+        mark_onsets(ax, onsets[onsets < shown / rate])
+        ax.set_xlim(0, shown / rate)
+        ax.set_ylim(len(ids) - 0.5, -0.5)
+        step = max(1, int(np.ceil(len(ids) / 15)))  # at most ~15 readable id labels
+        ax.set_yticks(range(0, len(ids), step), [str(v) for v in ids][::step])
+        ax.set_xlabel("Time (s)")
+        ax.set_ylabel("ROI")
+        ax.set_title("events")
+    return fig
 
 
 def noise_figure(noise):
