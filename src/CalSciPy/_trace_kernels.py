@@ -167,10 +167,10 @@ def dfof_baseline_kernel(source, values, out, h, q, offset, f0_out):  # pragma: 
 
 
 @numba.njit(cache=True, nogil=True)
-def _gather_side(series, s, window, rank, upper, work, kept):  # pragma: no cover - compiled
-    """Threshold = the ``rank``-th smallest value of ``series[s : s + window]``; copies the
-    window's values at or below it (at or above it when ``upper``) into ``kept``; returns
-    ``(threshold, count)``."""
+def _gather_side(series, s, window, rank, upper, work, kept, frame, slot):  # pragma: no cover
+    """Threshold = the ``rank``-th smallest value of ``series[s : s + window]``; the window's
+    values at or below it (at or above it when ``upper``) go to ``kept``, their frames to
+    ``frame`` and their positions to ``slot[frame]``; returns ``(threshold, count)``."""
     for t in range(window):
         work[t] = series[s + t]
     _select_inplace(work[:window], rank)
@@ -178,24 +178,29 @@ def _gather_side(series, s, window, rank, upper, work, kept):  # pragma: no cove
     c = 0
     for t in range(window):
         v = series[s + t]
-        kept[c] = v
-        c += (v >= tau) if upper else (v <= tau)
+        if (v >= tau) if upper else (v <= tau):
+            kept[c] = v
+            frame[c] = s + t
+            slot[s + t] = c
+            c += 1
     return tau, c
 
 
 @numba.njit(cache=True, nogil=True)
-def _running_level(series, q, window, start, centre, work, kept, level, est):  # pragma: no cover
+def _running_level(series, q, window, start, centre, work, kept, frame, slot, level,
+                   est):  # pragma: no cover
     """``est[t]``: the q-quantile of ``series`` in windows starting at ``start``, linearly
     interpolated between the window centres (held constant beyond the first/last).
 
     Consecutive windows overlap by ~90 % and the quantile moves little. For a quantile in the
     lowest (highest) eighth, the window's values at or below (above) a threshold a few ranks
-    beyond the quantile are kept as a small multiset: sliding on removes the leaving values
-    and adds the entering ones on that side, and the two order statistics are selected from
-    the kept values alone. The threshold is re-chosen from the whole window when the kept
-    values no longer hold both statistics, or grew large. Other quantiles are selected from
-    each whole window. Either way the result is the exact order statistic :func:`_percentile`
-    finds. ``work`` and ``kept`` hold ``window`` values."""
+    beyond the quantile are kept as a small set (values, their frames, and each kept frame's
+    position, so a leaving frame is dropped in O(1)); sliding on drops the leaving frames and
+    adds the entering ones on that side, and the two order statistics are selected from the
+    kept values alone. The threshold is re-chosen from the whole window when the kept values
+    no longer hold both statistics, or grew large. Other quantiles are selected from each
+    whole window. Either way the result is the exact order statistic :func:`_percentile`
+    finds. ``work``, ``kept`` and ``frame`` hold ``window`` values, ``slot`` ``len(series)``."""
     n = series.shape[0]
     n_centres = start.shape[0]
     virtual = window * q + (1.0 - q) - 1.0
@@ -212,6 +217,9 @@ def _running_level(series, q, window, start, centre, work, kept, level, est):  #
     incremental = edge + 1 + spare <= window // 8
     tau = 0.0
     c = 0
+    if incremental:
+        for t in range(n):
+            slot[t] = -1
     for j in range(n_centres):
         s = start[j]
         if not incremental:
@@ -221,23 +229,31 @@ def _running_level(series, q, window, start, centre, work, kept, level, est):  #
             if delta < window:
                 first = start[j - 1]
                 for t in range(delta):
-                    v = series[first + t]
-                    if (v >= tau) if upper else (v <= tau):  # leaving: drop one copy
-                        for k in range(c):
-                            if kept[k] == v:
-                                c -= 1
-                                kept[k] = kept[c]
-                                break
-                    v = series[first + window + t]
+                    f = first + t
+                    p = slot[f]
+                    if p >= 0:  # leaving and kept: move the last kept value into its place
+                        c -= 1
+                        kept[p] = kept[c]
+                        frame[p] = frame[c]
+                        slot[frame[p]] = p
+                        slot[f] = -1
+                    f = first + window + t
+                    v = series[f]
                     if (v >= tau) if upper else (v <= tau):
                         kept[c] = v
+                        frame[c] = f
+                        slot[f] = c
                         c += 1
             if delta >= window or c < edge + 1 or c > edge + 1 + 4 * spare:
+                for k in range(c):
+                    slot[frame[k]] = -1
                 rank = max(0, lo - spare) if upper else min(window - 1, hi + spare)
-                tau, c = _gather_side(series, s, window, rank, upper, work, kept)
+                tau, c = _gather_side(series, s, window, rank, upper, work, kept, frame, slot)
             # kept holds the c smallest (largest) values: the local index of rank lo
             local = lo - (window - c) if upper else lo
-            sub = kept[:c]
+            sub = work[:c]
+            for k in range(c):
+                sub[k] = kept[k]
             _select_inplace(sub, local)
             below = sub[local]
             above = below
@@ -280,17 +296,20 @@ def dfof_sliding_kernel(source, values, out, h, q, offset, start, centre,
         filtered = np.empty(n)
         work = np.empty(window)
         kept = np.empty(window)
+        frame = np.empty(window, dtype=np.int64)
+        slot = np.empty(n, dtype=np.int64)
         level = np.empty(n_centres)
         est = np.empty(n)
         correction = np.empty(n)
         _odd_filter_row(source[i], h, half, padded, filtered)
-        _running_level(filtered, q, window, start, centre, work, kept, level, est)
+        _running_level(filtered, q, window, start, centre, work, kept, frame, slot, level,
+                       est)
         # second pass on the residual: a window's low quantile of a sloping baseline sits
         # below the value at the window centre (by ~ (0.5 − q) · slope · window); the
         # quantile of the residual measures that offset locally and removes it
         for t in range(n):
             filtered[t] -= est[t]
-        _running_level(filtered, q, window, start, centre, work, kept, level,
+        _running_level(filtered, q, window, start, centre, work, kept, frame, slot, level,
                        correction)
         row = values[i]
         dst = out[i]
