@@ -366,7 +366,7 @@ def test_real_layout_data_before_ifd(tmp_path, monkeypatch):
     images = _images(4)
     for i in range(4):
         with open(folder / image_name("pv", 1, 2, i + 1), "wb") as handle:
-            _write_data_first_tiff(handle, images[i, 0, 0])
+            _write_strip_tiff(handle, images[i, 0, 0], last_tag=None)
     monkeypatch.setattr(tiffread, "_read_with_tifffile",
                         lambda *a, **k: (_ for _ in ()).throw(AssertionError("fallback")))
     (stack,) = load_bruker_tifs(folder, progress=False)
@@ -374,32 +374,6 @@ def test_real_layout_data_before_ifd(tmp_path, monkeypatch):
     for i in range(4):
         np.testing.assert_array_equal(
             tifffile.imread(folder / image_name("pv", 1, 2, i + 1)), images[i, 0, 0])
-
-
-def _write_data_first_tiff(handle, frame: np.ndarray) -> None:
-    import struct
-
-    height, width = frame.shape
-    rows = 8
-    strips = -(-height // rows)
-    data = frame.astype("<u2").tobytes()
-    strip_bytes = [min(rows, height - k * rows) * width * 2 for k in range(strips)]
-    offsets = [8 + sum(strip_bytes[:k]) for k in range(strips)]
-    arrays_at = 8 + len(data)
-    ifd_at = arrays_at + 8 * strips
-    entries = [(256, 4, 1, width), (257, 4, 1, height), (258, 3, 1, 16), (259, 3, 1, 1),
-               (262, 3, 1, 1), (273, 4, strips, arrays_at), (277, 3, 1, 1), (278, 4, 1, rows),
-               (279, 4, strips, arrays_at + 4 * strips)]
-    out = b"II*\x00" + struct.pack("<I", ifd_at) + data
-    out += struct.pack(f"<{strips}I", *offsets) + struct.pack(f"<{strips}I", *strip_bytes)
-    out += struct.pack("<H", len(entries))
-    for code, kind, count, value in entries:
-        if kind == 3 and count == 1:
-            out += struct.pack("<HHIHH", code, kind, count, value, 0)
-        else:
-            out += struct.pack("<HHII", code, kind, count, value)
-    out += struct.pack("<I", 0)
-    handle.write(out)
 
 
 def test_voltage_alignment_figure(tmp_path):
@@ -428,17 +402,19 @@ def test_multipage_page_missing_named(tmp_path):
 
 
 def _write_strip_tiff(handle, frame: np.ndarray, *, rows: int = 8, reverse: bool = False,
-                      last_tag: tuple[int, int, int, int] = (305, 2, 4, 0x636261)) -> None:
+                      last_tag: tuple[int, int, int, int] | None = (305, 2, 4, 0x636261)
+                      ) -> None:
     """A little-endian TIFF with pixels first, then the strip arrays, then the IFD.
 
     ``reverse`` stores the strips in reverse order in the file (the offsets still point at the
-    right ones); ``last_tag`` is the final IFD entry ``(code, type, count, inline value)``.
+    right ones); ``last_tag`` is the final IFD entry ``(code, type, count, inline value)``
+    (None: no entry after the layout tags, as PrairieView writes them).
     """
     import struct
 
     height, width = frame.shape
     strips = -(-height // rows)
-    raw = frame.tobytes()
+    raw = frame.astype("<u2").tobytes()
     pieces = [raw[k * rows * width * 2:(k + 1) * rows * width * 2] for k in range(strips)]
     order = list(range(strips))[::-1] if reverse else list(range(strips))
     offsets, position = [0] * strips, 8
@@ -450,7 +426,7 @@ def _write_strip_tiff(handle, frame: np.ndarray, *, rows: int = 8, reverse: bool
     ifd_at = arrays_at + 8 * strips
     entries = [(256, 4, 1, width), (257, 4, 1, height), (258, 3, 1, 16), (259, 3, 1, 1),
                (262, 3, 1, 1), (273, 4, strips, arrays_at), (277, 3, 1, 1), (278, 4, 1, rows),
-               (279, 4, strips, arrays_at + 4 * strips), last_tag]
+               (279, 4, strips, arrays_at + 4 * strips)] + ([last_tag] if last_tag else [])
     out = b"II*\x00" + struct.pack("<I", ifd_at) + data
     out += struct.pack(f"<{strips}I", *offsets)
     out += struct.pack(f"<{strips}I", *(len(p) for p in pieces))
