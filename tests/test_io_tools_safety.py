@@ -285,16 +285,6 @@ def test_leftover_partials_of_killed_writers_are_removed_on_next_write(tmp_path)
 
 
 # ------------------------------------------------------------ 12.5 PrairieView folders
-@pytest.fixture(scope="module")
-def volume_session(tmp_path_factory):
-    from CalSciPy.synthetic import write_prairieview_session
-
-    rng = np.random.default_rng(3)
-    images = rng.integers(0, 4000, (5, 3, 1, 8, 10), dtype=np.uint16)  # 5 volumes of 3 planes
-    return write_prairieview_session(tmp_path_factory.mktemp("pv") / "vol", images,
-                                     voltage=False)
-
-
 def test_multiplane_prairieview_folder_is_not_one_time_series(volume_session):
     with pytest.raises(DataFormatError, match=r"3 images per cycle.*load_bruker_tifs.*"
                                               r"--channel C --plane P"):

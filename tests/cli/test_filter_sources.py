@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from CalSciPy.cli import main as cli_main
 from CalSciPy.io_tools import load_images, save_images, save_zarr
@@ -20,16 +19,6 @@ from CalSciPy.io_tools import load_images, save_images, save_zarr
 def stack(frames=12, seed=0, dtype=np.uint8) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return rng.integers(0, 200, (frames, 8, 8)).astype(dtype)
-
-
-@pytest.fixture(scope="module")
-def volume_session(tmp_path_factory):
-    from CalSciPy.synthetic import write_prairieview_session
-
-    rng = np.random.default_rng(3)
-    images = rng.integers(0, 4000, (5, 3, 1, 8, 10), dtype=np.uint16)  # 5 volumes of 3 planes
-    return write_prairieview_session(tmp_path_factory.mktemp("pv") / "vol", images,
-                                     voltage=False)
 
 
 def _corrupt_one_chunk(store: Path) -> None:
