@@ -103,3 +103,15 @@ def test_create_binary_refuses_a_shape_that_is_not_whole_numbers(tmp_path_factor
         with create_binary(folder / "x.bin", tuple(shape), np.uint16):
             pass
     assert os.listdir(folder) == []
+
+
+@pytest.mark.parametrize("pid", ["99999999999999999999", "9" * 400])
+def test_a_leftover_with_an_impossible_pid_does_not_block_writes(tmp_path, pid):
+    # os.kill(pid, 0) raised OverflowError: every later save of the target failed
+    from CalSciPy._atomic import _HOST
+    from CalSciPy.io_tools import save_binary
+
+    odd = tmp_path / f".rec.bin.{_HOST}-{pid}.abc123.partial"
+    odd.write_bytes(b"x")
+    save_binary(tmp_path / "rec.bin", STACK, progress=False)
+    assert odd.exists()  # not ours to judge: left alone

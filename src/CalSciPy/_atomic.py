@@ -60,6 +60,8 @@ def _alive(pid: int) -> bool:
         return False
     except (PermissionError, OSError):  # exists (owned by someone else), or cannot tell
         return True
+    except (OverflowError, ValueError):  # not a pid this system can have: not ours to judge
+        return True
     return True
 
 
