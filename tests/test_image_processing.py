@@ -215,3 +215,12 @@ def test_dask_missing_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "dask.array", None)
     with pytest.raises(MissingDependencyError, match=r"calscipy\[dask\]"):
         median_filter(_stack(), backend="dask")
+
+
+@pytest.mark.parametrize("filt", [median_filter, gaussian_filter])
+def test_in_place_on_a_list_is_a_type_error(filt):
+    # issue 12.9: the list came back unfiltered (the filter ran on a temporary copy)
+    images = _stack().tolist()
+    with pytest.raises(TypeError, match="in_place=True needs a writeable numpy"):
+        filt(images, in_place=True)
+    assert np.array_equal(filt(images), filt(np.asarray(images)))  # not in place: fine

@@ -85,7 +85,8 @@ def median_filter(
         the whole-stack result exactly; 0 filters blocks independently (see module notes).
         Needs ``block_size``; not used by the dask backend, which always overlaps exactly.
     in_place : bool, default False
-        Write the result into ``images`` (must be writable; not for dask) and return it.
+        Write the result into ``images`` (a writable numpy or cupy array; not for dask, and
+        not for a list or other array-like, which is a ``TypeError``) and return it.
     backend : {"cpu", "gpu", "dask"}, optional
         Keyword-only. Force a backend; default from the input type.
     progress : bool, default False
@@ -302,6 +303,13 @@ def _as_stack(images):
 
 def _filter(images, spec: FilterSpec, block_size, block_buffer, in_place, backend, progress):
     original = images
+    if in_place and not (isinstance(images, np.ndarray) or _backend.is_cupy_array(images)
+                         or _backend.is_dask_array(images)):
+        # a list (or another array-like) would be filtered in a temporary copy and the
+        # caller's object returned unfiltered
+        raise InvalidArgumentTypeError(
+            f"in_place=True needs a writeable numpy (or cupy) array to write into, got "
+            f"{type(images).__name__}; pass np.asarray(images) or use the returned array")
     stack, squeeze = _as_stack(images)
     _check_dtype(np.dtype(stack.dtype), spec)
     if 0 in stack.shape:

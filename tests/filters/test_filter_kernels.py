@@ -139,3 +139,33 @@ def test_gaussian_wide_integers_are_not_pushed_up():
     images = rng.integers(2_000_000_000, 4_000_000_000, (4, 6, 7)).astype(np.uint32)
     ref = ndi.gaussian_filter(images, 1.0, mode="reflect")
     assert np.abs(gaussian_cpu(images, (1.0,) * 3, 4.0).astype(np.int64) - ref).max() <= 1
+
+
+_INT_DTYPES = ("uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64")
+
+
+@st.composite
+def _constant_stacks(draw):
+    dtype = np.dtype(draw(st.sampled_from(_INT_DTYPES)))
+    info = np.iinfo(dtype)
+    value = draw(st.integers(int(info.min), int(info.max))
+                 | st.sampled_from([int(info.min), int(info.max), 10**15 % int(info.max)]))
+    shape = draw(hnp.array_shapes(min_dims=3, max_dims=3, min_side=1, max_side=6))
+    return np.full(shape, value, dtype)
+
+
+@given(images=_constant_stacks(), sigma=st.tuples(*[st.floats(0.0, 3.0)] * 3))
+@settings(max_examples=40, deadline=None)
+def test_gaussian_constant_stays_constant_for_every_integer_dtype(images, sigma):
+    # issue 12.10: a constant int64 image of 10**15 came back as 10**15 + 681
+    assert np.array_equal(gaussian_cpu(images, sigma, 4.0), images)
+
+
+def test_gaussian_large_int64_plateau_in_a_varying_stack():
+    # not the constant shortcut: a flat 10**15 region next to other values stays flat inside
+    images = np.full((9, 12, 12), 10**15, np.int64)
+    images[:, :, :2] = 10**15 - 1000
+    result = gaussian_cpu(images, (1.0, 1.0, 1.0), 4.0)
+    assert np.array_equal(result[:, :, 8:], images[:, :, 8:])
+    ref = ndi.gaussian_filter(images, 1.0, mode="reflect")
+    assert np.abs(result - ref).max() <= 1

@@ -19,9 +19,13 @@ Median 3×3×3
 
 Gaussian
     Separable correlation with scipy's kernel (``exp(-x²/2σ²)`` normalised, radius
-    ``int(truncate·σ + 0.5)``), axes in scipy's order (frames, y, x). Like scipy, an integer
-    stack is truncated to its dtype after every axis (values within 1e-6 relative below an
-    integer count as that integer, so a flat region stays flat; scipy's float64 kernel for some
+    ``int(truncate·σ + 0.5)``), axes in scipy's order (frames, y, x). The frame axis runs
+    parallel over rows, every output frame of a row in turn, so the ``2r + 1`` input rows it
+    needs stay in cache (a frame-parallel loop re-reads each frame ``2r + 1`` times from
+    memory); its result goes straight into the output array, which y and x then filter in
+    place frame by frame. Like scipy, an integer
+    stack is truncated to its dtype after every axis (values within 1e-6 relative (at most
+    0.49) of an integer count as that integer, so a flat region stays flat; scipy's float64 kernel for some
     σ sums to slightly below 1 and loses up to one unit per axis there). The arithmetic is
     float32 for 8/16-bit integers and float32 input, float64 otherwise (scipy uses float64
     throughout, hence the differences: at most 1 unit for integers at σ = 1, about 1e-6
@@ -36,6 +40,7 @@ import numpy as np
 import scipy.ndimage as ndi
 from numba import njit, prange
 
+from CalSciPy._filters.median import median_histogram
 from CalSciPy._smoothing import gaussian_kernel
 
 __all__ = [
@@ -221,9 +226,10 @@ def _median_frame(images, out, t, ta, tc, y_src, col):  # pragma: no cover - com
 def median_cpu(images: np.ndarray, footprint: np.ndarray) -> np.ndarray:
     """Median filter of a ``(frames, y, x)`` numpy stack with ``footprint``, reflect borders.
 
-    A full 3×3×3 footprint on a supported dtype runs the numba kernel; any other footprint or
-    dtype calls ``scipy.ndimage.median_filter`` (float16 goes through float32, which scipy
-    lacks). Returns a new array of the input dtype.
+    A full 3×3×3 footprint on a supported dtype runs the sorting-network kernel, any other
+    footprint the sliding-histogram kernel (:mod:`CalSciPy._filters.median`); other dtypes
+    call ``scipy.ndimage.median_filter`` (float16 goes through float32, which scipy lacks).
+    Returns a new array of the input dtype.
     """
     footprint = np.asarray(footprint, dtype=bool)
     if images.dtype == np.float16:  # scipy has no float16 kernels; float32 holds it exactly
@@ -238,76 +244,99 @@ def median_cpu(images: np.ndarray, footprint: np.ndarray) -> np.ndarray:
             _median27(images, out, reflect_indices(images.shape[0], 1),
                       reflect_indices(images.shape[1], 1))
         return out
+    if images.dtype in FAST_DTYPES and footprint.sum() < 65536:
+        if images.dtype.kind == "f" and np.isnan(images).any():
+            warnings.warn("images contain NaN: the median of windows holding NaN is unspecified",
+                          RuntimeWarning, stacklevel=3)
+        with _KERNEL_LOCK:
+            return median_histogram(images, footprint)
     return ndi.median_filter(images, footprint=footprint, mode="reflect")
 
 
 # ---------------------------------------------------------------------------------------------
 # gaussian
 # ---------------------------------------------------------------------------------------------
-#: values this close (relative) below an integer count as that integer before truncation, so
+#: values this close (relative) to an integer count as that integer before truncation, so
 #: float rounding in the weights never turns a flat region ``c`` into ``c - 1``. The margin is
 #: a few thousand ulps of the working float type: float32 work only sees 8/16-bit values
-#: (< 2**16, so the snap stays below 0.07 units); float64 work sees 32/64-bit values, where a
-#: float32-sized margin would add whole units (1e7 * 2**-20 ≈ 10), so it gets its own.
-_SNAP = {np.dtype(np.float32): 1.0 + 2.0**-20, np.dtype(np.float64): 1.0 + 2.0**-42}
+#: (< 2**16, so the margin stays below 0.07 units); float64 work sees 32/64-bit values and gets
+#: its own. It is capped at 0.49 units, so that huge values (64-bit integers around 10**15,
+#: where a relative margin would span hundreds of units) are rounded to the nearest integer
+#: when within half a unit of it instead of being pushed up.
+_SNAP = {np.dtype(np.float32): 2.0**-20, np.dtype(np.float64): 2.0**-42}
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _integral(value, snap):
-    """Truncate toward zero like scipy's store into an integer array, snapping float noise."""
-    return np.trunc(value * snap)
+    """Truncate toward zero like scipy's store into an integer array, snapping float noise:
+    ``value`` is moved away from zero by ``min(|value| * snap, 0.49)`` first."""
+    if snap < 2.0**-30:  # float64 work: wide integers, the margin needs its cap
+        return np.trunc(value + np.copysign(min(abs(value) * snap, 0.49), value))
+    return np.trunc(value * (1.0 + snap))  # 8/16-bit values: the margin stays < 0.07
 
 
 @njit(parallel=True, cache=True)
-def _gaussian3(images, out, w_t, w_y, w_x, t_src, y_src, x_src, work_zero,
-               integer, snap):  # pragma: no cover - compiled by numba
-    n_y, n_x = images.shape[1], images.shape[2]
-    for t in prange(images.shape[0]):
+def _gaussian_t(images, out, w_t, t_src, work_zero, integer,
+                snap):  # pragma: no cover - compiled by numba
+    # the frame axis, parallel over rows: the 2r + 1 input rows of one (y) stay in cache while
+    # every output frame of that row is computed (each input row is read from memory once;
+    # frame-parallel loops re-read each frame 2r + 1 times)
+    n_t, n_y, n_x = images.shape
+    for y in prange(n_y):
+        acc = np.empty(n_x, dtype=work_zero.dtype)
+        for t in range(n_t):
+            w = w_t[0]
+            src = t_src[t]
+            for x in range(n_x):
+                acc[x] = w * images[src, y, x]
+            for k in range(1, w_t.size):
+                w = w_t[k]
+                src = t_src[t + k]
+                for x in range(n_x):
+                    acc[x] += w * images[src, y, x]
+            if integer:
+                for x in range(n_x):
+                    out[t, y, x] = _integral(acc[x], snap)
+            else:
+                for x in range(n_x):
+                    out[t, y, x] = acc[x]
+
+
+@njit(parallel=True, cache=True)
+def _gaussian_yx(out, w_y, w_x, y_src, x_src, work_zero, integer,
+                 snap):  # pragma: no cover - compiled by numba
+    n_y, n_x = out.shape[1], out.shape[2]
+    for t in prange(out.shape[0]):
         plane = np.empty((n_y, n_x), dtype=work_zero.dtype)
-        plane2 = np.empty((n_y, n_x), dtype=work_zero.dtype)
-        row = np.empty(n_x + w_x.size - 1, dtype=work_zero.dtype)  # also the accumulator
-        _gaussian_frame(images, out, t, w_t, w_y, w_x, t_src, y_src, x_src, integer, snap,
-                        plane, plane2, row)
+        row = np.empty(n_x + w_x.size - 1, dtype=work_zero.dtype)
+        _gaussian_yx_frame(out, t, w_y, w_x, y_src, x_src, integer, snap, plane, row)
 
 
 @njit(cache=True, fastmath={"contract"})
-def _gaussian_frame(images, out, t, w_t, w_y, w_x, t_src, y_src, x_src, integer, snap,
-                    plane, plane2, row):  # pragma: no cover - compiled by numba
-    # each pass accumulates one row at a time in ``row`` (stays in L1) and vectorises over x
-    n_y, n_x = images.shape[1], images.shape[2]
-    r_x = (w_x.size - 1) // 2
-    acc = row[r_x:r_x + n_x]
-    # frames
+def _gaussian_yx_frame(out, t, w_y, w_x, y_src, x_src, integer, snap, plane,
+                       row):  # pragma: no cover - compiled by numba
+    # y then x on one frame of ``out`` (already filtered along frames), written back in place
+    n_y, n_x = out.shape[1], out.shape[2]
+    frame = out[t]
     for y in range(n_y):
-        w = w_t[0]
-        src = t_src[t]
-        for x in range(n_x):
-            acc[x] = w * images[src, y, x]
-        for k in range(1, w_t.size):
-            w = w_t[k]
-            src = t_src[t + k]
-            for x in range(n_x):
-                acc[x] += w * images[src, y, x]
-        for x in range(n_x):
-            plane[y, x] = _integral(acc[x], snap) if integer else acc[x]
-    # y
-    for y in range(n_y):
+        acc = plane[y]
         w = w_y[0]
         src = y_src[y]
         for x in range(n_x):
-            acc[x] = w * plane[src, x]
+            acc[x] = w * frame[src, x]
         for k in range(1, w_y.size):
             w = w_y[k]
             src = y_src[y + k]
             for x in range(n_x):
-                acc[x] += w * plane[src, x]
-        for x in range(n_x):
-            plane2[y, x] = _integral(acc[x], snap) if integer else acc[x]
+                acc[x] += w * frame[src, x]
+        if integer:
+            for x in range(n_x):
+                acc[x] = _integral(acc[x], snap)
     # x: from a reflect-padded copy of the row so the inner loop stays contiguous
     for y in range(n_y):
         for p in range(row.size):
-            row[p] = plane2[y, x_src[p]]
-        total = plane[y]  # that row of the first pass is no longer needed
+            row[p] = plane[y, x_src[p]]
+        total = plane[y]  # its values now live in ``row``
         w = w_x[0]
         for x in range(n_x):
             total[x] = w * row[x]
@@ -315,8 +344,13 @@ def _gaussian_frame(images, out, t, w_t, w_y, w_x, t_src, y_src, x_src, integer,
             w = w_x[k]
             for x in range(n_x):
                 total[x] += w * row[x + k]
-        for x in range(n_x):
-            out[t, y, x] = _integral(total[x], snap) if integer else total[x]
+        if integer:
+            for x in range(n_x):
+                frame[y, x] = _integral(total[x], snap)
+        else:
+            for x in range(n_x):
+                frame[y, x] = total[x]
+
 
 def gaussian_cpu(images: np.ndarray, sigmas: tuple[float, float, float],
                  truncate: float) -> np.ndarray:
@@ -335,8 +369,14 @@ def gaussian_cpu(images: np.ndarray, sigmas: tuple[float, float, float],
     weights = [gaussian_kernel(s, truncate).astype(work) for s in sigmas]
     sources = [reflect_indices(n, (w.size - 1) // 2) for n, w in zip(images.shape, weights)]
     images = np.ascontiguousarray(images)
+    integer = dtype.kind in "iu"
+    if integer and images.size and images.min() == images.max():
+        return images.copy()  # a constant stays exactly constant, whatever its magnitude
     out = np.empty(images.shape, dtype=dtype)
+    zero = np.zeros(1, dtype=work)
     with _KERNEL_LOCK:
-        _gaussian3(images, out, *weights, *sources, np.zeros(1, dtype=work), dtype.kind in "iu",
-                   _SNAP[work])
+        # frames first, then y and x, each truncated for integers: scipy's axis order
+        _gaussian_t(images, out, weights[0], sources[0], zero, integer, _SNAP[work])
+        _gaussian_yx(out, weights[1], weights[2], sources[1], sources[2], zero, integer,
+                     _SNAP[work])
     return out
