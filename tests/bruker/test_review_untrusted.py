@@ -96,3 +96,19 @@ def test_image_name_with_a_huge_number_is_not_an_image(template, tmp_path, field
     np.testing.assert_array_equal(load_bruker_tifs(folder, progress=False)[0],
                                   template.images[:, 0, 0])
     assert load_images(folder, progress=False).shape == (5, 8, 12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(channel=st.floats(0.01, 1.99).filter(lambda v: v != 1.0) | st.just(True)
+       | st.just("0"), plane=st.sampled_from([0, 1]))
+def test_bruker_images_get_takes_whole_indices_only(channel, plane):
+    # get(0.9, 0) silently returned channel 0 (int() truncated it); True was taken for 1
+    from CalSciPy.bruker.data import BrukerImages
+
+    images = BrukerImages([np.zeros((1, 2, 2)), np.ones((1, 2, 2)), np.full((1, 2, 2), 2.0),
+                           np.full((1, 2, 2), 3.0)], [(0, 0), (0, 1), (1, 0), (1, 1)])
+    with pytest.raises(TypeError, match="channel"):
+        images.get(channel, plane)
+    with pytest.raises(TypeError, match="plane"):
+        images.get(plane, channel)
+    assert images.get(np.int64(1), plane) is images[2 + plane]

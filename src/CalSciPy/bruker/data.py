@@ -184,9 +184,14 @@ class BrukerImages(tuple):
         return tuple(f"ch{c}_pl{p}" for c, p in self._keys)
 
     def get(self, channel: int, plane: int) -> np.ndarray:
-        """The array of zero-indexed ``channel`` and ``plane``; ``KeyError`` when not loaded."""
+        """The array of zero-indexed ``channel`` and ``plane``; ``KeyError`` when not loaded.
+
+        A non-integer index (``0.9``, ``True``) is an ``InvalidArgumentTypeError`` (a
+        ``TypeError``), never truncated to another channel or plane.
+        """
+        key = (check_int(channel, "channel"), check_int(plane, "plane"))
         try:
-            return self[self._keys.index((int(channel), int(plane)))]
+            return self[self._keys.index(key)]
         except ValueError:
             raise KeyError(f"channel {channel}, plane {plane} was not loaded; loaded: "
                            f"{', '.join(self.names)}") from None
