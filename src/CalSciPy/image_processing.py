@@ -7,9 +7,10 @@
 Backends, chosen by the input (or forced with the keyword-only ``backend=``):
 
 ``"cpu"`` (numpy input)
-    Numba kernels for the 3×3×3 median (exactly ``scipy.ndimage.median_filter``) and the
-    gaussian (within 1 unit of scipy for integers, ~1e-6 relative for float32), parallel over
-    frames; other median footprints use ``scipy.ndimage.median_filter``.
+    Numba kernels, exactly ``scipy.ndimage.median_filter`` for every median footprint (a
+    sorting network for 3×3×3, a sliding histogram for any other: 5×5×5, 3×5×5, balls...;
+    see :mod:`CalSciPy._filters.median`), and the gaussian (within 1 unit of scipy for
+    integers, ~1e-6 relative for float32), parallel over frames or rows.
 ``"gpu"`` (cupy input; needs ``calscipy[gpu]``)
     ``cupyx.scipy.ndimage``. A numpy stack forced onto the GPU is sent block by block
     (``block_size``) and the result returned as numpy. Written against the array-module
@@ -76,7 +77,8 @@ def median_filter(
     mask : numpy.ndarray, default ``np.ones((3, 3, 3))``
         Footprint ``(frames, y, x)``, nonzero where values enter the median, origin at the
         centre. A 2-D mask is a per-frame ``(1, y, x)`` footprint. The full 3×3×3 footprint
-        runs a dedicated kernel; any other calls ``scipy.ndimage.median_filter``.
+        runs a sorting-network kernel, any other a sliding-histogram kernel (both equal to
+        ``scipy.ndimage.median_filter``); bool and other dtypes call scipy.
     block_size : int, optional
         Filter this many frames at a time (bounded memory, or GPU memory for a numpy stack on
         the GPU). None: all at once. For the dask backend: frames per chunk.
