@@ -112,3 +112,31 @@ def test_bruker_images_get_takes_whole_indices_only(channel, plane):
     with pytest.raises(TypeError, match="plane"):
         images.get(plane, channel)
     assert images.get(np.int64(1), plane) is images[2 + plane]
+
+
+def test_the_master_xml_path_reads_like_its_folder(tmp_path):
+    # an aborted acquisition (last volume's files partly written): the folder dropped the
+    # volume with a warning, its XML path raised FileNotFoundError when the images were read
+    images = RNG.integers(0, 8192, (3, 2, 1, 8, 12), dtype=np.uint16)
+    written = write_prairieview_session(tmp_path / "s", images, voltage=False)
+    (written.folder / "s_Cycle00003_Ch2_000002.ome.tif").unlink()
+    for where in (written.folder, written.xml_path):
+        with pytest.warns(UserWarning, match="last volume"):
+            loaded = load_bruker_tifs(where, progress=False)
+        for plane in range(2):
+            np.testing.assert_array_equal(loaded[plane], images[:2, plane, 0])
+    # a file missing in the middle is named at once, by either path
+    (written.folder / "s_Cycle00001_Ch2_000001.ome.tif").unlink()
+    from CalSciPy.errors import MissingFramesError
+    for where in (written.folder, written.xml_path):
+        with pytest.raises(MissingFramesError, match="s_Cycle00001_Ch2_000001"):
+            read_prairieview_session(where)
+
+
+def test_the_master_xml_alone_can_still_be_inspected(tmp_path):
+    images = RNG.integers(0, 8192, (3, 2, 1, 8, 12), dtype=np.uint16)
+    written = write_prairieview_session(tmp_path / "s", images, voltage=False)
+    for tif in written.folder.glob("*.ome.tif"):
+        tif.unlink()
+    session = read_prairieview_session(written.xml_path)
+    assert (session.n_frames, session.n_planes) == (3, 2)

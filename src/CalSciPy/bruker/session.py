@@ -69,9 +69,10 @@ def read_prairieview_session(folder: str | os.PathLike, *, use_xml: bool = True,
     ----------
     folder
         The acquisition folder (holding ``<base>.xml`` and the ``*.ome.tif`` images), or its
-        master XML itself. Given the XML, the session is built from it even when the images
-        are not next to it (e.g. deleted after repackaging): it can be inspected, and reading
-        a missing image raises ``FileNotFoundError`` naming it.
+        master XML itself. Given the XML with its images, it reads like the folder; when none
+        of the images is next to it (e.g. deleted after repackaging) the session is built
+        from the XML alone: it can be inspected, and reading an image raises
+        ``FileNotFoundError`` naming it.
     use_xml
         Use the master XML when present (file order, channels, planes, pages, frame times).
         ``False`` (or no XML) infers the layout from the file names: one cycle = a single-plane
@@ -106,8 +107,11 @@ def read_prairieview_session(folder: str | os.PathLike, *, use_xml: bool = True,
     if path.is_file() and path.suffix.lower() == ".xml":
         xml = xml_from_root(path, parse_xml(path, expected_root=MASTER_XML_ROOT))
         names = os.listdir(path.parent)
+        # images next to it: the folder's rules (an aborted last volume is dropped, a missing
+        # file named); none at all: inspection of the XML alone
+        listed = {f[2] for seq in xml.sequences for fr in seq.frames for f in fr.files}
         return session_from_xml(path.parent, xml, _voltage_files(path.parent, names),
-                                require_files=False)
+                                require_files=not listed.isdisjoint(names))
     names = _scan_folder(path)
     if not names:
         raise FileNotFoundError(
