@@ -25,7 +25,7 @@ F, Fneu = extract_traces(session.stack(0, 0), movie.rois, min_neuropil_pixels=10
                          progress=False)
 
 path = write_nwb(folder.parent / "session.nwb", session,
-                 indicator="GCaMP6s", location="V1 layer 2/3", emission_wavelength=510.0,
+                 indicator="GCaMP6s", location="VISp", emission_wavelength=510.0,
                  rois=movie.rois, fluorescence=F, neuropil=Fneu,
                  subject_id="mouse-01", species="Mus musculus", sex="F", age="P90D",
                  session_description="synthetic example session", progress=False)
