@@ -140,3 +140,21 @@ def test_the_master_xml_alone_can_still_be_inspected(tmp_path):
         tif.unlink()
     session = read_prairieview_session(written.xml_path)
     assert (session.n_frames, session.n_planes) == (3, 2)
+
+
+@pytest.mark.parametrize("rate", ["0", "-1000", "0.0"])
+def test_a_voltage_rate_that_is_not_positive_is_named(tmp_path, capsys, rate):
+    # get_voltage_recording returned rate=-1000 and `calscipy info` printed a negative duration
+    from CalSciPy.bruker.xml_load import get_voltage_recording
+    from CalSciPy.cli import main
+
+    images = RNG.integers(0, 8192, (4, 1, 1, 8, 12), dtype=np.uint16)
+    written = write_prairieview_session(tmp_path / "s", images, frame_rate=10.0)
+    xml = written.voltage_csv.with_suffix(".xml")
+    text = xml.read_text(encoding="utf-8-sig")
+    assert "<Rate>1000</Rate>" in text
+    xml.write_text(text.replace("<Rate>1000</Rate>", f"<Rate>{rate}</Rate>"), encoding="utf-8")
+    with pytest.raises(DataFormatError, match=rf"{xml.name}: <Rate> is '{rate}'"):
+        get_voltage_recording(xml)
+    assert main(["info", str(written.folder)]) == 1
+    assert "<Rate>" in capsys.readouterr().err

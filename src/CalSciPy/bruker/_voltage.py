@@ -52,6 +52,13 @@ def _to_number(text: str | None, what: str, path: Any) -> float | None:
     return value
 
 
+def _to_rate(text: str | None, what: str, path: Any) -> float | None:
+    value = _to_number(text, what, path)
+    if value is not None and value <= 0:
+        raise DataFormatError(f"{path}: <{what}> is {text!r}, expected a rate > 0 (Hz)")
+    return value
+
+
 def _to_count(text: str | None, what: str, path: Any) -> int | None:
     value = _to_number(text, what, path)
     if value is None:
@@ -82,8 +89,9 @@ def get_voltage_recording(xml_file: str | os.PathLike) -> dict[str, Any]:
     Raises
     ------
     FileNotFoundError, DataFormatError
-        Missing file; malformed/unsafe XML, a root other than ``VRecSessionEntry``, or a
-        count/rate that is not a finite number (naming the element).
+        Missing file; malformed/unsafe XML, a root other than ``VRecSessionEntry``, a
+        count that is not a whole number >= 0 or a rate that is not a finite number > 0
+        (naming the element).
     """
     root = parse_xml(xml_file, expected_root=VOLTAGE_RECORDING_ROOT)
     experiment = root.find("Experiment")
@@ -104,7 +112,7 @@ def get_voltage_recording(xml_file: str | os.PathLike) -> dict[str, Any]:
         "date_time": _text(root, "DateTime"),
         "acquisition_time": _to_count(_text(experiment, "AcquisitionTime"), "AcquisitionTime",
                                       xml_file),
-        "rate": _to_number(_text(experiment, "Rate"), "Rate", xml_file),
+        "rate": _to_rate(_text(experiment, "Rate"), "Rate", xml_file),
         "data_file": _text(root, "DataFile"),
         "is_csv": None if is_csv is None else is_csv.lower() == "true",
         "signals": signals,
@@ -132,7 +140,8 @@ def get_voltage_output(xml_file: str | os.PathLike) -> dict[str, Any]:
     Raises
     ------
     FileNotFoundError, DataFormatError
-        Missing file; malformed/unsafe XML or a root other than ``Experiment``.
+        Missing file; malformed/unsafe XML, a root other than ``Experiment``, or an
+        ``UpdateRate`` that is not a finite number > 0.
     """
     root = parse_xml(xml_file, expected_root="Experiment")
     waveforms = []
@@ -153,7 +162,7 @@ def get_voltage_output(xml_file: str | os.PathLike) -> dict[str, Any]:
     enabled = [w for w in waveforms if w["enabled"]]
     return {
         "name": _text(root, "Name"),
-        "rate": _to_number(_text(root, "UpdateRate"), "UpdateRate", xml_file),
+        "rate": _to_rate(_text(root, "UpdateRate"), "UpdateRate", xml_file),
         "names": [w["name"] for w in enabled],
         "units": [w["units"] for w in enabled],
         "lines": [w["line"] for w in enabled],
