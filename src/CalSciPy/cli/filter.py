@@ -31,6 +31,16 @@ def _index(text: str) -> int:
     return value
 
 
+def _block_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from err
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1 frame, got {value}")
+    return value
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``filter`` subcommand."""
     parser = subparsers.add_parser(
@@ -57,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--excerpt", action="store_true",
                         help="PrairieView folders without their first frames: read them as "
                              "an excerpt (frame 0 is the first file present)")
-    parser.add_argument("--block-size", type=int, default=None, metavar="N",
+    parser.add_argument("--block-size", type=_block_size, default=None, metavar="N",
                         help="frames filtered per step (default: about 64 MiB)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing DST")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
