@@ -21,24 +21,23 @@ def _sigma(text: str) -> float | tuple[float, ...]:
     return values[0] if len(values) == 1 else values
 
 
-def _index(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from err
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0 (zero-indexed), got {value}")
-    return value
+def _whole(minimum: int, unit: str):
+    """An argparse type: an integer >= ``minimum`` (argparse names the option on error)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from err
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum} {unit}, got {value}")
+        return value
+
+    return parse
 
 
-def _block_size(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from err
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1 frame, got {value}")
-    return value
+_index = _whole(0, "(zero-indexed)")
+_block_size = _whole(1, "frame")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
