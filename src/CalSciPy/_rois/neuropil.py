@@ -175,6 +175,18 @@ def neuropil_pixels(rois: ROISet, *, inner_radius: int = 2, min_neuropil_pixels:
     The cell pixels excluded are those of ``rois.context`` (the full segmentation).
     """
     lx = rois.shape[1]
+    planes = rois.planes
+    if np.unique(planes).size > 1:
+        # each plane's masks avoid that plane's cells only
+        out: list = [None] * len(rois)
+        for plane in np.unique(planes):
+            where = np.flatnonzero(planes == plane)
+            part = neuropil_pixels(rois.select(plane=int(plane)), inner_radius=inner_radius,
+                                   min_neuropil_pixels=min_neuropil_pixels,
+                                   lam_percentile=lam_percentile)
+            for i, flat in zip(where, part):
+                out[i] = flat
+        return out
     found = neuropil_rects(rois, inner_radius=inner_radius,
                            min_neuropil_pixels=min_neuropil_pixels,
                            lam_percentile=lam_percentile)

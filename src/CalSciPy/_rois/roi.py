@@ -286,11 +286,14 @@ class ROISet:
                 f"ROI ids must be unique; repeated: {unique[counts > 1][:10].tolist()}"
             )
         if any(roi.overlap is None for roi in rois):
-            count = np.zeros(self.shape[0] * self.shape[1], dtype=np.int32)
+            # per plane, as suite2p: ROIs of different planes never share a pixel
+            counts: dict[int, np.ndarray] = {}
             for roi in rois:
+                count = counts.setdefault(
+                    roi.plane, np.zeros(self.shape[0] * self.shape[1], dtype=np.int32))
                 np.add.at(count, roi.ypix * self.shape[1] + roi.xpix, 1)
             rois = [roi if roi.overlap is not None else
-                    roi.with_overlap(count[roi.ypix * self.shape[1] + roi.xpix] > 1)
+                    roi.with_overlap(counts[roi.plane][roi.ypix * self.shape[1] + roi.xpix] > 1)
                     for roi in rois]
         self._rois = tuple(rois)
         self._ids = ids
@@ -403,11 +406,16 @@ class ROISet:
             raise InvalidArgumentError("the selection keeps no ROI")
         return ROISet([roi for roi, k in zip(self._rois, keep) if k], self.shape, _parent=self)
 
-    @property
+    @cached_property
     def context(self) -> ROISet:
-        """The set this one was selected from (itself when it was not made by :meth:`select`):
-        the ROIs whose pixels the neuropil masks avoid."""
-        return self._parent if self._parent is not None else self
+        """The ROIs of the set this one was selected from (itself when it was not made by
+        :meth:`select`) that lie on this set's planes: those whose pixels the neuropil masks
+        avoid (suite2p works plane by plane: another plane's cells are not cells here)."""
+        parent = self._parent if self._parent is not None else self
+        planes = set(self.planes.tolist())
+        if all(roi.plane in planes for roi in parent):
+            return parent
+        return ROISet([roi for roi in parent if roi.plane in planes], self.shape)
 
     # --- constructors ----------------------------------------------------------------------
     @classmethod

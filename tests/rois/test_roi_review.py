@@ -1,0 +1,40 @@
+"""Review findings: each test pins a defect found when attacking roi_tools with unusual input."""
+from __future__ import annotations
+
+import numpy as np
+from s2p_reference import reference_neuropil, stats_of
+
+from CalSciPy.roi_tools import ROI, ROISet, extract_traces, neuropil_masks
+
+
+def _two_plane_set():
+    # plane 0: one pixel; plane 1: a large ROI right next to it and one sharing its pixel
+    a = ROI([10], [10], id=0, plane=0)
+    rows, cols = np.mgrid[0:20, 13:30]
+    b = ROI(rows.ravel(), cols.ravel(), id=1, plane=1)
+    c = ROI([10, 10], [10, 11], id=2, plane=1)
+    return ROISet([a, b, c], (30, 30))
+
+
+def test_other_planes_do_not_shape_neuropil_or_overlap():
+    # suite2p computes overlap and cell pixels plane by plane: an ROI of plane 1 is no cell
+    # in plane 0's image
+    both = _two_plane_set()
+    assert not both[0].overlap.any() and not both[2].overlap.any()
+    alone = ROISet([ROI([10], [10], id=0)], (30, 30))
+    kwargs = dict(inner_radius=1, min_neuropil_pixels=50, lam_percentile=0)
+    ref = reference_neuropil(stats_of(alone), 30, 30, **kwargs)[0]
+    (sel,) = neuropil_masks(both.select(plane=0), **kwargs)
+    assert np.array_equal(np.sort(sel.ypix * 30 + sel.xpix), ref)
+    # the set of both planes gives each ROI its own plane's masks
+    masks = neuropil_masks(both, **kwargs)
+    assert np.array_equal(np.sort(masks.by_id(0).ypix * 30 + masks.by_id(0).xpix), ref)
+    plane1 = ROISet([both[1], both[2]], (30, 30))
+    expected = neuropil_masks(plane1, **kwargs)
+    for roi_id in (1, 2):
+        assert np.array_equal(masks.by_id(roi_id).mask((30, 30)),
+                              expected.by_id(roi_id).mask((30, 30)))
+    movie = np.random.default_rng(0).normal(size=(4, 30, 30)).astype(np.float32)
+    F, Fneu = extract_traces(movie, both.select(plane=0), progress=False, **kwargs)
+    F1, Fneu1 = extract_traces(movie, alone, progress=False, **kwargs)
+    assert np.array_equal(F, F1) and np.array_equal(Fneu, Fneu1)
