@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import numpy as np
-from s2p_reference import reference_neuropil, stats_of
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from s2p_reference import reference_extract, reference_neuropil, stats_of
 
 from CalSciPy.roi_tools import ROI, ROISet, extract_traces, neuropil_masks
 
@@ -38,3 +40,29 @@ def test_other_planes_do_not_shape_neuropil_or_overlap():
     F, Fneu = extract_traces(movie, both.select(plane=0), progress=False, **kwargs)
     F1, Fneu1 = extract_traces(movie, alone, progress=False, **kwargs)
     assert np.array_equal(F, F1) and np.array_equal(Fneu, Fneu1)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**16), bad=st.lists(st.tuples(st.integers(0, 23), st.integers(0, 23),
+                                                         st.sampled_from([np.nan, np.inf])),
+                                               min_size=1, max_size=4))
+def test_non_finite_pixels_reach_only_the_traces_that_use_them(seed, bad):
+    # NaN borders (motion correction) or a hot inf pixel must not turn the neuropil of ROIs
+    # whose masks do not contain them into NaN
+    rng = np.random.default_rng(seed)
+    labels = np.zeros((24, 24), int)
+    for k in range(1, 4):
+        r, c = rng.integers(2, 20, 2)
+        labels[r:r + 2, c:c + 2] = k
+    rois = ROISet.from_labels(labels)
+    movie = rng.normal(100, 5, (5, 24, 24))
+    for r, c, value in bad:
+        movie[int(rng.integers(0, 5)), r, c] = value
+    kwargs = dict(inner_radius=1, min_neuropil_pixels=40, lam_percentile=0)
+    stats = stats_of(rois)
+    ref_np = reference_neuropil(stats, 24, 24, **kwargs)
+    with np.errstate(invalid="ignore"):
+        F_ref, Fneu_ref = reference_extract(movie, stats, ref_np)
+    F, Fneu = extract_traces(movie, rois, progress=False, batch_frames=2, **kwargs)
+    np.testing.assert_allclose(F, F_ref, rtol=1e-6)
+    np.testing.assert_allclose(Fneu, Fneu_ref, rtol=1e-6)

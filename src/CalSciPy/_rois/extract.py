@@ -260,6 +260,16 @@ def _project(block, lx, colptr, rows, data, evptr, evrows, evdata, valid,
                 out[r, t0 + t] = acc[r, t]
 
 
+def _explicit_neuropil(rois: ROISet, **rule: Any) -> sparse.csr_matrix:
+    """``(rois, Ly * Lx)`` CSR of equal neuropil weights (``1 / count`` on each mask pixel)."""
+    pixels = neuropil_pixels(rois, **rule)
+    indptr = np.zeros(len(pixels) + 1, dtype=np.int64)
+    indptr[1:] = np.cumsum([p.size for p in pixels])
+    data = np.concatenate([np.full(p.size, 1.0 / max(1, p.size)) for p in pixels])
+    return sparse.csr_matrix((data, np.concatenate(pixels).astype(np.int64), indptr),
+                             shape=(len(rois), rois.shape[0] * rois.shape[1]))
+
+
 def _movie_shape(images: Any) -> tuple[int, ...]:
     if isinstance(images, (list, tuple)):
         raise InvalidArgumentTypeError(
@@ -331,6 +341,7 @@ def extract_traces(images: Any, rois: ROISet, *, neuropil: bool = True, inner_ra
     n, n_frames = len(rois), shape[0]
     traces = np.empty((op.n_rows, n_frames), dtype=np.float32)
     bar = None
+    explicit = None
     if progress:
         from tqdm.auto import tqdm
 
@@ -346,6 +357,14 @@ def extract_traces(images: Any, rois: ROISet, *, neuropil: bool = True, inner_ra
                     f"{pixels}) pixels"
                 )
             apply_operator(op, block, traces[:, start:start + frames])
+            if neuropil and not np.isfinite(traces[n:, start:start + frames]).all():
+                # a NaN/inf pixel poisons the kernel's running row sums, hence every neuropil
+                # rectangle to its right: recompute this block's neuropil pixel by pixel
+                if explicit is None:
+                    explicit = _explicit_neuropil(rois, inner_radius=inner_radius,
+                                                  min_neuropil_pixels=min_neuropil_pixels,
+                                                  lam_percentile=lam_percentile)
+                traces[n:, start:start + frames] = explicit @ block.T
             if bar is not None:
                 bar.update(frames)
     finally:
