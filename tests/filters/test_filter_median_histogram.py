@@ -107,3 +107,13 @@ def test_64_bit_integers_stay_exact():
         windows = np.lib.stride_tricks.sliding_window_view(padded, 3, axis=2)
         assert np.array_equal(median_histogram(images, footprint),
                               np.sort(windows, axis=-1)[..., 1])
+
+
+def test_bins_built_chunk_by_chunk_give_the_same_result(monkeypatch):
+    from CalSciPy._filters import median as module
+
+    monkeypatch.setattr(module, "_CHUNK_BYTES", 1)  # one frame per chunk
+    rng = np.random.default_rng(11)
+    images = (100 * rng.standard_normal((7, 6, 5))).astype(np.float32)
+    for footprint in (np.ones((5, 3, 3), bool), np.ones((9, 1, 1), bool)):
+        assert np.array_equal(median_histogram(images, footprint), _scipy(images, footprint))

@@ -23,13 +23,12 @@ Gaussian
     parallel over rows, every output frame of a row in turn, so the ``2r + 1`` input rows it
     needs stay in cache (a frame-parallel loop re-reads each frame ``2r + 1`` times from
     memory); its result goes straight into the output array, which y and x then filter in
-    place frame by frame. Like scipy, an integer
-    stack is truncated to its dtype after every axis (values within 1e-6 relative (at most
-    0.49) of an integer count as that integer, so a flat region stays flat; scipy's float64 kernel for some
-    σ sums to slightly below 1 and loses up to one unit per axis there). The arithmetic is
-    float32 for 8/16-bit integers and float32 input, float64 otherwise (scipy uses float64
-    throughout, hence the differences: at most 1 unit for integers at σ = 1, about 1e-6
-    relative for float32).
+    place frame by frame. Like scipy, an integer stack is truncated to its dtype after every
+    axis (values within 1e-6 relative, at most 0.49, of an integer count as that integer, so a
+    flat region stays flat; scipy's float64 kernel for some σ sums to slightly below 1 and
+    loses up to one unit per axis there). The arithmetic is float32 for 8/16-bit integers and
+    float32 input, float64 otherwise (scipy uses float64 throughout, hence the differences: at
+    most 1 unit for integers at σ = 1, about 1e-6 relative for float32).
 """
 from __future__ import annotations
 

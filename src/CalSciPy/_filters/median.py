@@ -41,6 +41,8 @@ HISTOGRAM_DTYPES = tuple(
 _BINS = 1 << 16
 #: relative width of a float bin: 2**-FLOAT_BITS of the value
 FLOAT_BITS = 12
+#: bytes of bins built at a time for dtypes other than (u)int8/16 (8 bytes per voxel)
+_CHUNK_BYTES = 64 * 2**20
 
 
 def _reflect(n: int, radius: int) -> np.ndarray:
@@ -252,7 +254,7 @@ def _median_rows_binned(images, bits, bins, bin_shift, low, out, out_bits, every
     one packed uint64 array as both (bin in the high half: one load per voxel), 8-byte
     dtypes their bits and a separate uint16 array of bins.
     """
-    for t in prange(images.shape[0]):
+    for t in prange(out.shape[0]):
         hist = np.zeros(_BINS, dtype=np.int32)
         blocks = np.zeros(256, dtype=np.int32)
         sums = np.zeros(_BINS, dtype=bits.dtype)
@@ -345,6 +347,11 @@ def median_histogram(images: np.ndarray, footprint: np.ndarray) -> np.ndarray:
     numpy.ndarray
         New array of the input's shape and dtype, equal to
         ``scipy.ndimage.median_filter(images, footprint=footprint, mode="reflect")``.
+
+    Notes
+    -----
+    Extra memory: none for uint8/uint16, one copy for int8/int16, about 64 MB of bins (built
+    chunk by chunk of frames) plus a copy of that chunk for the other dtypes.
     """
     footprint = np.asarray(footprint, dtype=bool)
     images = np.ascontiguousarray(images)
@@ -365,16 +372,28 @@ def median_histogram(images: np.ndarray, footprint: np.ndarray) -> np.ndarray:
     else:
         bits, kind, shift, base = _key_plan(images)
         base = bits.dtype.type(base)  # may exceed int64: keep it unsigned
-        out_bits = out.view(bits.dtype)
-        if images.dtype.itemsize <= 4:
-            packed = np.empty(images.shape, dtype=np.uint64)
-            _coarse_bins(bits, kind, shift, base, packed, True)
-            _median_rows_binned(images, packed, packed, np.uint64(32),
-                                np.uint64(0xFFFFFFFF), out, out_bits, every, entering, leaving,
-                                *sources, radius)
-        else:
-            bins = np.empty(images.shape, dtype=np.uint16)
-            _coarse_bins(bits, kind, shift, base, bins, False)
-            _median_rows_binned(images, bits, bins, np.uint16(0), ~np.uint64(0), out, out_bits,
-                                every, entering, leaving, *sources, radius)
+        # bins are built per chunk of frames (with the frames the footprint reaches), so the
+        # extra memory stays near _CHUNK_BYTES whatever the stack's length
+        frame_bytes = images.shape[1] * images.shape[2] * 8
+        chunk = max(1, _CHUNK_BYTES // frame_bytes)
+        rt = int(radius[0])
+        for t0 in range(0, images.shape[0], chunk):
+            t1 = min(t0 + chunk, images.shape[0])
+            frames = sources[0][t0:t1 + 2 * rt]  # padded positions t0 - rt .. t1 + rt - 1
+            part = images[frames]
+            part_bits = bits[frames]
+            local = np.arange(frames.size, dtype=np.int64)
+            target = out[t0:t1]
+            if images.dtype.itemsize <= 4:
+                packed = np.empty(part.shape, dtype=np.uint64)
+                _coarse_bins(part_bits, kind, shift, base, packed, True)
+                _median_rows_binned(part, packed, packed, np.uint64(32), np.uint64(0xFFFFFFFF),
+                                    target, target.view(bits.dtype), every, entering, leaving,
+                                    local, sources[1], sources[2], radius)
+            else:
+                part_bins = np.empty(part.shape, dtype=np.uint16)
+                _coarse_bins(part_bits, kind, shift, base, part_bins, False)
+                _median_rows_binned(part, part_bits, part_bins, np.uint16(0), ~np.uint64(0),
+                                    target, target.view(bits.dtype), every, entering, leaving,
+                                    local, sources[1], sources[2], radius)
     return out

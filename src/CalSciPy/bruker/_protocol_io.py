@@ -13,7 +13,7 @@ import numbers
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from CalSciPy.bruker.xml_objects import (
     GalvoPointList,
     MarkPointElement,
     MarkPointSeriesElements,
+    _BrukerObject,
 )
 from CalSciPy.errors import DataFormatError
 
@@ -89,9 +90,10 @@ def read_saved_mark_points(file_path: str | os.PathLike, version: str = DEFAULT_
         Indices that refer to points missing from ``galvo_point_list``.
     """
     series = _read(file_path, version, MarkPointSeriesElements)
+    assert isinstance(series, MarkPointSeriesElements)  # the root tags of that class only
     if galvo_point_list is not None:
         check_protocol(series, galvo_point_list)
-    return series  # type: ignore[return-value]
+    return series
 
 
 def read_galvo_point_list(file_path: str | os.PathLike, version: str = DEFAULT_VERSION
@@ -124,8 +126,9 @@ def check_protocol(series: MarkPointSeriesElements, galvo_point_list: GalvoPoint
         raise TypeError("galvo_point_list must be GalvoPointList, not "
                         f"{type(galvo_point_list).__name__}")
     points = {p.index for p in galvo_point_list.galvo_points}
-    named = {item.name: item for item in (*galvo_point_list.galvo_points,
-                                          *galvo_point_list.groups)}
+    items: tuple[GalvoPoint | GalvoPointGroup, ...] = (*galvo_point_list.galvo_points,
+                                                       *galvo_point_list.groups)
+    named = {item.name: item for item in items}
     problems = []
     for m, mark in enumerate(series.marks):
         for e, element in enumerate(mark.points):
@@ -137,7 +140,7 @@ def check_protocol(series: MarkPointSeriesElements, galvo_point_list: GalvoPoint
                 problems.append(
                     f"{where}: Indices refer to points that do not exist: 1-based "
                     f"{[i + 1 for i in missing]} (the list has {len(points)} points)")
-            target = named.get(element.points)
+            target = named.get(element.points) if element.points is not None else None
             if target is None:
                 problems.append(f"{where}: no point or group of that name in the list")
                 continue
@@ -153,7 +156,7 @@ def check_protocol(series: MarkPointSeriesElements, galvo_point_list: GalvoPoint
 
 # ---------------------------------------------------------------------------------------------
 # writing
-def _xml_bytes(obj: object, version: str) -> bytes:
+def _xml_bytes(obj: _BrukerObject, version: str) -> bytes:
     return _BOM + "".join(BrukerXMLFactory(version).constructor(obj)).encode("utf-8")
 
 
@@ -254,8 +257,8 @@ def _fov(fov_size: int | Sequence[int], logger: DingusLogger) -> tuple[int, int]
         height, width = sizes  # type: ignore[misc]
     except (TypeError, ValueError):
         height = width = None
-    ok = all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0
-             for v in (height, width))
+    ok = all(isinstance(v, numbers.Integral) and not isinstance(v, bool)
+             and int(v) > 0 for v in (height, width))
     if not ok:
         logger.add_exception(DingusException(
             f"fov_size: expected a positive int or (height, width) in pixels, got {fov_size!r}"))
@@ -271,7 +274,8 @@ def _check_number(logger: DingusLogger, name: str, value: object, low: float,
             f"{name}: expected {'an int' if integer else 'a number'}, got {value!r}"))
         return
     span = f"{low} to {high}" if high is not None else f">= {low}"
-    if not math.isfinite(float(value)) or value < low or (high is not None and value > high):
+    number = float(value)
+    if not math.isfinite(number) or number < low or (high is not None and number > high):
         logger.add_exception(DingusException(
             f"{name}={value!r} is outside the allowed range {span}{units}"))
 
@@ -430,7 +434,7 @@ def build_protocol(targets: Sequence | np.ndarray, fov_size: int | Sequence[int]
     volts_x = x_min + (centres[:, 1] + 0.5) / width * (x_max - x_min)
     volts_y = y_min + (centres[:, 0] + 0.5) / height * (y_max - y_min)
     spiral_volts = float(spiral_size) / width * abs(x_max - x_min)
-    common = {
+    common: dict[str, Any] = {
         "uncaging_laser": uncaging_laser,
         "uncaging_laser_power": float(laser_power),
         "duration": float(duration),

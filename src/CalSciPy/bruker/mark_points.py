@@ -184,6 +184,20 @@ class ROI:
         ``(m, 2)`` ``(row, col)`` convex-hull vertices of the mask.
     """
 
+    index: int
+    x: float
+    y: float
+    spiral_width: float
+    spiral_height: float
+    spiral_size_in_microns: float | None
+    is_spiral: bool
+    name: str
+    width: int
+    height: int
+    coordinates: tuple[float, float]
+    mask: np.ndarray
+    vertices: np.ndarray
+
     def __init__(self, index: int = 1, x: float = 0.5, y: float = 0.5,
                  spiral_width: float = 0.0340461221379181,
                  spiral_height: float = 0.0340461221379181,
@@ -272,6 +286,14 @@ class ROI:
     def __repr__(self) -> str:
         return (f"ROI(index={self.index}, name={self.name!r}, x={self.x:.4g}, y={self.y:.4g}, "
                 f"pixels={self.mask.shape[1]})")
+
+
+def _fov_pair(fov_size: Any) -> tuple[int, int]:
+    """``(height, width)`` of a validated ``fov_size`` (one int or a pair)."""
+    if isinstance(fov_size, numbers.Integral):
+        return int(fov_size), int(fov_size)
+    height, width = (int(v) for v in fov_size)
+    return height, width
 
 
 def _image_size(width: Any, height: Any) -> tuple[int, int]:
@@ -465,8 +487,7 @@ class PhotostimulationMeta(BrukerMeta):
             ``duration``, ``spiral_size``, ``repetitions``…).
         """
         gpl, series = build_protocol(targets, fov_size, voltage_range, **parameters)
-        height, width = (fov_size, fov_size) if isinstance(fov_size, numbers.Integral) \
-            else tuple(int(v) for v in fov_size)
+        height, width = _fov_pair(fov_size)
         return cls(series, BrukerElementFactory(version), int(width), int(height),
                    galvo_point_list=gpl, voltage_range=voltage_range)
 
@@ -554,8 +575,7 @@ class PhotostimulationMeta(BrukerMeta):
                 target_groups.append([position[str(m)] for m in members])
         gpl, series = build_protocol(centres, fov_size, voltage_range, groups=target_groups,
                                      names=[f"ROI {key}" for key in keys], **parameters)
-        height, width = (fov_size, fov_size) if isinstance(fov_size, numbers.Integral) \
-            else tuple(int(v) for v in fov_size)
+        height, width = _fov_pair(fov_size)
         return cls(series, BrukerElementFactory(version), int(width), int(height),
                    galvo_point_list=gpl, voltage_range=voltage_range)
 

@@ -41,7 +41,7 @@ import inspect
 import numbers
 import re
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -245,6 +245,10 @@ class _BrukerObject:
     #: set on objects read from XML (instance attribute, not a field: ``==`` and
     #: ``dataclasses.replace`` ignore it): the file's attribute order and attribute text
     _xml_layout: ClassVar[XmlLayout | None] = None
+    if TYPE_CHECKING:  # every subclass is a dataclass with these fields
+        __dataclass_fields__: ClassVar[dict[str, Any]]
+        extra_attributes: tuple[tuple, ...]
+        extra_elements: tuple[UnknownElement, ...]
 
     @classmethod
     @functools.cache
@@ -633,7 +637,7 @@ class MarkPointSeriesElements(_BrukerObject):
 
 def _accept_alias(cls: type, alias: str, name: str) -> None:
     """Let ``cls(alias=...)`` set field ``name`` (documented alternative spelling)."""
-    generated = cls.__init__
+    generated = cls.__init__  # type: ignore[misc]
 
     @functools.wraps(generated)
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -649,7 +653,7 @@ def _accept_alias(cls: type, alias: str, name: str) -> None:
     params = list(signature.parameters.values())
     params.append(inspect.Parameter(alias, inspect.Parameter.KEYWORD_ONLY, default=None))
     __init__.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
-    cls.__init__ = __init__
+    cls.__init__ = __init__  # type: ignore[misc]
 
 
 _accept_alias(MarkPointSeriesElements, "calc_func_map", "calc_funct_map")
@@ -791,10 +795,11 @@ class GalvoPointList(_BrukerObject):
 
     def find(self, name: str) -> GalvoPoint | GalvoPointGroup:
         """Return the point or group called ``name`` (``KeyError`` listing the names if none)."""
-        for item in (*self.galvo_points, *self.groups):
+        items: tuple[GalvoPoint | GalvoPointGroup, ...] = (*self.galvo_points, *self.groups)
+        for item in items:
             if item.name == name:
                 return item
-        names = [item.name for item in (*self.galvo_points, *self.groups)]
+        names = [item.name for item in items]
         raise KeyError(f"no point or group named {name!r}; the list holds {names}")
 
 
