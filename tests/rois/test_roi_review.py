@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from s2p_reference import reference_extract, reference_neuropil, stats_of
 
-from CalSciPy.roi_tools import ROI, ROISet, extract_traces, neuropil_masks
+from CalSciPy.errors import DataFormatError
+from CalSciPy.roi_tools import ROI, ROISet, extract_traces, load_caiman, neuropil_masks
 
 
 def _two_plane_set():
@@ -66,3 +68,18 @@ def test_non_finite_pixels_reach_only_the_traces_that_use_them(seed, bad):
     F, Fneu = extract_traces(movie, rois, progress=False, batch_frames=2, **kwargs)
     np.testing.assert_allclose(F, F_ref, rtol=1e-6)
     np.testing.assert_allclose(Fneu, Fneu_ref, rtol=1e-6)
+
+
+def test_caiman_frame_rate_that_is_not_a_number_names_the_file(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    for bad in ("abc", np.array([1.0, 2.0])):
+        path = tmp_path / "cnm.hdf5"
+        with h5py.File(path, "w") as f:
+            f["estimates/A/data"] = np.ones(2)
+            f["estimates/A/indices"] = np.array([0, 5])
+            f["estimates/A/indptr"] = np.array([0, 1, 2])
+            f["estimates/A/shape"] = np.array([16, 2])
+            f["estimates/dims"] = np.array([4, 4])
+            f["params/data/fr"] = bad
+        with pytest.raises(DataFormatError, match="cnm.hdf5.*fr"):
+            load_caiman(path)

@@ -185,7 +185,9 @@ def load_caiman(path: str | os.PathLike) -> CaimanData:
         if "params" in handle and "data" in handle["params"]:
             value = _read(handle["params"]["data"], "fr")
             if value is not None:
-                fr = float(np.asarray(value).reshape(()))
+                arr = np.asarray(value)
+                fr = float(arr.reshape(())) if arr.size == 1 and arr.dtype.kind in "iuf" \
+                    else math.nan
                 if not math.isfinite(fr) or fr <= 0:
                     raise DataFormatError(f"{path}: params/data/fr = {value!r} is not a "
                                           "positive frame rate")
