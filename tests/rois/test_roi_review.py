@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from s2p_reference import reference_extract, reference_neuropil, stats_of
 
-from CalSciPy.errors import DataFormatError
+from CalSciPy.errors import DataFormatError, InvalidArgumentError
 from CalSciPy.roi_tools import ROI, ROISet, extract_traces, load_caiman, neuropil_masks
 
 
@@ -83,3 +83,13 @@ def test_caiman_frame_rate_that_is_not_a_number_names_the_file(tmp_path):
             f["params/data/fr"] = bad
         with pytest.raises(DataFormatError, match="cnm.hdf5.*fr"):
             load_caiman(path)
+
+
+def test_neuropil_masks_when_no_roi_has_neuropil_names_the_settings():
+    rois = ROISet([ROI([2], [2], id=0), ROI([0], [4], id=1)], (5, 5))
+    with pytest.raises(InvalidArgumentError, match="no ROI has a neuropil pixel.*inner_radius=9"):
+        neuropil_masks(rois, inner_radius=9, lam_percentile=0)
+    # extraction itself gives NaN rows with a warning, as documented
+    with pytest.warns(RuntimeWarning, match="no neuropil"):
+        _, Fneu = extract_traces(np.ones((2, 5, 5)), rois, inner_radius=9, progress=False)
+    assert np.isnan(Fneu).all()

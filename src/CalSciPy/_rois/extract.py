@@ -168,6 +168,11 @@ def neuropil_masks(rois: ROISet, *, inner_radius: int = 2, min_neuropil_pixels: 
             continue
         out.append(ROI(flat // lx, flat % lx, id=roi.id, plane=roi.plane,
                        overlap=np.zeros(flat.size, dtype=bool)))
+    if not out:
+        raise InvalidArgumentError(
+            f"no ROI has a neuropil pixel: with inner_radius={inner_radius} and "
+            f"lam_percentile={lam_percentile} every pixel of the {rois.shape[0]}×"
+            f"{rois.shape[1]} image is a cell or next to one")
     if empty:
         warnings.warn(f"ROIs {empty[:10]} have no neuropil pixels", RuntimeWarning,
                       stacklevel=3)
