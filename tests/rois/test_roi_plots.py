@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from CalSciPy._visuals.traces import TracePlot
-from CalSciPy.errors import InvalidArgumentError
+from CalSciPy.errors import InvalidArgumentError, InvalidArgumentTypeError
 from CalSciPy.roi_tools import ROI, ROISet, neuropil_masks, plot_rois
 from CalSciPy.synthetic.movies import generate_movie
 
@@ -29,8 +29,14 @@ def test_plot_rois_labels_every_id_and_draws_contours():
     assert len(ax.collections) == 2
     with pytest.raises(InvalidArgumentError, match="image has shape"):
         plot_rois(rois, np.zeros((4, 4)))
-    with pytest.raises(InvalidArgumentError, match="ROISet"):
+    with pytest.raises(InvalidArgumentTypeError, match="ROISet"):
         plot_rois([ROI([0], [0], id=0)])
+    with pytest.raises(InvalidArgumentTypeError, match="numeric"):
+        plot_rois(rois, np.full(rois.shape, "a"))
+    with pytest.raises(InvalidArgumentTypeError, match="neuropil must be an ROISet"):
+        plot_rois(rois, neuropil="yes")
+    with pytest.raises(InvalidArgumentError, match="neuropil masks are on 3×3"):
+        plot_rois(rois, neuropil=ROISet([ROI([0], [0], id=0)], (3, 3)))
 
 
 def test_synthetic_movie_rois_are_its_footprints():

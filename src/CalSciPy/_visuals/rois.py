@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from CalSciPy._visuals._style import new_figure, style_context
-from CalSciPy.errors import InvalidArgumentError
+from CalSciPy.errors import InvalidArgumentError, InvalidArgumentTypeError
 
 __all__ = ["plot_rois"]
 
@@ -32,7 +32,7 @@ def plot_rois(rois: Any, image: Any = None, *, neuropil: Any = None, labels: boo
     from CalSciPy._rois.roi import ROISet
 
     if not isinstance(rois, ROISet):
-        raise InvalidArgumentError(f"rois must be an ROISet, got {type(rois).__name__}")
+        raise InvalidArgumentTypeError(f"rois must be an ROISet, got {type(rois).__name__}")
     ly, lx = rois.shape
     if image is not None:
         image = np.asarray(image)
@@ -41,9 +41,13 @@ def plot_rois(rois: Any, image: Any = None, *, neuropil: Any = None, labels: boo
                 f"image has shape {image.shape} but the ROIs were drawn on {ly}×{lx} px"
             )
         if image.dtype.kind not in "biuf":
-            raise InvalidArgumentError(f"image must be numeric, got dtype {image.dtype}")
-    if neuropil is not None and (not isinstance(neuropil, ROISet) or neuropil.shape != (ly, lx)):
-        raise InvalidArgumentError("neuropil must be an ROISet on the same image shape")
+            raise InvalidArgumentTypeError(f"image must be numeric, got dtype {image.dtype}")
+    if neuropil is not None and not isinstance(neuropil, ROISet):
+        raise InvalidArgumentTypeError(
+            f"neuropil must be an ROISet or True/False, got {type(neuropil).__name__}")
+    if neuropil is not None and neuropil.shape != (ly, lx):
+        raise InvalidArgumentError(f"neuropil masks are on {neuropil.shape[0]}×"
+                                   f"{neuropil.shape[1]} px but the ROIs on {ly}×{lx} px")
     with style_context():
         if ax is None:
             figure = new_figure((6.0, 6.0 * ly / lx), managed=managed)
