@@ -93,3 +93,16 @@ def test_neuropil_masks_when_no_roi_has_neuropil_names_the_settings():
     with pytest.warns(RuntimeWarning, match="no neuropil"):
         _, Fneu = extract_traces(np.ones((2, 5, 5)), rois, inner_radius=9, progress=False)
     assert np.isnan(Fneu).all()
+
+
+def test_root_whose_planes_differ_by_one_frame_says_how_to_read_it(tmp_path):
+    from test_roi_suite2p import write_plane
+
+    from CalSciPy.roi_tools import load_suite2p
+
+    rng = np.random.default_rng(1)
+    write_plane(tmp_path / "suite2p" / "plane0", rng, frames=26)
+    write_plane(tmp_path / "suite2p" / "plane1", rng, frames=25)
+    with pytest.raises(DataFormatError, match=r"\[25, 26\].*plane="):
+        load_suite2p(tmp_path / "suite2p")
+    assert load_suite2p(tmp_path / "suite2p", plane=1).F.shape[1] == 25

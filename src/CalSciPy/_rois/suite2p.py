@@ -345,7 +345,9 @@ def _cat(parts: list[np.ndarray | None], name: str, root: Path) -> np.ndarray | 
         raise DataFormatError(f"{root}: {name} is present in some plane folders but not all")
     if parts[0].ndim == 2 and len({p.shape[1] for p in parts}) > 1:
         raise DataFormatError(f"{root}: the planes' {name} differ in frame count "
-                              f"{sorted({p.shape[1] for p in parts})}")
+                              f"{sorted({p.shape[1] for p in parts})} (suite2p gives the first "
+                              "planes one frame more when the frames do not divide by nplanes); "
+                              "read the planes one at a time with plane=")
     return np.concatenate(parts, axis=0)
 
 
