@@ -106,3 +106,13 @@ def test_root_whose_planes_differ_by_one_frame_says_how_to_read_it(tmp_path):
     with pytest.raises(DataFormatError, match=r"\[25, 26\].*plane="):
         load_suite2p(tmp_path / "suite2p")
     assert load_suite2p(tmp_path / "suite2p", plane=1).F.shape[1] == 25
+
+
+def test_plane_of_a_root_holding_only_combined_is_not_ignored(tmp_path):
+    from test_roi_suite2p import write_plane
+
+    from CalSciPy.roi_tools import load_suite2p
+
+    write_plane(tmp_path / "suite2p" / "combined", np.random.default_rng(2))
+    with pytest.raises(InvalidArgumentError, match="no plane0 folder, only combined"):
+        load_suite2p(tmp_path / "suite2p", plane=0)

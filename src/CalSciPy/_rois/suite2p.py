@@ -379,6 +379,10 @@ def load_suite2p(path: str | os.PathLike, *, plane: int | None = None) -> Suite2
         planes = _plane_folders(folder)
     if not planes:
         if (folder / "combined" / "stat.npy").is_file():
+            if plane is not None:
+                raise InvalidArgumentError(
+                    f"{folder} has no plane{plane} folder, only combined/ (ROIs tiled across "
+                    "planes); read it without plane=")
             return load_suite2p(folder / "combined")
         raise DataFormatError(f"{folder} is not suite2p output; expected {_EXPECTED}")
     if plane is not None:
