@@ -116,3 +116,34 @@ def test_plane_of_a_root_holding_only_combined_is_not_ignored(tmp_path):
     write_plane(tmp_path / "suite2p" / "combined", np.random.default_rng(2))
     with pytest.raises(InvalidArgumentError, match="no plane0 folder, only combined"):
         load_suite2p(tmp_path / "suite2p", plane=0)
+
+
+def _rss_file_kib():
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("RssFile:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    pytest.skip("needs Linux /proc/self/status RssFile")
+
+
+def test_reading_data_bin_keeps_its_pages_out_of_resident_memory(tmp_path):
+    from CalSciPy.roi_tools import load_suite2p_binary
+
+    ly = lx = 128
+    frames = 1024  # 32 MiB of int16
+    np.save(tmp_path / "ops.npy", {"Ly": ly, "Lx": lx, "nframes": frames}, allow_pickle=True)
+    data = np.memmap(tmp_path / "data.bin", dtype="<i2", mode="w+", shape=(frames, ly, lx))
+    data[:] = np.arange(frames, dtype=np.int16)[:, None, None]
+    data.flush()
+    del data
+    stack = load_suite2p_binary(tmp_path)
+    rois = ROISet([ROI([3], [4], id=0)], (ly, lx))
+    extract_traces(stack[:4], rois, neuropil=False, progress=False)
+    before = _rss_file_kib()
+    F, _ = extract_traces(stack, rois, neuropil=False, progress=False, batch_frames=64)
+    grown = _rss_file_kib() - before
+    assert np.array_equal(F[0], np.arange(frames))
+    assert grown < 12 * 1024, f"data.bin pages stayed resident: +{grown} KiB of a 32 MiB file"

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from CalSciPy._io.source import FrameSource
+from CalSciPy._rois.blocks import _release
 from CalSciPy._rois.npy import load_npy
 from CalSciPy._rois.roi import ROI, ROISet, check_shape
 from CalSciPy.errors import DataFormatError, InvalidArgumentError
@@ -453,7 +454,10 @@ class Suite2pBinary(FrameSource):
             return np.empty((0, *self.shape[1:]), dtype=self.dtype)
         if self._memmap is None:
             self._memmap = np.memmap(self.path, dtype="<i2", mode="r", shape=self.shape)
-        block = np.array(self._memmap[start:stop], dtype=np.int16)
+        view = self._memmap[start:stop]
+        block = np.array(view, dtype=np.int16)
+        # hand the pages back: reading a whole data.bin must not make it all resident
+        _release(view)
         if not self.undo_uint16_halving:
             return block
         out = block.astype(np.int32)
