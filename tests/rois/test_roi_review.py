@@ -147,3 +147,13 @@ def test_reading_data_bin_keeps_its_pages_out_of_resident_memory(tmp_path):
     grown = _rss_file_kib() - before
     assert np.array_equal(F[0], np.arange(frames))
     assert grown < 12 * 1024, f"data.bin pages stayed resident: +{grown} KiB of a 32 MiB file"
+
+
+@pytest.mark.parametrize("labels", [np.array([[0, 1e20]]),
+                                    np.array([[0, 2**63 + 5]], dtype=np.uint64)])
+def test_label_values_too_large_for_int64_ids_are_refused(labels):
+    # were cast with wrap-around: 'labels must be >= 0, min -9223372036854775808' or a bare
+    # OverflowError
+    with pytest.raises(InvalidArgumentError, match="labels must be <= 2\\*\\*62"):
+        ROISet.from_labels(labels)
+    assert ROISet.from_labels(np.array([[0, 2**40]], dtype=np.uint64)).ids.tolist() == [2**40]

@@ -521,11 +521,14 @@ class ROISet:
         elif np.issubdtype(arr.dtype, np.floating):
             if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
                 raise InvalidArgumentError("labels must hold whole numbers")
-            arr = arr.astype(np.int64)
         elif not np.issubdtype(arr.dtype, np.integer):
             raise InvalidArgumentTypeError(f"labels must hold integers, got dtype {arr.dtype}")
+        # ids are int64: a larger label (float 1e20, uint64 above 2**63) would wrap on the cast
+        if arr.size and arr.max() > 2**62:
+            raise InvalidArgumentError(f"labels must be <= 2**62, max {arr.max()}")
         if arr.size and arr.min() < 0:
             raise InvalidArgumentError(f"labels must be >= 0 (0 = background), min {arr.min()}")
+        arr = arr.astype(np.int64)
         shape = check_shape(arr.shape, "labels shape")
         flat = arr.ravel()
         order = np.argsort(flat, kind="stable")
