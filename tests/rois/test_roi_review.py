@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from s2p_reference import reference_extract, reference_neuropil, stats_of
 
-from CalSciPy.errors import DataFormatError, InvalidArgumentError
+from CalSciPy.errors import DataFormatError, InvalidArgumentError, InvalidArgumentTypeError
 from CalSciPy.roi_tools import ROI, ROISet, extract_traces, load_caiman, neuropil_masks
 
 
@@ -157,3 +157,21 @@ def test_label_values_too_large_for_int64_ids_are_refused(labels):
     with pytest.raises(InvalidArgumentError, match="labels must be <= 2\\*\\*62"):
         ROISet.from_labels(labels)
     assert ROISet.from_labels(np.array([[0, 2**40]], dtype=np.uint64)).ids.tolist() == [2**40]
+
+
+@pytest.mark.parametrize("field, value", [("iplane", "x"), ("iplane", 1.5), ("radius", "x"),
+                                          ("radius", [1, 2])])
+def test_stat_entry_with_a_non_numeric_field_is_a_format_error(field, value):
+    stat = [{"ypix": [0], "xpix": [0]}, {"ypix": [1], "xpix": [1], field: value}]
+    with pytest.raises(DataFormatError, match=f"stat entry 1.*{field}"):
+        ROISet.from_suite2p(stat, (2, 2))
+
+
+def test_stat_iplane_may_be_an_integral_float():
+    stat = [{"ypix": [0], "xpix": [0], "iplane": 2.0}]
+    assert ROISet.from_suite2p(stat, (2, 2)).planes.tolist() == [2]
+
+
+def test_roi_radius_of_wrong_type():
+    with pytest.raises(InvalidArgumentTypeError, match="radius must be a number"):
+        ROI([0], [0], id=0, radius="big")

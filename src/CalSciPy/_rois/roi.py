@@ -86,6 +86,17 @@ def _check_id(value: Any, what: str = "ROI") -> int:
         raise InvalidArgumentTypeError(f"{what} id must be an integer, got {value!r}") from None
 
 
+def _stat_plane(value: Any) -> int:
+    """suite2p's ``stat['iplane']`` as an int (integral floats accepted)."""
+    if not isinstance(value, (bool, np.bool_)):
+        try:
+            return int(operator.index(value))
+        except TypeError:
+            if isinstance(value, (float, np.floating)) and float(value).is_integer():
+                return int(value)
+    raise InvalidArgumentTypeError(f"iplane must be a whole number, got {value!r}")
+
+
 class ROI:
     """One region of interest: pixels, their weights, an id and a plane.
 
@@ -148,7 +159,13 @@ class ROI:
         if self.plane < 0:
             raise InvalidArgumentError(f"{what}: plane must be >= 0, got {plane!r}")
         if radius is not None:
-            radius = float(radius)
+            if isinstance(radius, (bool, np.bool_)):
+                raise InvalidArgumentTypeError(f"{what}: radius must be a number, got {radius!r}")
+            try:
+                radius = float(radius)
+            except (TypeError, ValueError):
+                raise InvalidArgumentTypeError(
+                    f"{what}: radius must be a number, got {radius!r}") from None
             if not math.isfinite(radius) or radius < 0:
                 raise InvalidArgumentError(f"{what}: radius must be finite and >= 0")
         self._radius = radius
@@ -455,11 +472,11 @@ class ROISet:
                     f"suite2p stat entry {i} is not a dict with 'ypix' and 'xpix'"
                 )
             try:
-                roi_plane = plane if plane is not None else int(entry.get("iplane", 0))
+                roi_plane = plane if plane is not None else _stat_plane(entry.get("iplane", 0))
                 rois.append(ROI(entry["ypix"], entry["xpix"], entry.get("lam"),
                                 id=id_values[i], plane=roi_plane, radius=entry.get("radius"),
                                 overlap=entry.get("overlap")))
-            except InvalidArgumentError as err:
+            except (InvalidArgumentError, InvalidArgumentTypeError) as err:
                 raise DataFormatError(f"suite2p stat entry {i}: {err}") from None
         return cls(rois, shape)
 
