@@ -175,3 +175,11 @@ def test_stat_iplane_may_be_an_integral_float():
 def test_roi_radius_of_wrong_type():
     with pytest.raises(InvalidArgumentTypeError, match="radius must be a number"):
         ROI([0], [0], id=0, radius="big")
+
+
+def test_from_caiman_of_strings_and_empty_id_selection():
+    with pytest.raises(InvalidArgumentTypeError, match="A must hold real numbers"):
+        ROISet.from_caiman(np.full((4, 1), "a"), (2, 2))
+    rois = ROISet([ROI([0], [0], id=3)], (2, 2))
+    with pytest.raises(InvalidArgumentError, match="ids is empty"):
+        rois.select(ids=[])  # was 'ids must be integers ..., got dtype float64'

@@ -399,6 +399,8 @@ class ROISet:
         keep = np.ones(len(self), dtype=bool)
         if ids is not None:
             wanted = np.atleast_1d(np.asarray(ids))
+            if wanted.size == 0:
+                raise InvalidArgumentError("ids is empty: the selection keeps no ROI")
             if wanted.dtype == bool or not np.issubdtype(wanted.dtype, np.integer):
                 raise InvalidArgumentTypeError(
                     f"ids must be integers (use mask= for booleans), got dtype {wanted.dtype}"
@@ -499,6 +501,9 @@ class ROISet:
             Plane of every ROI.
         """
         shape = check_shape(dims, "dims")
+        kind = A.dtype.kind if sparse.issparse(A) else np.asarray(A).dtype.kind
+        if kind not in "biuf":
+            raise InvalidArgumentTypeError(f"A must hold real numbers, got dtype kind {kind!r}")
         matrix = sparse.csc_matrix(A) if not sparse.issparse(A) else A.tocsc()
         if matrix.shape[0] != shape[0] * shape[1]:
             raise InvalidArgumentError(
