@@ -183,3 +183,10 @@ def test_from_caiman_of_strings_and_empty_id_selection():
     rois = ROISet([ROI([0], [0], id=3)], (2, 2))
     with pytest.raises(InvalidArgumentError, match="ids is empty"):
         rois.select(ids=[])  # was 'ids must be integers ..., got dtype float64'
+
+
+def test_roiset_masks_keep_pixels_of_weight_zero():
+    roi = ROI([0, 0, 1], [0, 1, 1], [1.0, 0.0, 2.0], id=5)
+    rois = ROISet([roi, ROI([2], [2], id=6)], (3, 3))
+    assert np.array_equal(rois.masks()[0], roi.mask((3, 3)))
+    assert rois.masks().sum() == 4

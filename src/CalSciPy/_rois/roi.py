@@ -372,8 +372,12 @@ class ROISet:
         return matrix
 
     def masks(self) -> np.ndarray:
-        """``(rois, Ly, Lx)`` bool masks (dense: ``rois × Ly × Lx`` bytes)."""
-        return (self.weights > 0).toarray().reshape(len(self), *self.shape)
+        """``(rois, Ly, Lx)`` bool masks (dense: ``rois × Ly × Lx`` bytes); a pixel of weight 0
+        is still the ROI's, as in :meth:`ROI.mask`."""
+        out = np.zeros((len(self), *self.shape), dtype=bool)
+        for k, roi in enumerate(self._rois):
+            out[k, roi.ypix, roi.xpix] = True
+        return out
 
     def label_image(self) -> np.ndarray:
         """``(Ly, Lx)`` int64 image of ids (``-1`` where no ROI; an overlapping pixel shows the
