@@ -4,6 +4,7 @@ Each test failed on the code as first delivered.
 """
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -115,3 +116,38 @@ def test_a_leftover_with_an_impossible_pid_does_not_block_writes(tmp_path, pid):
     odd.write_bytes(b"x")
     save_binary(tmp_path / "rec.bin", STACK, progress=False)
     assert odd.exists()  # not ours to judge: left alone
+
+
+@pytest.mark.parametrize("shape,chunks", [((10**9, 4, 4), (1, 4, 4)),
+                                          ((10**9, 4, 4), (1, 2, 2)),
+                                          ((10**6, 1000, 1000), (1, 1, 1)),
+                                          ((10**9, 3), (1, 1))])
+def test_load_zarr_bounds_the_dask_graph_of_untrusted_metadata(tmp_path, shape, chunks):
+    # a store's metadata (a few hundred bytes) claiming 10**9 one-frame chunks made
+    # load_zarr build a 10**9-block dask graph: tens of GB before anything was read
+    zarr = pytest.importorskip("zarr")
+    pytest.importorskip("dask.array")
+    from CalSciPy._io.zarr import MAX_DASK_BLOCKS
+    from CalSciPy.io_tools import load_zarr
+
+    store = tmp_path / "claims.zarr"
+    z = zarr.open_array(str(store), mode="w", shape=shape, chunks=chunks, dtype="uint16")
+    lazy = load_zarr(store)
+    assert lazy.shape == (shape if len(shape) == 3 else (1, *shape))
+    assert math.prod(lazy.numblocks) <= MAX_DASK_BLOCKS
+    if shape[1:] == (4, 4):  # small frames: read back through the coarser blocks
+        z[1] = 7
+        np.testing.assert_array_equal(lazy[:3, :2, :2].compute(),
+                                      np.array([0, 7, 0], np.uint16)[:, None, None]
+                                      * np.ones((3, 2, 2), np.uint16))
+
+
+def test_load_zarr_keeps_the_stored_chunks_of_an_ordinary_store(tmp_path):
+    pytest.importorskip("zarr")
+    pytest.importorskip("dask.array")
+    from CalSciPy.io_tools import load_zarr, save_zarr
+
+    save_zarr(tmp_path / "s.zarr", STACK, chunks=(1, 2, 5))
+    lazy = load_zarr(tmp_path / "s.zarr")
+    assert lazy.chunks == ((1, 1, 1), (2, 2), (5,))
+    np.testing.assert_array_equal(lazy.compute(), STACK)

@@ -1,6 +1,7 @@
 """Zarr stores chunked by frames (optional extra ``dask``: dask, zarr)."""
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
@@ -27,6 +28,9 @@ __all__ = ["save_zarr", "load_zarr", "default_frame_chunks"]
 CHUNK_BYTES = 16 * 2**20
 #: largest chunk accepted (compressors such as blosc handle at most 2 GiB in one piece)
 MAX_CHUNK_BYTES = 2**31 - 2**16
+#: most dask blocks :func:`load_zarr` makes: the graph costs memory per block, and a store's
+#: shape and chunks are untrusted (metadata of a few bytes can claim 10**9 one-frame chunks)
+MAX_DASK_BLOCKS = 2**17
 
 
 def default_frame_chunks(shape: tuple[int, ...], dtype: Any) -> tuple[int, int, int]:
@@ -198,8 +202,28 @@ def load_zarr(path: str | os.PathLike, lazy: bool = True) -> Any:
     checked = _CheckedChunks(store, path)
     if lazy:
         da = optional_import("dask.array", "load_zarr(lazy=True)")
-        images = da.from_array(checked, chunks=store.chunks, asarray=True,
+        images = da.from_array(checked, chunks=_dask_chunks(store), asarray=True,
                                name=f"zarr-{path.name}-{id(store):x}", lock=False)
     else:
         images = checked[...]
     return images[np.newaxis] if store.ndim == 2 else images
+
+
+def _dask_chunks(store: Any) -> tuple[int, ...]:
+    """The store's chunks, or blocks of several whole chunks when they make too many blocks.
+
+    Each dask block still reads whole Zarr chunks (none is read twice); only the number of
+    blocks is bounded by :data:`MAX_DASK_BLOCKS`: frames are grouped first, and whole frames
+    are taken when the chunks of one frame alone are too many.
+    """
+    shape, chunks = tuple(int(n) for n in store.shape), tuple(int(c) for c in store.chunks)
+    counts = [-(-n // c) for n, c in zip(shape, chunks)]
+    if math.prod(counts) <= MAX_DASK_BLOCKS:
+        return chunks
+    if len(shape) == 2:  # one frame
+        return shape
+    inner = chunks[1:]
+    if counts[1] * counts[2] > MAX_DASK_BLOCKS:
+        inner, counts[1:] = shape[1:], [1, 1]
+    groups = -(-counts[0] // (MAX_DASK_BLOCKS // (counts[1] * counts[2])))
+    return (groups * chunks[0], *inner)
