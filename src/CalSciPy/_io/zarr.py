@@ -175,8 +175,9 @@ def load_zarr(path: str | os.PathLike, lazy: bool = True) -> Any:
     path
         The store folder.
     lazy
-        True: a dask array with the stored chunks (whole frames for :func:`save_zarr` output),
-        nothing read yet. False: a numpy array read into memory.
+        True: a dask array with the stored chunks (whole frames for :func:`save_zarr` output;
+        several chunks per block when they would make more than :data:`MAX_DASK_BLOCKS`
+        blocks), nothing read yet. False: a numpy array read into memory.
 
     Returns
     -------
