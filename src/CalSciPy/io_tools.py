@@ -27,7 +27,7 @@ Examples
 >>> np.array_equal(load_images("stack.tif"), images)
 True
 >>> _ = save_binary("binary", images)              # binary/binary_video.bin + .json
->>> stack = load_binary("binary", mapped=True)     # read-only memmap: nothing read yet
+>>> stack = load_binary("binary", mapped=True, mode="r")  # read-only memmap: nothing read
 >>> stack.shape, stack.dtype == np.uint16
 ((4, 8, 8), True)
 """
