@@ -267,10 +267,11 @@ def calculate_dfof(
         )
     sliding = method_name in _SLIDING_METHODS
     maximin = method_name in _MAXIMIN_METHODS
+    window_seconds = 0.0
     if sliding or maximin:
-        if window_s is None:
-            window_s = _DEFAULT_WINDOW_S[method_name]
-        window_s = check_frame_rate(window_s, "window_s", unit="s")
+        default = _DEFAULT_WINDOW_S["maximin" if maximin else "sliding"]
+        window_seconds = check_frame_rate(default if window_s is None else window_s,
+                                          "window_s", unit="s")
     if sliding:
         percentile = check_real(percentile, "percentile", minimum=0.0, maximum=100.0)
     if maximin:
@@ -290,10 +291,10 @@ def calculate_dfof(
 
     with np.errstate(divide="ignore", invalid="ignore"):
         if maximin:
-            f0_min = _maximin_dfof(source, values, out, frame_rate, window_s, sigma_frames,
-                                   offset)
+            f0_min = _maximin_dfof(source, values, out, frame_rate, window_seconds,
+                                   sigma_frames, offset)
         elif sliding:
-            window = int(min(n_frames, max(1, round(window_s * frame_rate))))
+            window = int(min(n_frames, max(1, round(window_seconds * frame_rate))))
             starts, centres = _sliding_windows(n_frames, window)
             f0_min = dfof_sliding_kernel(
                 source, values, out, h, float(percentile) / 100.0, offset, starts, centres,
