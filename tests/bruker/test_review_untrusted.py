@@ -158,3 +158,23 @@ def test_a_voltage_rate_that_is_not_positive_is_named(tmp_path, capsys, rate):
         get_voltage_recording(xml)
     assert main(["info", str(written.folder)]) == 1
     assert "<Rate>" in capsys.readouterr().err
+
+
+@settings(max_examples=25, deadline=None)
+@given(sample_ms=st.sampled_from([50.0, 100.0, 40.0]), frame_ms=st.sampled_from([10, 20, 33]))
+def test_align_data_says_when_frames_share_a_sample(sample_ms, frame_ms):
+    # a recording sampled more slowly than the frames: several frames are nearest one sample
+    # and all but the last were silently dropped from the Imaging Frame column
+    import pandas as pd
+
+    from CalSciPy.bruker.data import align_data
+
+    analog = pd.DataFrame({"v": np.zeros(20)},
+                          index=pd.Index(np.arange(20) * sample_ms, name="Time(ms)"))
+    n = int(19 * sample_ms // frame_ms) + 1
+    frames = pd.DataFrame({"Imaging Frame": np.arange(n)},
+                          index=pd.Index(np.arange(n) * frame_ms, name="Time (ms)"))
+    with pytest.warns(UserWarning, match=r"frame\(s\) .*share.*fill=True"):
+        aligned = align_data(analog, frames)
+    placed = aligned["Imaging Frame"].dropna().to_numpy()
+    assert placed.size < n and np.all(np.diff(placed) > 0)

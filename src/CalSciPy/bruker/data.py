@@ -508,6 +508,12 @@ def align_data(analog_data: pd.DataFrame, frame_times: pd.DataFrame, fill: bool 
         ``frame_times`` lacks ``Imaging Frame``; an index that is not one level of finite,
         increasing times in ms (a MultiIndex, NaN, text), naming the argument and row; or
         ``method`` unknown (a ``ValueError`` and ``AssertionError``).
+
+    Warns
+    -----
+    UserWarning
+        Several frames share their nearest sample (a recording sampled more slowly than the
+        frames): only the last of them is in ``Imaging Frame``.
     """
     if not isinstance(analog_data, pd.DataFrame) or not isinstance(frame_times, pd.DataFrame):
         raise TypeError("analog_data and frame_times must be pandas DataFrames")
@@ -528,6 +534,16 @@ def align_data(analog_data: pd.DataFrame, frame_times: pd.DataFrame, fill: bool 
         half = 0.5 * float(np.median(np.diff(sample_t))) if sample_t.size > 1 else 0.0
         inside = (frame_t >= sample_t[0] - half) & (frame_t <= sample_t[-1] + half)
         column[nearest[inside]] = frames[inside]
+        shared = int(inside.sum()) - np.unique(nearest[inside]).size
+        if shared:
+            # frames closer together than the samples: only the last of each group can be
+            # written into one sample's row
+            warnings.warn(
+                f"align_data: {shared} frame(s) share their nearest analog sample with a later "
+                f"frame and are not in {FRAME_COLUMN!r} (the recording is sampled more slowly "
+                "than the frames); use fill=True for the frame at every sample",
+                UserWarning, stacklevel=2,
+            )
     out[FRAME_COLUMN] = column
     if fill:
         filled = np.full(sample_t.size, np.nan)
