@@ -268,7 +268,10 @@ def read_nwb(path: str | os.PathLike) -> NWBContents:
     ----------
     path
         An NWB file written by :func:`write_nwb`, neuroconv or suite2p (their TwoPhotonSeries,
-        PlaneSegmentation with ``pixel_mask`` and RoiResponseSeries are read).
+        PlaneSegmentation with ``pixel_mask``, ``image_mask`` or single-plane ``voxel_mask``,
+        and RoiResponseSeries are read; suite2p's masks, which hold the row in ``x``, are
+        recognised by its ``"suite2p output"`` description). A movie kept in an
+        ``external_file`` gives no stack.
 
     Returns
     -------

@@ -30,6 +30,9 @@ _KINDS = {
     ("DfOverF", "RoiResponseSeries"): "dfof",
     ("DfOverF", "F0"): "f0",
 }
+#: suite2p's containers (its series are named ``plane0``, ``plane1``, ...)
+_SUITE2P_KINDS = {"Fluorescence": "fluorescence", "Neuropil": "neuropil",
+                  "Deconvolved": "deconvolved", "DfOverF": "dfof"}
 
 
 @dataclass
@@ -167,8 +170,8 @@ def _read_into(out: NWBContents, nwbfile: Any, TwoPhotonSeries: type,
             key = (0, planes_order.index(m.imaging_plane.name))
             while key in out.stacks:
                 key = (key[0] + 1, key[1])
-        if m.data is None or len(m.data.shape) != 3:
-            continue
+        if m.data is None or len(m.data.shape) != 3 or 0 in m.data.shape:
+            continue  # e.g. suite2p's external_file series: no pixels in the file
         out.stacks[key] = NWBStack(m.data, m.name)
         times_by_plane.setdefault(key[1], _times(m))
         if not out.channel_names:
@@ -259,22 +262,20 @@ def _read_ophys(out: NWBContents, nwbfile: Any, PlaneSegmentation: type,
         offsets[id(seg)] = start
         ids = np.asarray(seg.id[:], dtype=np.int64)
         columns = set(seg.colnames)
-        if "pixel_mask" not in columns:
-            raise DataFormatError(f"{out.path}: {seg.name} has no pixel_mask (image_mask and "
-                                  "voxel_mask ROIs are not read)")
+        if not {"pixel_mask", "voxel_mask", "image_mask"} & columns:
+            raise DataFormatError(f"{out.path}: {seg.name} has no pixel_mask, voxel_mask or "
+                                  "image_mask")
+        # suite2p's save_nwb stores (ypix, xpix, lam) in pixel_mask's (x, y, weight) and
+        # (ypix, xpix, plane, lam) in voxel_mask (its own reader reads them back that way)
+        swapped = str(seg.description or "").strip().lower() == "suite2p output"
         order = np.asarray(seg["order"][:]) if "order" in columns else np.arange(
             start, start + len(ids))
         for k in range(len(ids)):
-            mask = seg["pixel_mask"][k]
-            x = np.asarray(mask["x"] if hasattr(mask, "dtype") and mask.dtype.names
-                           else [m[0] for m in mask], dtype=np.int64)
-            y = np.asarray(mask["y"] if hasattr(mask, "dtype") and mask.dtype.names
-                           else [m[1] for m in mask], dtype=np.int64)
-            w = np.asarray(mask["weight"] if hasattr(mask, "dtype") and mask.dtype.names
-                           else [m[2] for m in mask], dtype=np.float64)
+            y, x, w, roi_plane = _mask(seg, k, columns, swapped, out.path)
             if "pixel_weight" in columns:
                 w = np.asarray(seg["pixel_weight"][k], dtype=np.float64)
-            rois.append(ROI(y, x, w, id=int(ids[k]), plane=plane))
+            rois.append(ROI(y, x, w, id=int(ids[k]),
+                            plane=plane if roi_plane is None else roi_plane))
             shape[0] = max(shape[0], int(y.max()) + 1)
             shape[1] = max(shape[1], int(x.max()) + 1)
         positions.extend(int(v) for v in order)
@@ -302,6 +303,9 @@ def _read_ophys(out: NWBContents, nwbfile: Any, PlaneSegmentation: type,
         container = obj.parent.name if obj.parent is not None else ""
         base = _PLANE.match(obj.name)[1]
         kind = _KINDS.get((container, base)) or _KINDS.get((type(obj.parent).__name__, base))
+        if kind is None and re.fullmatch(r"plane\d+", obj.name):
+            # suite2p: one container per kind, one series "plane{i}" per plane
+            kind = _SUITE2P_KINDS.get(container)
         if kind is None:
             continue
         table = obj.rois.table
@@ -332,6 +336,46 @@ def _read_ophys(out: NWBContents, nwbfile: Any, PlaneSegmentation: type,
     if module is not None and "Events" in module.data_interfaces:
         out.events = module["Events"].to_dataframe().reset_index(drop=True)
     del pd
+
+
+def _fields(mask: Any, names: tuple[str, ...]) -> list[np.ndarray]:
+    """The named fields of one ROI's pixel/voxel mask (a compound array or a list of tuples)."""
+    if hasattr(mask, "dtype") and mask.dtype.names:
+        return [np.asarray(mask[n]) for n in names]
+    rows = np.asarray([tuple(m) for m in mask], dtype=np.float64).reshape(-1, len(names))
+    return [rows[:, i] for i in range(len(names))]
+
+
+def _mask(seg: Any, k: int, columns: set, swapped: bool,
+          path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, int | None]:
+    """``(ypix, xpix, lam, plane or None)`` of ROI ``k`` of ``seg`` (pixel, voxel or image mask).
+
+    NWB's masks index ``x`` (column) first; suite2p's (``swapped``) store the row first.
+    """
+    plane = None
+    if "pixel_mask" in columns:
+        x, y, w = _fields(seg["pixel_mask"][k], ("x", "y", "weight"))
+    elif "voxel_mask" in columns:
+        x, y, z, w = _fields(seg["voxel_mask"][k], ("x", "y", "z", "weight"))
+        zs = np.unique(np.asarray(z, dtype=np.int64))
+        if zs.size != 1:
+            raise DataFormatError(f"{path}: {seg.name} ROI {k} spans planes {zs.tolist()}; "
+                                  "only single-plane ROIs are read")
+        plane = int(zs[0])
+    else:
+        image = np.asarray(seg["image_mask"][k])
+        if image.ndim != 2:
+            raise DataFormatError(f"{path}: {seg.name} ROI {k} has a {image.ndim}-D image_mask; "
+                                  "only 2-D (x, y) masks are read")
+        x, y = np.nonzero(image)  # image_mask is (x, y) as NWB specifies
+        w = image[x, y]
+    if swapped:
+        x, y = y, x
+    y = np.asarray(y, dtype=np.int64)
+    x = np.asarray(x, dtype=np.int64)
+    if not y.size:
+        raise DataFormatError(f"{path}: {seg.name} ROI {k} has an empty mask")
+    return y, x, np.asarray(w, dtype=np.float64), plane
 
 
 def _plane_shape(out: NWBContents, seen: list[int]) -> tuple[int, int]:

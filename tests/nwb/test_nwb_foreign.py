@@ -1,0 +1,149 @@
+"""read_nwb on files laid out the way suite2p's ``save_nwb`` and neuroconv write them.
+
+Built here with plain pynwb, following those writers' code: suite2p stores ``(ypix, xpix,
+lam)`` in ``pixel_mask`` (``(ypix, xpix, plane, lam)`` in ``voxel_mask`` for several planes),
+an ``external_file`` TwoPhotonSeries, and one series ``plane{i}`` per plane in containers named
+Fluorescence/Neuropil/Deconvolved; neuroconv's default masks are ``image_mask`` ``(x, y)``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pynwb")
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from CalSciPy.nwb import read_nwb  # noqa: E402
+
+HEIGHT, WIDTH, FRAMES = 12, 10, 30
+
+
+def _file():
+    from pynwb import NWBFile
+    from pynwb.ophys import OpticalChannel
+
+    nwbfile = NWBFile("suite2p_proc", "id-1", dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc))
+    device = nwbfile.create_device(name="Microscope")
+    plane = nwbfile.create_imaging_plane(
+        name="ImagingPlane", optical_channel=OpticalChannel(
+            name="OpticalChannel", description="an optical channel", emission_lambda=500.0),
+        description="standard", device=device, excitation_lambda=600.0, imaging_rate=15.0,
+        indicator="GCaMP", location="V1")
+    return nwbfile, plane
+
+
+def _write(nwbfile, path):
+    from pynwb import NWBHDF5IO
+
+    with NWBHDF5IO(str(path), "w") as io:
+        io.write(nwbfile)
+
+
+masks = st.lists(st.sets(st.tuples(st.integers(0, HEIGHT - 1), st.integers(0, WIDTH - 1)),
+                         min_size=1, max_size=6), min_size=1, max_size=4)
+
+
+def _suite2p_file(path, pixels, planes):
+    from pynwb.ophys import Fluorescence, ImageSegmentation, RoiResponseSeries, TwoPhotonSeries
+
+    nwbfile, plane = _file()
+    n_planes = max(planes) + 1
+    series = TwoPhotonSeries(name="TwoPhotonSeries", dimension=[HEIGHT, WIDTH],
+                             external_file=[""], imaging_plane=plane, starting_frame=[0],
+                             format="external", starting_time=0.0, rate=15.0 * n_planes,
+                             num_samples=FRAMES)
+    nwbfile.add_acquisition(series)
+    module = nwbfile.create_processing_module("ophys", "optical physiology processed data")
+    segmentation = ImageSegmentation()
+    module.add(segmentation)
+    ps = segmentation.create_plane_segmentation(name="PlaneSegmentation",
+                                                description="suite2p output",
+                                                imaging_plane=plane, reference_images=series)
+    stats = []
+    for k, (cells, p) in enumerate(zip(pixels, planes)):
+        ypix, xpix = (np.array(v) for v in zip(*sorted(cells)))
+        lam = (np.arange(len(ypix)) + 1.0) / 2.0 ** (k + 1)  # float32-exact (mask weights)
+        stats.append((ypix, xpix, lam, p))
+        if n_planes > 1:
+            ps.add_roi(voxel_mask=np.array([ypix, xpix, p * np.ones(len(ypix)), lam]).T)
+        else:
+            ps.add_roi(pixel_mask=np.array([ypix, xpix, lam]).T)
+    iscell = np.array([[k % 2, 0.1 * k] for k in range(len(pixels))], dtype=np.float64)
+    ps.add_column("iscell", "two columns - iscell & probcell", iscell)
+    rng = np.random.default_rng(len(pixels))
+    traces = {kind: rng.random((len(pixels), FRAMES)).astype(np.float32)
+              for kind in ("fluorescence", "neuropil", "deconvolved")}
+    planes_arr = np.asarray(planes)
+    regions = [ps.create_roi_table_region(region=np.flatnonzero(planes_arr == p).tolist(),
+                                          description=f"ROIs for plane{p}")
+               for p in range(n_planes)]
+    for kind, name in (("fluorescence", "Fluorescence"), ("neuropil", "Neuropil"),
+                       ("deconvolved", "Deconvolved")):
+        container = Fluorescence(name=name)
+        for p in range(n_planes):
+            container.add_roi_response_series(RoiResponseSeries(
+                name=f"plane{p}", data=np.transpose(traces[kind][planes_arr == p]),
+                rois=regions[p], unit="lumens", rate=15.0))
+        module.add(container)
+    _write(nwbfile, path)
+    return stats, iscell, traces
+
+
+@settings(max_examples=8, deadline=None)
+@given(pixels=masks, data=st.data())
+def test_reads_suite2p_save_nwb_layout(tmp_path_factory, pixels, data):
+    pixels = [sorted(p) for p in pixels]
+    planes = data.draw(st.lists(st.integers(0, 2), min_size=len(pixels), max_size=len(pixels)))
+    path = tmp_path_factory.mktemp("s2p") / "ophys.nwb"
+    stats, iscell, traces = _suite2p_file(path, pixels, planes)
+    with read_nwb(path) as nwb:
+        assert nwb.stacks == {}  # the movie is an external file: no pixels in this one
+        assert len(nwb.rois) == len(stats)
+        for roi, (ypix, xpix, lam, p) in zip(nwb.rois, stats):
+            np.testing.assert_array_equal(roi.ypix, ypix)  # suite2p's first field is the row
+            np.testing.assert_array_equal(roi.xpix, xpix)
+            np.testing.assert_array_equal(roi.lam, lam)
+            assert roi.plane == (p if max(planes) > 0 else 0)
+        np.testing.assert_array_equal(nwb.iscell, iscell[:, 0].astype(bool))
+        np.testing.assert_array_equal(nwb.iscell_prob, iscell[:, 1])
+        assert set(nwb.traces) == set(traces)
+        for kind, values in traces.items():
+            np.testing.assert_array_equal(nwb.traces[kind], values, err_msg=kind)
+
+
+@settings(max_examples=8, deadline=None)
+@given(pixels=masks)
+def test_reads_image_mask_rois(tmp_path_factory, pixels):
+    from pynwb.ophys import ImageSegmentation, TwoPhotonSeries
+
+    nwbfile, plane = _file()
+    movie = np.arange(FRAMES * HEIGHT * WIDTH, dtype=np.uint16).reshape(FRAMES, HEIGHT, WIDTH)
+    nwbfile.add_acquisition(TwoPhotonSeries(name="TwoPhotonSeries", imaging_plane=plane,
+                                            data=movie.transpose(0, 2, 1), unit="n.a.",
+                                            rate=15.0))
+    module = nwbfile.create_processing_module("ophys", "processed")
+    segmentation = ImageSegmentation()
+    module.add(segmentation)
+    ps = segmentation.create_plane_segmentation(name="PlaneSegmentation", description="rois",
+                                                imaging_plane=plane)
+    expected = []
+    for k, cells in enumerate(pixels):
+        image = np.zeros((HEIGHT, WIDTH))  # (y, x) here, stored (x, y) as NWB specifies
+        for n, (row, col) in enumerate(sorted(cells)):
+            image[row, col] = (n + 1) / 8.0
+        expected.append(image)
+        ps.add_roi(image_mask=image.T, id=10 + k)
+    path = tmp_path_factory.mktemp("nc") / "nc.nwb"
+    _write(nwbfile, path)
+    with read_nwb(path) as nwb:
+        np.testing.assert_array_equal(nwb.stack()[:], movie)
+        assert list(nwb.rois.ids) == [10 + k for k in range(len(pixels))]
+        assert nwb.rois.shape == (HEIGHT, WIDTH)
+        for roi, image in zip(nwb.rois, expected):
+            rebuilt = np.zeros((HEIGHT, WIDTH))
+            rebuilt[roi.ypix, roi.xpix] = roi.lam
+            np.testing.assert_array_equal(rebuilt, image)
