@@ -17,6 +17,7 @@ pytest.importorskip("pynwb")
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+from CalSciPy.errors import InvalidArgumentError  # noqa: E402
 from CalSciPy.nwb import read_nwb  # noqa: E402
 
 HEIGHT, WIDTH, FRAMES = 12, 10, 30
@@ -147,3 +148,45 @@ def test_reads_image_mask_rois(tmp_path_factory, pixels):
             rebuilt = np.zeros((HEIGHT, WIDTH))
             rebuilt[roi.ypix, roi.xpix] = roi.lam
             np.testing.assert_array_equal(rebuilt, image)
+
+
+def test_trial_and_event_columns_named_like_table_attributes(tmp_path):
+    """Columns called ``name``/``parent`` come back as written (not the table's own); names
+    the table itself reserves are refused before writing, naming the column."""
+    import pandas as pd
+
+    from CalSciPy.synthetic import write_prairieview_session
+
+    try:
+        from CalSciPy.roi_tools import ROI, ROISet
+    except ImportError:
+        from CalSciPy._rois.roi import ROI, ROISet
+
+    session = write_prairieview_session(tmp_path / "TSeries-t", n_frames=8, shape=(24, 20),
+                                        seed=3)
+    trials = pd.DataFrame({"start_time": [0.0, 0.1], "stop_time": [0.05, 0.2],
+                           "name": ["grating", "blank"], "parent": ["up", "down"],
+                           "contrast": [0.5, 1.0]})
+    events = pd.DataFrame({"roi_id": [4, 4], "start_time": [0.01, 0.1],
+                           "name": ["a", "b"]})
+    rois = ROISet([ROI(np.array([1, 2]), np.array([3, 3]), id=4)], (24, 20))
+    path = write_nwb_small(tmp_path / "t.nwb", session.folder, trials=trials, rois=rois,
+                           events=events)
+    with read_nwb(path) as nwb:
+        pd.testing.assert_frame_equal(nwb.trials, trials, check_dtype=False)
+        pd.testing.assert_frame_equal(nwb.events, events, check_dtype=False)
+    for column in ("description", "id", "tags"):  # hdmf failed mid-write on these
+        with pytest.raises(InvalidArgumentError, match=column):
+            write_nwb_small(tmp_path / "x.nwb", session.folder,
+                            trials=trials.assign(**{column: ["a", "b"]}))
+    with pytest.raises(InvalidArgumentError, match="description"):
+        write_nwb_small(tmp_path / "x.nwb", session.folder, rois=rois,
+                        events=events.assign(description=["a", "b"]))
+    assert not (tmp_path / "x.nwb").exists()
+
+
+def write_nwb_small(path, folder, **kwargs):
+    from CalSciPy.nwb import write_nwb
+
+    return write_nwb(path, folder, indicator="GCaMP6s", location="VISp",
+                     emission_wavelength=520.0, timezone="UTC", progress=False, **kwargs)

@@ -207,7 +207,7 @@ def _read_into(out: NWBContents, nwbfile: Any, TwoPhotonSeries: type,
                                    index=pd.Index(index, name="Time(ms)"))
     _read_ophys(out, nwbfile, PlaneSegmentation, RoiResponseSeries)
     if nwbfile.trials is not None:
-        out.trials = nwbfile.trials.to_dataframe().reset_index(drop=True)
+        out.trials = _table_frame(nwbfile.trials)
     from CalSciPy._nwb.photostim import read_photostimulation
 
     out.photostimulation = read_photostimulation(nwbfile)
@@ -232,6 +232,19 @@ def _read_into(out: NWBContents, nwbfile: Any, TwoPhotonSeries: type,
         if first.grid_spacing is not None:
             meta["grid_spacing_um"] = tuple(float(v) for v in first.grid_spacing[:])
     out.metadata = meta
+
+
+def _table_frame(table: Any) -> Any:
+    """A DynamicTable's columns as a DataFrame (default index), read column by column.
+
+    Not ``to_dataframe()``: it puts the table's own attributes in place of columns that share
+    their names (a trials column ``name`` came back as ``"trials"`` in every row).
+    """
+    import pandas as pd
+
+    return pd.DataFrame({str(col): list(values) if isinstance(values, list) else values
+                         for col in table.colnames for values in [table[col][:]]},
+                        columns=[str(col) for col in table.colnames])
 
 
 def _plane_index(segment: Any, ordered_planes: list[str]) -> int:
@@ -334,7 +347,7 @@ def _read_ophys(out: NWBContents, nwbfile: Any, PlaneSegmentation: type,
         out.traces[kind] = full[sort]
     module = nwbfile.processing.get("ophys")
     if module is not None and "Events" in module.data_interfaces:
-        out.events = module["Events"].to_dataframe().reset_index(drop=True)
+        out.events = _table_frame(module["Events"])
     del pd
 
 

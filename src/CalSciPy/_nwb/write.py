@@ -478,6 +478,20 @@ def _listify(value: Any) -> list[str] | None:
     return [value] if isinstance(value, str) else [str(v) for v in value]
 
 
+#: names a DynamicTable column cannot take: the table's own fields (hdmf fails mid-write
+#: with an obscure error); TimeIntervals also reserves its typed ``timeseries``/``tags``
+_RESERVED = frozenset({"id", "description", "colnames", "object_id", "neurodata_type",
+                       "namespace"})
+
+
+def _check_column_names(frame: Any, label: str, reserved: frozenset) -> None:
+    clash = sorted(str(c) for c in frame.columns if str(c) in reserved)
+    if clash:
+        raise InvalidArgumentError(
+            f"{label} column(s) {clash} cannot be stored under that name in NWB (reserved by "
+            f"the table itself: {sorted(reserved)}); rename them")
+
+
 def _check_trials(trials: Any) -> Any:
     import pandas as pd
 
@@ -496,6 +510,7 @@ def _check_trials(trials: Any) -> Any:
                                    f"{int(np.flatnonzero(stop < start)[0])}")
     if trials.empty:
         raise InvalidArgumentError("trials is empty")
+    _check_column_names(trials, "trials", _RESERVED | {"timeseries", "tags"})
     return trials.reset_index(drop=True)
 
 
@@ -509,6 +524,7 @@ def _check_events(events: Any, rois: list) -> Any:
             raise InvalidArgumentError(f"events needs a {col!r} column; it has "
                                        f"{list(events.columns)}")
     events = events.reset_index(drop=True)
+    _check_column_names(events, "events", _RESERVED)
     known = {int(r.id) for r in rois}
     unknown = sorted(set(events["roi_id"].astype(int)) - known)
     if unknown:
