@@ -190,3 +190,39 @@ def write_nwb_small(path, folder, **kwargs):
 
     return write_nwb(path, folder, indicator="GCaMP6s", location="VISp",
                      emission_wavelength=520.0, timezone="UTC", progress=False, **kwargs)
+
+
+@settings(max_examples=6, deadline=None)
+@given(dtype=st.sampled_from(["float16", "float32", "float64", "int16", "uint8", "int64"]),
+       covered=st.booleans())
+def test_trace_dtype_kept_and_uncovered_rows_nan(tmp_path_factory, dtype, covered):
+    from pynwb.ophys import Fluorescence, ImageSegmentation, RoiResponseSeries, TwoPhotonSeries
+
+    nwbfile, plane = _file()
+    nwbfile.add_acquisition(TwoPhotonSeries(name="TwoPhotonSeries", imaging_plane=plane,
+                                            data=np.zeros((FRAMES, WIDTH, HEIGHT), np.uint16),
+                                            unit="n.a.", rate=15.0))
+    module = nwbfile.create_processing_module("ophys", "processed")
+    segmentation = ImageSegmentation()
+    module.add(segmentation)
+    ps = segmentation.create_plane_segmentation(name="PlaneSegmentation", description="rois",
+                                                imaging_plane=plane)
+    for k in range(3):
+        ps.add_roi(pixel_mask=[(k, k, 1.0)])
+    rows = [0, 1, 2] if covered else [0, 2]
+    region = ps.create_roi_table_region(description="some", region=rows)
+    values = (np.arange(FRAMES * len(rows)).reshape(FRAMES, len(rows)) % 50).astype(dtype)
+    container = Fluorescence(name="Fluorescence")
+    container.add_roi_response_series(RoiResponseSeries(name="RoiResponseSeries", data=values,
+                                                        rois=region, unit="a.u.", rate=15.0))
+    module.add(container)
+    path = tmp_path_factory.mktemp("dt") / "dt.nwb"
+    _write(nwbfile, path)
+    with read_nwb(path) as nwb:
+        got = nwb.traces["fluorescence"]
+        assert got.shape == (3, FRAMES)
+        np.testing.assert_array_equal(got[rows], values.T)
+        if covered:
+            assert got.dtype == np.dtype(dtype)
+        else:
+            assert got.dtype.kind == "f" and np.all(np.isnan(got[1]))

@@ -339,9 +339,17 @@ def _read_ophys(out: NWBContents, nwbfile: Any, PlaneSegmentation: type,
         pieces.setdefault(kind, []).append((region, data))
     for kind, parts in pieces.items():
         n_frames = min(d.shape[0] for _, d in parts)
-        full = np.full((n_rois, n_frames), np.nan, dtype=np.result_type(
-            *[d.dtype for _, d in parts], np.float32) if any(
-            d.dtype.kind == "f" for _, d in parts) else parts[0][1].dtype)
+        # the stored dtype, kept (float16 and integer traces included); rows no series
+        # covers are NaN, which needs a float type
+        dtype = np.result_type(*[d.dtype for _, d in parts])
+        covered = np.zeros(n_rois, dtype=bool)
+        for region, _ in parts:
+            covered[region] = True
+        if not covered.all() and dtype.kind != "f":
+            dtype = np.dtype(np.float64)
+        full = np.empty((n_rois, n_frames), dtype=dtype)
+        if not covered.all():
+            full[~covered] = np.nan
         for region, data in parts:
             full[region] = data[:n_frames].T
         out.traces[kind] = full[sort]
