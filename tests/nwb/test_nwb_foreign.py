@@ -226,3 +226,20 @@ def test_trace_dtype_kept_and_uncovered_rows_nan(tmp_path_factory, dtype, covere
             assert got.dtype == np.dtype(dtype)
         else:
             assert got.dtype.kind == "f" and np.all(np.isnan(got[1]))
+
+
+def test_naive_start_time_without_timezone_is_stated(tmp_path):
+    from CalSciPy.nwb import write_nwb
+
+    naive = dt.datetime(2024, 5, 6, 7, 8, 9)
+    path = write_nwb(tmp_path / "t.nwb", session_start_time=naive, progress=False)
+    with read_nwb(path) as nwb:
+        assert "local zone of the converting computer" in nwb.nwbfile.notes
+        assert nwb.metadata["session_start_time"] == naive.astimezone()
+    aware = dt.datetime(2024, 5, 6, 7, 8, 9, tzinfo=dt.timezone.utc)
+    path = write_nwb(tmp_path / "u.nwb", session_start_time=aware, progress=False)
+    with read_nwb(path) as nwb:
+        assert "local zone" not in nwb.nwbfile.notes
+    with pytest.raises(InvalidArgumentError, match="session_start_time"):
+        write_nwb(tmp_path / "v.nwb", session_start_time="2024-05-06", progress=False)
+    assert not (tmp_path / "v.nwb").exists()

@@ -348,16 +348,23 @@ def build_and_write(path: Any, *, acq: Acquisition | None, rois: Any, traces: di
     events_df = _check_events(events, roi_list) if events is not None else None
     trials_df = _check_trials(trials) if trials is not None else None
 
-    start = meta.get("session_start_time") or (acq.start_time if acq is not None else None)
+    given_start = meta.get("session_start_time")
+    if given_start is not None and not isinstance(given_start, _dt.datetime):
+        raise InvalidArgumentError(f"session_start_time must be a datetime.datetime, got "
+                                   f"{type(given_start).__name__} {given_start!r}")
+    start = given_start or (acq.start_time if acq is not None else None)
     if start is None:
         raise InvalidArgumentError("session_start_time is required (no session XML to read "
                                    "it from)")
+    # the local zone is a guess whenever no zone came with the time or as ``timezone``
+    local_zone = meta.get("timezone") is None and (given_start is None
+                                                   or given_start.tzinfo is None)
     if start.tzinfo is None:
         tz = _tz(meta.get("timezone"))
         start = start.replace(tzinfo=tz) if tz is not None else start.astimezone()
     zone_note = (f"Session start time zone: {start.tzname()} (UTC{start.strftime('%z')})"
-                 + ("" if meta.get("timezone") or meta.get("session_start_time")
-                    else ", the local zone of the converting computer (no timezone given)"))
+                 + (", the local zone of the converting computer (no timezone given)"
+                    if local_zone else ""))
     notes = "; ".join(x for x in (meta.get("notes"), zone_note,
                                   "Times are seconds from the first imaging frame.") if x)
     nwbfile = NWBFile(
