@@ -151,3 +151,20 @@ def test_load_zarr_keeps_the_stored_chunks_of_an_ordinary_store(tmp_path):
     lazy = load_zarr(tmp_path / "s.zarr")
     assert lazy.chunks == ((1, 1, 1), (2, 2), (5,))
     np.testing.assert_array_equal(lazy.compute(), STACK)
+
+
+def test_a_leftover_of_another_pid_namespace_with_the_same_hostname_is_left_alone(tmp_path):
+    # containers sharing a hostname and a folder (docker --network host) have separate pid
+    # namespaces: the other writer's pid looks dead here, and its live temporary file was
+    # deleted as a leftover
+    import socket
+
+    from CalSciPy._atomic import _HOST, _machine_token, remove_stale_partials
+
+    other = _machine_token(socket.gethostname(), "pid:[4026500001]")
+    if other == _HOST:
+        pytest.skip("this process runs in the namespace used as the other one")
+    live_elsewhere = tmp_path / f".rec.bin.{other}-{2**22 + 12345}.abc123.partial"
+    live_elsewhere.write_bytes(b"x")
+    assert remove_stale_partials(tmp_path / "rec.bin") == []
+    assert live_elsewhere.exists()

@@ -9,8 +9,9 @@ into place.
 
 Temporary names are ``.<target name>.<host>-<pid>.<random>.partial``. A writer killed outright
 (SIGKILL, power loss) cannot remove its temporary file; the next write of the same target removes
-leftovers whose writer is gone (same host, process no longer alive). An ``OSError`` raised while
-the temporary data are written (a full disk, a quota) names the target, not the hidden file.
+leftovers whose writer is gone (same host and pid namespace, process no longer alive). An
+``OSError`` raised while the temporary data are written (a full disk, a quota) names the
+target, not the hidden file.
 """
 from __future__ import annotations
 
@@ -46,7 +47,26 @@ STALE_AGE_S = 3600.0
 #: ``<host>-<pid>.<random>.partial`` or ``<host>-<pid>.old`` after ``.<target name>.``
 _OWNED = re.compile(r"(?P<host>[0-9a-f]{6})-(?P<pid>\d+)\.(?:[A-Za-z0-9_]+\.partial|old)")
 _UNOWNED = re.compile(r"[A-Za-z0-9_]{8}\.partial|\d+\.old")
-_HOST = hashlib.sha1(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:6]
+
+
+def _machine_token(hostname: str, pid_namespace: str) -> str:
+    """Who may judge a leftover's pid: one host *and* one pid namespace.
+
+    Containers can share a hostname and a folder while numbering processes separately; a
+    pid is only meaningful inside its namespace.
+    """
+    ident = f"{hostname}|{pid_namespace}" if pid_namespace else hostname
+    return hashlib.sha1(ident.encode("utf-8", "replace")).hexdigest()[:6]
+
+
+def _pid_namespace() -> str:
+    try:
+        return os.readlink("/proc/self/ns/pid")  # e.g. "pid:[4026531836]" (Linux)
+    except (OSError, AttributeError):
+        return ""
+
+
+_HOST = _machine_token(socket.gethostname(), _pid_namespace())
 
 
 def _temp_prefix(target: Path) -> str:
@@ -68,9 +88,10 @@ def _alive(pid: int) -> bool:
 def remove_stale_partials(target: Path) -> list[Path]:
     """Remove temporary files/folders left beside ``target`` by killed writers; return them.
 
-    Only leftovers of this host whose writer process is gone are removed (a writer running in
-    another process, or on another host sharing the folder, keeps its temporary file), and
-    ones of an unknown naming once older than :data:`STALE_AGE_S`.
+    Only leftovers of this host and pid namespace whose writer process is gone are removed (a
+    writer running in another process, on another host or in another container sharing the
+    folder keeps its temporary file), and ones of an unknown naming once older than
+    :data:`STALE_AGE_S`.
     """
     removed: list[Path] = []
     if os.name == "nt" or not target.parent.is_dir():
