@@ -243,3 +243,47 @@ def test_naive_start_time_without_timezone_is_stated(tmp_path):
     with pytest.raises(InvalidArgumentError, match="session_start_time"):
         write_nwb(tmp_path / "v.nwb", session_start_time="2024-05-06", progress=False)
     assert not (tmp_path / "v.nwb").exists()
+
+
+@pytest.mark.parametrize("workers", [1, 32])
+def test_fill_movie_memory_does_not_grow_with_threads(tmp_path, monkeypatch, workers):
+    """Blocks read and chunks in flight stay within BLOCK_BYTES/WINDOW_BYTES for any thread
+    count (blocks used to be raised to 2 chunks per thread: 1 GB held with 32 threads)."""
+    import tracemalloc
+
+    import h5py
+
+    from CalSciPy._nwb import movie as mv
+
+    frames, side, chunk = 600, 32, 2
+    frame_bytes = side * side * 2
+    monkeypatch.setattr(mv, "BLOCK_BYTES", 8 * frame_bytes)
+    monkeypatch.setattr(mv, "WINDOW_BYTES", 8 * frame_bytes, raising=False)
+    reads = []
+
+    class Source:
+        shape, dtype = (frames, side, side), np.dtype(np.uint16)
+
+        def __len__(self):
+            return frames
+
+        def __getitem__(self, index):
+            start, stop, _ = index.indices(frames)
+            reads.append(stop - start)
+            return np.full((stop - start, side, side), start, np.uint16)
+
+    with h5py.File(tmp_path / "m.h5", "w") as h5:
+        ds = h5.create_dataset("m", shape=(frames, side, side), dtype=np.uint16,
+                               chunks=(chunk, side, side), compression="gzip")
+        tracemalloc.start()
+        try:
+            mv.fill_movie(ds, Source(), chunk_frames=chunk, compression="gzip",
+                          compression_opts=1, direct_gzip=True, workers=workers)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert max(reads) <= 8
+        # 4 blocks + the window's chunks and their compressed copies, far below the old
+        # 2 chunks per thread (128 frames a block with 32 threads)
+        assert peak < 64 * frame_bytes + (256 << 10), peak
+        np.testing.assert_array_equal(ds[::97, 0, 0], np.arange(frames)[::97] // 8 * 8)

@@ -36,9 +36,11 @@ __all__ = ["NWBStack", "chunk_frames_for", "fill_movie", "MovieJob"]
 #: enough that per-chunk overhead is negligible and compression has context
 CHUNK_BYTES = 4 << 20
 #: bytes read from the source per block (bounded memory: at most 4 blocks exist at once, the
-#: one being compressed, two queued and the one being read); raised to two chunks per
-#: compression thread so that every thread has work
+#: one being compressed, two queued and the one being read), whatever the thread count
 BLOCK_BYTES = 32 << 20
+#: uncompressed bytes of the chunks in flight (two per compression thread, capped here so
+#: that memory does not grow with the core count: 32 threads would hold 64 chunks)
+WINDOW_BYTES = 64 << 20
 
 
 def _deflate() -> Callable[[Any, int], bytes]:
@@ -113,8 +115,7 @@ def fill_movie(dataset: Any, source: Any, *, chunk_frames: int, compression: str
     _, y, x = (int(v) for v in source.shape)
     frame_bytes = max(1, y * x * np.dtype(source.dtype).itemsize)
     # blocks are a whole number of chunks so every chunk is written exactly once
-    chunks = max(1, BLOCK_BYTES // (frame_bytes * chunk_frames), 2 * workers if direct_gzip
-                 else 1)
+    chunks = max(1, BLOCK_BYTES // (frame_bytes * chunk_frames))
     per_block = chunks * chunk_frames
     level = 4 if compression_opts is None else int(compression_opts)
     pending: queue.Queue = queue.Queue(maxsize=2)
@@ -127,7 +128,7 @@ def fill_movie(dataset: Any, source: Any, *, chunk_frames: int, compression: str
     # compressed chunks in flight, oldest first: the workers never wait for a block boundary,
     # and at most this many chunks (plus the queued blocks) are held
     in_flight: collections.deque = collections.deque()
-    window = 2 * max(1, workers)
+    window = max(1, min(2 * max(1, workers), WINDOW_BYTES // (frame_bytes * chunk_frames)))
 
     def store(done: int) -> None:
         while len(in_flight) > done:
