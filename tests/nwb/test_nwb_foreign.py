@@ -287,3 +287,16 @@ def test_fill_movie_memory_does_not_grow_with_threads(tmp_path, monkeypatch, wor
         # 2 chunks per thread (128 frames a block with 32 threads)
         assert peak < 64 * frame_bytes + (256 << 10), peak
         np.testing.assert_array_equal(ds[::97, 0, 0], np.arange(frames)[::97] // 8 * 8)
+
+
+def test_never_replaces_a_folder(tmp_path):
+    from CalSciPy.nwb import write_nwb
+
+    store = tmp_path / "session.nwb"  # e.g. an NWB Zarr store
+    store.mkdir()
+    (store / "keep.txt").write_text("data")
+    start = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    with pytest.raises(IsADirectoryError, match="folder"):
+        write_nwb(store, session_start_time=start, overwrite=True, progress=False)
+    assert (store / "keep.txt").read_text() == "data"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["session.nwb"]

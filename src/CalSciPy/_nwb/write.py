@@ -266,6 +266,8 @@ def build_and_write(path: Any, *, acq: Acquisition | None, rois: Any, traces: di
     path = as_path(path, "path")
     if path.suffix.lower() != ".nwb":
         raise InvalidArgumentError(f"path must end in .nwb, got {path.name!r}")
+    if path.is_dir():  # e.g. an NWB Zarr store: overwrite=True would delete the whole folder
+        raise IsADirectoryError(f"{path} is a folder; an NWB file never replaces a folder")
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it")
     if compression not in (None, "gzip", "lzf"):
