@@ -300,3 +300,14 @@ def test_never_replaces_a_folder(tmp_path):
         write_nwb(store, session_start_time=start, overwrite=True, progress=False)
     assert (store / "keep.txt").read_text() == "data"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["session.nwb"]
+
+
+@pytest.mark.parametrize("bad", [0, 0.0, -920.0, float("nan")])
+def test_bad_excitation_wavelength_is_refused(tmp_path, bad):
+    from CalSciPy.synthetic import write_prairieview_session
+
+    session = write_prairieview_session(tmp_path / "TSeries-x", n_frames=4, shape=(24, 20),
+                                        seed=5)
+    with pytest.raises(InvalidArgumentError, match="excitation_wavelength"):
+        write_nwb_small(tmp_path / "x.nwb", session.folder, excitation_wavelength=bad)
+    assert not (tmp_path / "x.nwb").exists()

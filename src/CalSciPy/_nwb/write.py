@@ -323,7 +323,9 @@ def build_and_write(path: Any, *, acq: Acquisition | None, rois: Any, traces: di
             raise InvalidArgumentError(
                 f"emission_wavelength must be a positive number or one per channel "
                 f"{list(acq.channel_names)} (nm), got {emission_nm!r}")
-        excitation = meta.get("excitation_wavelength") or acq.excitation_nm
+        excitation = meta.get("excitation_wavelength")
+        if excitation is None:  # not ``or``: a given 0 is an error, not "use the XML's"
+            excitation = acq.excitation_nm
         if excitation is None:
             raise InvalidArgumentError("the master XML holds no laserWavelength: pass "
                                        "excitation_wavelength (nm)")
