@@ -311,3 +311,21 @@ def test_bad_excitation_wavelength_is_refused(tmp_path, bad):
     with pytest.raises(InvalidArgumentError, match="excitation_wavelength"):
         write_nwb_small(tmp_path / "x.nwb", session.folder, excitation_wavelength=bad)
     assert not (tmp_path / "x.nwb").exists()
+
+
+def test_names_with_quotes_survive(tmp_path):
+    """Channel and voltage signal names are read back whole (they were cut at a quote)."""
+    from CalSciPy.synthetic import write_prairieview_session
+
+    session = write_prairieview_session(tmp_path / "TSeries-q", n_frames=6, shape=(24, 20),
+                                        channel_names=("Mouse's green",), seed=6)
+    signal = "Mouse's lick"
+    for file in session.folder.glob("*VoltageRecording*"):
+        if file.suffix in (".csv", ".xml"):
+            file.write_text(file.read_text().replace("Stimulus", signal.replace(
+                "'", "&apos;") if file.suffix == ".xml" else signal))
+    path = write_nwb_small(tmp_path / "q.nwb", session.folder)
+    with read_nwb(path) as nwb:
+        assert nwb.channel_names == ("Mouse's green",)
+        assert list(nwb.voltage.columns) == [signal, "Locomotion"]
+        assert set(nwb.voltage_units) == {signal, "Locomotion"}

@@ -115,6 +115,26 @@ class NWBContents:
         self.close()
 
 
+#: the texts the writer puts a channel's / a voltage signal's name in (as its ``repr``)
+_REPR = r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""
+_CHANNEL_TEXT = re.compile(r"^PrairieView channel " + _REPR + "$")
+_SIGNAL_TEXT = re.compile(r"^signal " + _REPR + r", column (\d+) of ")
+
+
+def _quoted(text: Any, pattern: re.Pattern) -> str | None:
+    """The name the writer stored as a ``repr`` in ``text``, or None (other writers' texts)."""
+    import ast
+
+    match = pattern.match(text) if isinstance(text, str) else None
+    if match is None:
+        return None
+    try:
+        value = ast.literal_eval(match[1])
+    except (ValueError, SyntaxError):
+        return None
+    return value if isinstance(value, str) else None
+
+
 def _times(series: Any) -> np.ndarray:
     if series.timestamps is not None:
         ts = series.timestamps
@@ -175,9 +195,9 @@ def _read_into(out: NWBContents, nwbfile: Any, TwoPhotonSeries: type,
         out.stacks[key] = NWBStack(m.data, m.name)
         times_by_plane.setdefault(key[1], _times(m))
         if not out.channel_names:
-            out.channel_names = tuple(oc.description.split("'")[1]
-                                      if oc.description.count("'") >= 2 else oc.name
-                                      for oc in m.imaging_plane.optical_channel)
+            out.channel_names = tuple(
+                _quoted(oc.description, _CHANNEL_TEXT) or oc.name
+                for oc in m.imaging_plane.optical_channel)
     if times_by_plane:
         n = min(len(t) for t in times_by_plane.values())
         out.frame_times_s = np.stack([times_by_plane[p][:n] for p in sorted(times_by_plane)],
@@ -191,14 +211,13 @@ def _read_into(out: NWBContents, nwbfile: Any, TwoPhotonSeries: type,
         if type(obj) is not TimeSeries or obj.data is None or len(obj.data.shape) != 1:
             continue
         t_ms = _times(obj) * 1000.0
-        signal = obj.comments.split("'")[1] if obj.comments and obj.comments.count("'") >= 2 \
-            else name
+        signal = _quoted(obj.comments, _SIGNAL_TEXT) or name
         if index is None:
             index = t_ms
         elif len(t_ms) != len(index) or not np.allclose(t_ms, index, rtol=0, atol=1e-6):
             continue  # a second recording on another clock: left in nwbfile
-        column = re.search(r"column (\d+) of", obj.comments or "")
-        voltage.append((int(column[1]) if column else len(voltage), signal,
+        column = _SIGNAL_TEXT.match(obj.comments or "")
+        voltage.append((int(column[2]) if column else len(voltage), signal,
                         np.asarray(obj.data[:], dtype=np.float64)))
         out.voltage_units[signal] = obj.unit
     if voltage:
