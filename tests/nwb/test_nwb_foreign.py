@@ -329,3 +329,24 @@ def test_names_with_quotes_survive(tmp_path):
         assert nwb.channel_names == ("Mouse's green",)
         assert list(nwb.voltage.columns) == [signal, "Locomotion"]
         assert set(nwb.voltage_units) == {signal, "Locomotion"}
+
+
+def test_voltage_on_another_clock_is_stated(tmp_path, caplog):
+    from CalSciPy.synthetic import write_prairieview_session
+
+    session = write_prairieview_session(tmp_path / "TSeries-c", n_frames=6, shape=(24, 20),
+                                        seed=7)
+    xml = session.folder / "TSeries-c.xml"
+    xml.write_text(xml.read_text().replace('triggerMode="Start with next scan (PFI0)"',
+                                           'triggerMode="Immediate"'))
+    with caplog.at_level("WARNING", logger="CalSciPy.nwb"):
+        path = write_nwb_small(tmp_path / "c.nwb", session.folder)
+    assert "triggerMode 'Immediate'" in caplog.text
+    with read_nwb(path) as nwb:
+        for name in ("Stimulus", "Locomotion"):
+            assert "need not be the first imaging frame" in \
+                nwb.nwbfile.acquisition[name].description
+    path = write_nwb_small(tmp_path / "d.nwb", write_prairieview_session(
+        tmp_path / "TSeries-d", n_frames=6, shape=(24, 20), seed=7).folder)
+    with read_nwb(path) as nwb:
+        assert "need not be" not in nwb.nwbfile.acquisition["Stimulus"].description

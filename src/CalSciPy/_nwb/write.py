@@ -59,6 +59,7 @@ class Acquisition:
     stacks: dict[tuple[int, int], Any] = field(default_factory=dict)
     voltage: list[tuple[Path, Any, dict]] = field(default_factory=list)
     start_time: _dt.datetime | None = None
+    voltage_clock_note: str = ""  # said in each voltage series when its clock is not ours
 
 
 def _tz(timezone: Any) -> Any:
@@ -138,6 +139,15 @@ def acquisition_from_session(session: Any, channels: Sequence[int] | None, timez
             acq.stacks[(i, p)] = session_stack(session, c, p)
     if include_voltage:
         acq.voltage = _voltage(session)
+        mode = getattr(session, "voltage_trigger_mode", None)
+        if acq.voltage and not str(mode or "").lower().startswith("start with next scan"):
+            # only a recording started by the first scan shares the imaging's time 0
+            acq.voltage_clock_note = (
+                f"; recorded with triggerMode {mode!r}: its time 0 is the recording's own "
+                "start, which need not be the first imaging frame")
+            log.warning("%s: voltage recording triggerMode %r does not start with the "
+                        "imaging; its times are written from its own start (stated in the "
+                        "file)", session.folder, mode)
     return acq
 
 
@@ -451,7 +461,8 @@ def build_and_write(path: Any, *, acq: Acquisition | None, rois: Any, traces: di
                                              compression="gzip"),
                     unit=unit, description=f"PrairieView voltage recording signal "
                     f"{column!r} from {csv.name}" + ("" if units.get(column) else
-                                                     " (unit not in its XML: volts assumed)"),
+                                                     " (unit not in its XML: volts assumed)")
+                    + acq.voltage_clock_note,
                     comments=f"signal {column!r}, column {position} of {csv.name}",
                     **_timing(t)))
     if has_rois:
