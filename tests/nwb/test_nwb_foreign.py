@@ -188,8 +188,9 @@ def test_trial_and_event_columns_named_like_table_attributes(tmp_path):
 def write_nwb_small(path, folder, **kwargs):
     from CalSciPy.nwb import write_nwb
 
-    return write_nwb(path, folder, indicator="GCaMP6s", location="VISp",
-                     emission_wavelength=520.0, timezone="UTC", progress=False, **kwargs)
+    options = dict(indicator="GCaMP6s", location="VISp", emission_wavelength=520.0,
+                   timezone="UTC", progress=False)
+    return write_nwb(path, folder, **{**options, **kwargs})
 
 
 @settings(max_examples=6, deadline=None)
@@ -350,3 +351,40 @@ def test_voltage_on_another_clock_is_stated(tmp_path, caplog):
         tmp_path / "TSeries-d", n_frames=6, shape=(24, 20), seed=7).folder)
     with read_nwb(path) as nwb:
         assert "need not be" not in nwb.nwbfile.acquisition["Stimulus"].description
+
+
+@pytest.mark.parametrize("with_rois", [False, True])
+def test_nwbinspector_dandi_clean_volumetric(tmp_path, with_rois):
+    """2 channels x 3 planes, bidirectional z, with and without ROIs/traces/events."""
+    import pandas as pd
+    from nwbinspector import Importance, inspect_nwbfile, load_config
+
+    from CalSciPy.synthetic import write_prairieview_session
+
+    try:
+        from CalSciPy.roi_tools import ROI, ROISet
+    except ImportError:
+        from CalSciPy._rois.roi import ROI, ROISet
+
+    session = write_prairieview_session(tmp_path / "TSeries-v", n_frames=30, shape=(24, 20),
+                                        n_planes=3, n_channels=2, bidirectional_z=True,
+                                        seed=8)
+    extra = {}
+    if with_rois:
+        rois = ROISet([ROI(np.array([1, 2, 2]), np.array([3, 3, 4]), id=5, plane=2),
+                       ROI(np.array([9, 9]), np.array([8, 9]), id=1, plane=0),
+                       ROI(np.array([14]), np.array([15]), id=3, plane=0)], (24, 20))
+        rng = np.random.default_rng(0)
+        extra = dict(rois=rois, fluorescence=rng.random((3, 30)).astype(np.float32),
+                     deconvolved=rng.random((3, 30)),
+                     events=pd.DataFrame({"roi_id": [5, 1], "start_time": [0.1, 0.3]}))
+    path = write_nwb_small(tmp_path / "v.nwb", session.folder,
+                           emission_wavelength=[595.0, 520.0], dandi=True,
+                           subject_id="m-2", species="Mus musculus", sex="M", age="P60D",
+                           experimenter="Doe, Jane", lab="Lab", institution="University",
+                           experiment_description="tests", keywords=["two-photon"],
+                           **extra)
+    messages = list(inspect_nwbfile(nwbfile_path=str(path), config=load_config("dandi")))
+    bad = [m for m in messages if m.importance in (Importance.CRITICAL,
+                                                   Importance.BEST_PRACTICE_VIOLATION)]
+    assert not bad, [(m.check_function_name, m.object_name, m.message) for m in bad]
