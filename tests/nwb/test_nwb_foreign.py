@@ -388,3 +388,16 @@ def test_nwbinspector_dandi_clean_volumetric(tmp_path, with_rois):
     bad = [m for m in messages if m.importance in (Importance.CRITICAL,
                                                    Importance.BEST_PRACTICE_VIOLATION)]
     assert not bad, [(m.check_function_name, m.object_name, m.message) for m in bad]
+
+
+def test_one_channel_of_two_keeps_its_identity(tmp_path):
+    from CalSciPy.synthetic import write_prairieview_session
+
+    session = write_prairieview_session(tmp_path / "TSeries-2", n_frames=6, shape=(24, 20),
+                                        n_channels=2, seed=9)
+    path = write_nwb_small(tmp_path / "c.nwb", session.folder, channels=[1], voltage=False)
+    with read_nwb(path) as nwb:
+        assert nwb.channel_names == ("Ch2",)
+        np.testing.assert_array_equal(nwb.stack(0, 0)[:], session.images[:, 0, 1])
+        series = nwb.nwbfile.acquisition["TwoPhotonSeries_ch0_plane0"]
+        assert "'Ch2' (session channel index 1)" in series.description

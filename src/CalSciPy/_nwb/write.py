@@ -60,6 +60,7 @@ class Acquisition:
     voltage: list[tuple[Path, Any, dict]] = field(default_factory=list)
     start_time: _dt.datetime | None = None
     voltage_clock_note: str = ""  # said in each voltage series when its clock is not ours
+    channel_indices: tuple[int, ...] = ()  # the session's zero-indexed channel of each
 
 
 def _tz(timezone: Any) -> Any:
@@ -121,6 +122,7 @@ def acquisition_from_session(session: Any, channels: Sequence[int] | None, timez
         start = start.astimezone()  # the naive PVScan date in the local zone (DST included)
     acq = Acquisition(
         channel_names=tuple(session.channel_names[c] for c in picks),
+        channel_indices=tuple(picks),
         n_planes=int(session.n_planes),
         n_frames=int(session.n_frames),
         frame_shape=tuple(int(v) for v in session.frame_shape(use_xml=False)),
@@ -447,8 +449,9 @@ def build_and_write(path: Any, *, acq: Acquisition | None, rois: Any, traces: di
                             compression_opts=compression_opts)
             nwbfile.add_acquisition(TwoPhotonSeries(
                 name=name, imaging_plane=planes[p], data=data, unit="n.a.",
-                description=f"raw movie of channel {acq.channel_names[c]!r} (index {c}), plane "
-                            f"{p}, stored (frames, x, y) as NWB specifies",
+                description=f"raw movie of channel {acq.channel_names[c]!r} (session channel "
+                            f"index {acq.channel_indices[c] if acq.channel_indices else c}), "
+                            f"plane {p}, stored (frames, x, y) as NWB specifies",
                 dimension=[width, height], **_timing(acq.times[:, p])))
             jobs.append(MovieJob(f"acquisition/{name}/data", stack, cf))
         for k, (csv, frame, units) in enumerate(acq.voltage):
