@@ -401,3 +401,21 @@ def test_one_channel_of_two_keeps_its_identity(tmp_path):
         np.testing.assert_array_equal(nwb.stack(0, 0)[:], session.images[:, 0, 1])
         series = nwb.nwbfile.acquisition["TwoPhotonSeries_ch0_plane0"]
         assert "'Ch2' (session channel index 1)" in series.description
+
+
+def test_missing_text_values_are_refused(tmp_path):
+    import pandas as pd
+
+    from CalSciPy.synthetic import write_prairieview_session
+
+    session = write_prairieview_session(tmp_path / "TSeries-n", n_frames=6, shape=(24, 20),
+                                        seed=10)
+    trials = pd.DataFrame({"start_time": [0.0, 0.1], "stop_time": [0.05, 0.2],
+                           "stimulus": ["grating", None]})
+    with pytest.raises(InvalidArgumentError, match="'stimulus' has missing values"):
+        write_nwb_small(tmp_path / "x.nwb", session.folder, trials=trials)
+    assert not (tmp_path / "x.nwb").exists()
+    numeric = trials.assign(stimulus=["a", "b"], contrast=[np.nan, 1.0])  # NaN is a number
+    path = write_nwb_small(tmp_path / "y.nwb", session.folder, trials=numeric)
+    with read_nwb(path) as nwb:
+        pd.testing.assert_frame_equal(nwb.trials, numeric, check_dtype=False)

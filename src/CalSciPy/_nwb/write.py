@@ -569,6 +569,12 @@ def _column_data(series: Any) -> Any:
 
     if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
         return series.to_numpy()
+    if series.isna().any():
+        # text columns have no missing value in NWB: astype(str) wrote "None"/"nan" text
+        raise InvalidArgumentError(
+            f"column {series.name!r} has missing values (row "
+            f"{int(np.flatnonzero(series.isna().to_numpy())[0])}) in a text column; NWB text "
+            "columns cannot hold them: fill them (e.g. with '') or make the column numeric")
     return series.astype(str).to_numpy(dtype=object)
 
 
