@@ -419,3 +419,23 @@ def test_missing_text_values_are_refused(tmp_path):
     path = write_nwb_small(tmp_path / "y.nwb", session.folder, trials=numeric)
     with read_nwb(path) as nwb:
         pd.testing.assert_frame_equal(nwb.trials, numeric, check_dtype=False)
+
+
+def test_roi_outside_the_movie_is_a_format_error_naming_the_file(tmp_path):
+    from pynwb.ophys import ImageSegmentation, TwoPhotonSeries
+
+    from CalSciPy.errors import DataFormatError
+
+    nwbfile, plane = _file()
+    nwbfile.add_acquisition(TwoPhotonSeries(name="TwoPhotonSeries", imaging_plane=plane,
+                                            data=np.zeros((FRAMES, WIDTH, HEIGHT), np.uint16),
+                                            unit="n.a.", rate=15.0))
+    module = nwbfile.create_processing_module("ophys", "processed")
+    segmentation = ImageSegmentation()
+    module.add(segmentation)
+    ps = segmentation.create_plane_segmentation(name="PlaneSegmentation", description="rois",
+                                                imaging_plane=plane)
+    ps.add_roi(pixel_mask=[(50, 3, 1.0)])  # column 50 of a 10-pixel-wide movie
+    _write(nwbfile, tmp_path / "bad.nwb")
+    with pytest.raises(DataFormatError, match="bad.nwb"):
+        read_nwb(tmp_path / "bad.nwb")

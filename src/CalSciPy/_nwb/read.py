@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from CalSciPy._nwb.movie import NWBStack
-from CalSciPy.errors import DataFormatError
+from CalSciPy.errors import DataFormatError, InvalidArgumentError
 
 _SERIES = re.compile(r"^TwoPhotonSeries_ch(\d+)_plane(\d+)$")
 _PLANE = re.compile(r"^(.*?)(?:_plane(\d+))?$")
@@ -306,8 +306,11 @@ def _read_ophys(out: NWBContents, nwbfile: Any, PlaneSegmentation: type,
             y, x, w, roi_plane = _mask(seg, k, columns, swapped, out.path)
             if "pixel_weight" in columns:
                 w = np.asarray(seg["pixel_weight"][k], dtype=np.float64)
-            rois.append(ROI(y, x, w, id=int(ids[k]),
-                            plane=plane if roi_plane is None else roi_plane))
+            try:
+                rois.append(ROI(y, x, w, id=int(ids[k]),
+                                plane=plane if roi_plane is None else roi_plane))
+            except (InvalidArgumentError, ValueError) as err:  # file content, not an argument
+                raise DataFormatError(f"{out.path}: {seg.name} ROI {k}: {err}") from err
             shape[0] = max(shape[0], int(y.max()) + 1)
             shape[1] = max(shape[1], int(x.max()) + 1)
         positions.extend(int(v) for v in order)
@@ -322,7 +325,11 @@ def _read_ophys(out: NWBContents, nwbfile: Any, PlaneSegmentation: type,
         start += len(ids)
     plane_shape = _plane_shape(out, shape)
     sort = np.argsort(np.asarray(positions), kind="stable")
-    out.rois = ROISet([rois[i] for i in sort], plane_shape)
+    try:
+        out.rois = ROISet([rois[i] for i in sort], plane_shape)
+    except (InvalidArgumentError, ValueError) as err:
+        raise DataFormatError(f"{out.path}: ROIs do not fit the {plane_shape[0]} x "
+                              f"{plane_shape[1]} imaging plane ({err})") from err
     if len(iscell) == len(rois):
         out.iscell = np.asarray(iscell, dtype=bool)[sort]
     if len(prob) == len(rois):
