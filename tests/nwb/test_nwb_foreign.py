@@ -439,3 +439,23 @@ def test_roi_outside_the_movie_is_a_format_error_naming_the_file(tmp_path):
     _write(nwbfile, tmp_path / "bad.nwb")
     with pytest.raises(DataFormatError, match="bad.nwb"):
         read_nwb(tmp_path / "bad.nwb")
+
+
+@pytest.mark.parametrize("bad", [[4, np.nan], [4.5, 4], ["a", 4]])
+def test_bad_event_roi_ids_are_refused(tmp_path, bad):
+    import pandas as pd
+
+    from CalSciPy.synthetic import write_prairieview_session
+
+    try:
+        from CalSciPy.roi_tools import ROI, ROISet
+    except ImportError:
+        from CalSciPy._rois.roi import ROI, ROISet
+
+    session = write_prairieview_session(tmp_path / "TSeries-e", n_frames=6, shape=(24, 20),
+                                        seed=11)
+    rois = ROISet([ROI(np.array([1, 2]), np.array([3, 3]), id=4)], (24, 20))
+    events = pd.DataFrame({"roi_id": bad, "start_time": [0.01, 0.1]})
+    with pytest.raises(InvalidArgumentError, match="roi_id"):
+        write_nwb_small(tmp_path / "x.nwb", session.folder, rois=rois, events=events)
+    assert not (tmp_path / "x.nwb").exists()

@@ -551,6 +551,13 @@ def _check_events(events: Any, rois: list) -> Any:
     events = events.reset_index(drop=True)
     _check_column_names(events, "events", _RESERVED)
     known = {int(r.id) for r in rois}
+    try:
+        ids = events["roi_id"].to_numpy(dtype=np.float64)
+    except (TypeError, ValueError):
+        ids = np.array([np.nan])
+    if not np.all(np.isfinite(ids)) or np.any(ids != np.round(ids)):
+        raise InvalidArgumentError("events roi_id must hold integer ROI ids (no missing or "
+                                   "fractional values)")
     unknown = sorted(set(events["roi_id"].astype(int)) - known)
     if unknown:
         raise InvalidArgumentError(f"events name ROI ids that are not among the ROIs: "
