@@ -459,3 +459,22 @@ def test_bad_event_roi_ids_are_refused(tmp_path, bad):
     with pytest.raises(InvalidArgumentError, match="roi_id"):
         write_nwb_small(tmp_path / "x.nwb", session.folder, rois=rois, events=events)
     assert not (tmp_path / "x.nwb").exists()
+
+
+@pytest.mark.parametrize("bad", [[0.2], [np.nan], ["yes"]])
+def test_iscell_must_be_labels(tmp_path, bad):
+    from CalSciPy.synthetic import write_prairieview_session
+
+    try:
+        from CalSciPy.roi_tools import ROI, ROISet
+    except ImportError:
+        from CalSciPy._rois.roi import ROI, ROISet
+
+    session = write_prairieview_session(tmp_path / "TSeries-i", n_frames=6, shape=(24, 20),
+                                        seed=12)
+    rois = ROISet([ROI(np.array([1, 2]), np.array([3, 3]), id=4)], (24, 20))
+    with pytest.raises(InvalidArgumentError, match="iscell"):
+        write_nwb_small(tmp_path / "x.nwb", session.folder, rois=rois, iscell=bad)
+    path = write_nwb_small(tmp_path / "y.nwb", session.folder, rois=rois, iscell=[[1, 0.2]])
+    with read_nwb(path) as nwb:
+        assert nwb.iscell.tolist() == [True] and nwb.iscell_prob.tolist() == [0.2]

@@ -353,6 +353,11 @@ def build_and_write(path: Any, *, acq: Acquisition | None, rois: Any, traces: di
         if iscell_arr.ndim == 2 and iscell_arr.shape[1] == 2 and iscell_prob is None:
             iscell_prob = iscell_arr[:, 1]  # suite2p's (rois, 2): label, probability
             iscell_arr = iscell_arr[:, 0]
+        if iscell_arr.dtype != bool and not (
+                iscell_arr.dtype.kind in "iuf" and np.all(np.isin(iscell_arr, (0, 1)))):
+            # a probability passed as the label would all become True
+            raise InvalidArgumentError("iscell must hold labels (bool or 0/1; probabilities go "
+                                       "to iscell_prob or suite2p's (rois, 2) form)")
         iscell_arr = iscell_arr.astype(bool).ravel()
         if iscell_arr.shape != (n_rois,):
             raise InvalidArgumentError(f"iscell must hold one value per ROI ({n_rois}), got "
