@@ -175,7 +175,8 @@ def write_nwb(
         IANA name (``"America/New_York"``) or ``tzinfo`` of the acquisition; default the local
         zone of this computer, which the file's notes then state.
     dandi
-        Require what DANDI requires (subject id, species, sex and age), so the file passes
+        Require what DANDI requires (subject id, species, sex, and age or date of birth), so
+        the file passes
         nwbinspector's DANDI configuration.
     compression
         ``"gzip"`` (default), ``"lzf"`` or None, for the movies and traces.

@@ -478,3 +478,22 @@ def test_iscell_must_be_labels(tmp_path, bad):
     path = write_nwb_small(tmp_path / "y.nwb", session.folder, rois=rois, iscell=[[1, 0.2]])
     with read_nwb(path) as nwb:
         assert nwb.iscell.tolist() == [True] and nwb.iscell_prob.tolist() == [0.2]
+
+
+def test_dandi_accepts_date_of_birth_instead_of_age(tmp_path):
+    from nwbinspector import Importance, inspect_nwbfile, load_config
+
+    from CalSciPy.nwb import write_nwb
+
+    start = dt.datetime(2024, 5, 1, 10, tzinfo=dt.timezone.utc)
+    born = dt.datetime(2024, 2, 1, tzinfo=dt.timezone.utc)
+    path = write_nwb(tmp_path / "b.nwb", session_start_time=start, dandi=True,
+                     subject_id="m-3", species="Mus musculus", sex="F", date_of_birth=born,
+                     progress=False)
+    with read_nwb(path) as nwb:
+        assert nwb.nwbfile.subject.date_of_birth == born
+    messages = inspect_nwbfile(nwbfile_path=str(path), config=load_config("dandi"))
+    assert not [m for m in messages if m.importance == Importance.CRITICAL]
+    with pytest.raises(InvalidArgumentError, match="age or date_of_birth"):
+        write_nwb(tmp_path / "c.nwb", session_start_time=start, dandi=True,
+                  subject_id="m-3", species="Mus musculus", sex="F", progress=False)

@@ -192,11 +192,12 @@ def _timing(times: np.ndarray) -> dict[str, Any]:
 
 def _check_metadata(meta: dict[str, Any], dandi: bool) -> None:
     if dandi:
-        missing = [k for k in ("subject_id", "species", "sex", "age") if not meta.get(k)]
+        missing = [k for k in ("subject_id", "species", "sex", "age") if not meta.get(k)
+                   and not (k == "age" and meta.get("date_of_birth"))]  # either one, as DANDI
         if missing:
             raise InvalidArgumentError(
                 f"dandi=True needs {', '.join(missing)} (DANDI requires subject id, species, "
-                "sex and age); pass them or dandi=False")
+                "sex and age or date_of_birth); pass them or dandi=False")
     if meta.get("sex") is not None and meta["sex"] not in _SEX:
         raise InvalidArgumentError(f"sex must be one of {_SEX} (NWB/DANDI), got {meta['sex']!r}")
     if meta.get("age") is not None and not _AGE.match(str(meta["age"])):
