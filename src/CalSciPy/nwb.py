@@ -176,8 +176,7 @@ def write_nwb(
         zone of this computer, which the file's notes then state.
     dandi
         Require what DANDI requires (subject id, species, sex, and age or date of birth), so
-        the file passes
-        nwbinspector's DANDI configuration.
+        the file passes nwbinspector's DANDI configuration.
     compression
         ``"gzip"`` (default), ``"lzf"`` or None, for the movies and traces.
     compression_opts
