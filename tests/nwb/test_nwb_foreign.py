@@ -497,3 +497,20 @@ def test_dandi_accepts_date_of_birth_instead_of_age(tmp_path):
     with pytest.raises(InvalidArgumentError, match="age or date_of_birth"):
         write_nwb(tmp_path / "c.nwb", session_start_time=start, dandi=True,
                   subject_id="m-3", species="Mus musculus", sex="F", progress=False)
+
+
+def test_unreadable_file_error_stays_short(tmp_path):
+    from pynwb.ophys import ImageSegmentation
+
+    from CalSciPy.errors import DataFormatError
+
+    nwbfile, plane = _file()
+    module = nwbfile.create_processing_module("ophys", "processed")
+    segmentation = ImageSegmentation()
+    module.add(segmentation)
+    segmentation.create_plane_segmentation(name="PlaneSegmentation", description="none",
+                                           imaging_plane=plane)  # no mask column: pynwb fails
+    _write(nwbfile, tmp_path / "empty.nwb")
+    with pytest.raises(DataFormatError, match="empty.nwb: not a readable NWB file") as info:
+        read_nwb(tmp_path / "empty.nwb")
+    assert len(str(info.value)) < 400 + len(str(tmp_path))

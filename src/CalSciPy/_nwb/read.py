@@ -164,7 +164,10 @@ def read(path: Path) -> NWBContents:
         io = NWBHDF5IO(str(path), "r")
         nwbfile = io.read()
     except Exception as err:  # h5py/hdmf raise many types for non-NWB or broken files
-        raise DataFormatError(f"{path}: not a readable NWB file ({err})") from err
+        text = str(err)
+        if len(text) > 300:  # hdmf puts whole builder reprs in its messages: keep one line
+            text = f"{text[:140]} ... {text[-140:]}"
+        raise DataFormatError(f"{path}: not a readable NWB file ({text})") from err
     out = NWBContents(path=path, nwbfile=nwbfile, _io=io)
     try:
         _read_into(out, nwbfile, TwoPhotonSeries, PlaneSegmentation, RoiResponseSeries)
