@@ -90,6 +90,15 @@ def load_suite2p(path: str | os.PathLike, *, plane: int | None = None) -> Suite2
         cells), ``settings`` (fs, nplanes, nchannels, Ly, Lx, meanImg, tau, neucoeff, nframes,
         the neuropil settings and ``raw``) and ``path``.
 
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    DataFormatError
+        Not suite2p output (the message says what was expected), or inconsistent files: an
+        ``iscell.npy``/trace file whose length differs from ``stat.npy``, traces of different
+        frame counts, a pickle that is not suite2p's.
+
     Notes
     -----
     Settings come from the suite2p >= 1.0 split files (``db.npy``, ``settings.npy``,
@@ -99,15 +108,6 @@ def load_suite2p(path: str | os.PathLike, *, plane: int | None = None) -> Suite2
     unpickler that rebuilds numpy arrays and plain containers and refuses anything else;
     trace and label files must be plain numeric arrays. ``stat['overlap']`` is kept on each
     ROI and honoured by :func:`extract_traces`.
-
-    Raises
-    ------
-    FileNotFoundError
-        ``path`` does not exist.
-    DataFormatError
-        Not suite2p output (the message says what was expected), or inconsistent files: an
-        ``iscell.npy``/trace file whose length differs from ``stat.npy``, traces of different
-        frame counts, a pickle that is not suite2p's.
     """
     return _suite2p.load_suite2p(path, plane=plane)
 
@@ -204,6 +204,12 @@ def extract_traces(images: Any, rois: ROISet, *, neuropil: bool = True, inner_ra
         the plain mean of its neuropil pixels. A ROI left with no pixels (all shared with other
         ROIs) gives a NaN row with a warning, where suite2p writes 0.
 
+    Raises
+    ------
+    InvalidArgumentError
+        Frames whose shape differs from ``rois.shape``, not 3-D, a non-real dtype, ROIs of
+        several planes, invalid settings.
+
     Notes
     -----
     The masks are suite2p's (``suite2p.extraction.masks``, default non-circular neuropil):
@@ -218,12 +224,6 @@ def extract_traces(images: Any, rois: ROISet, *, neuropil: bool = True, inner_ra
     Blocks other than in-memory numpy arrays are read one ahead in a background thread, and a
     memmap's pages are released after their block, so memory besides ``F``/``Fneu`` stays at a
     few blocks.
-
-    Raises
-    ------
-    InvalidArgumentError
-        Frames whose shape differs from ``rois.shape``, not 3-D, a non-real dtype, ROIs of
-        several planes, invalid settings.
     """
     return _extract.extract_traces(
         images, rois, neuropil=neuropil, inner_radius=inner_radius,
@@ -263,6 +263,11 @@ def subtract_neuropil(F: Any, Fneu: Any, coefficient: float | str = 0.7, *,
         Corrected traces (float32 when both inputs are float32, else float64), and the
         coefficients when asked.
 
+    Raises
+    ------
+    InvalidArgumentError
+        F and Fneu differ in shape, are not 1-D/2-D real arrays, or the coefficient is invalid.
+
     Notes
     -----
     Why the estimate is clipped at 1: the neuropil seen through a soma is at most the neuropil
@@ -271,11 +276,6 @@ def subtract_neuropil(F: Any, Fneu: Any, coefficient: float | str = 0.7, *,
     neuropil removes part of the cell's baseline F0 as well, and since ΔF/F0 divides by that
     baseline, an over-subtracted F0 near zero inflates ΔF/F0 without bound (and can make it
     negative). Coefficients above 1 given explicitly are used as given, with a warning.
-
-    Raises
-    ------
-    InvalidArgumentError
-        F and Fneu differ in shape, are not 1-D/2-D real arrays, or the coefficient is invalid.
     """
     if not isinstance(coefficient, str):
         import math
