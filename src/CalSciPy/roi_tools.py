@@ -318,8 +318,11 @@ def plot_rois(rois: ROISet, image: Any = None, *, neuropil: ROISet | bool = Fals
     """
     from CalSciPy._visuals.rois import plot_rois as _plot
 
+    masks: ROISet | None
     if neuropil is True:
-        neuropil = neuropil_masks(rois)
+        masks = neuropil_masks(rois)
     elif neuropil is False:
-        neuropil = None
-    return _plot(rois, image, neuropil=neuropil, labels=labels, ax=ax, **options)
+        masks = None
+    else:
+        masks = neuropil
+    return _plot(rois, image, neuropil=masks, labels=labels, ax=ax, **options)

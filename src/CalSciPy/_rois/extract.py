@@ -111,7 +111,9 @@ def build_operator(rois: ROISet, *, neuropil: bool, inner_radius: int,
                                min_neuropil_pixels=min_neuropil_pixels,
                                lam_percentile=lam_percentile)
         valid = found.valid.ravel().astype(np.uint8)
-        pos, erow, edata = [], [], []
+        pos: list[np.ndarray] = []
+        erow: list[np.ndarray] = []
+        edata: list[np.ndarray] = []
         for i, ((r0, r1, c0, c1), dilated, count) in enumerate(
                 zip(found.rects, found.dilated, found.counts)):
             if count <= 0:
@@ -378,6 +380,8 @@ def extract_traces(images: Any, rois: ROISet, *, neuropil: bool = True, inner_ra
     F, Fneu = traces[:n], (traces[n:] if neuropil else None)
     for ids, target in ((op.empty_cells, F), (op.empty_neuropil, Fneu)):
         if ids:
+            # empty_neuropil is only ever filled when neuropil is on, so Fneu is an array here
+            assert target is not None
             target[np.isin(rois.ids, ids)] = np.nan
     return F, Fneu
 

@@ -80,7 +80,7 @@ def cell_pixels(rois: ROISet, lam_percentile: float = 50.0) -> np.ndarray:
     elsewhere), with scipy's window, rank and 'reflect' edges.
     """
     ly, lx = rois.shape
-    lammap = np.zeros(ly * lx, dtype=np.float64)
+    lammap: np.ndarray = np.zeros(ly * lx, dtype=np.float64)
     for roi in rois:
         flat = roi.ypix * lx + roi.xpix
         np.maximum.at(lammap, flat, roi.lam)

@@ -18,7 +18,8 @@ __all__ = ["load_npy"]
 try:  # numpy >= 2
     from numpy._core import multiarray as _multiarray
 except ImportError:  # pragma: no cover - numpy 1.x
-    from numpy.core import multiarray as _multiarray
+    # same module under its numpy 1.x name; mypy sees both imports as one name redefined
+    from numpy.core import multiarray as _multiarray  # type: ignore[no-redef]
 
 import pathlib
 

@@ -11,7 +11,7 @@ import math
 import operator
 from collections.abc import Iterable, Iterator, Sequence
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from scipy import sparse
@@ -255,8 +255,10 @@ class ROI:
         r0, c0, r1, c1 = self.bbox
         local = np.zeros((r1 - r0 + 2, c1 - c0 + 2), dtype=np.float64)
         local[self.ypix - r0 + 1, self.xpix - c0 + 1] = 1.0
-        gen = contourpy.contour_generator(z=local, name="serial")
-        lines = gen.lines(0.5)
+        gen = contourpy.contour_generator(z=local, name="serial", line_type="Separate")
+        # contourpy types lines() as the union over every line_type; Separate is a list of
+        # (points, 2) arrays
+        lines = cast("list[np.ndarray]", gen.lines(0.5))
         return [np.column_stack([line[:, 1] + r0 - 1, line[:, 0] + c0 - 1]) for line in lines]
 
     def with_overlap(self, overlap: np.ndarray) -> ROI:
@@ -304,18 +306,20 @@ class ROISet:
             )
         if any(roi.overlap is None for roi in rois):
             # per plane, as suite2p: ROIs of different planes never share a pixel
-            counts: dict[int, np.ndarray] = {}
+            plane_counts: dict[int, np.ndarray] = {}
             for roi in rois:
-                count = counts.setdefault(
+                count = plane_counts.setdefault(
                     roi.plane, np.zeros(self.shape[0] * self.shape[1], dtype=np.int32))
                 np.add.at(count, roi.ypix * self.shape[1] + roi.xpix, 1)
             rois = [roi if roi.overlap is not None else
-                    roi.with_overlap(counts[roi.plane][roi.ypix * self.shape[1] + roi.xpix] > 1)
+                    roi.with_overlap(
+                        plane_counts[roi.plane][roi.ypix * self.shape[1] + roi.xpix] > 1)
                     for roi in rois]
         self._rois = tuple(rois)
         self._ids = ids
         self._ids.flags.writeable = False
-        self._parent = _parent._parent if _parent is not None and _parent._parent else _parent
+        self._parent: ROISet | None = (
+            _parent._parent if _parent is not None and _parent._parent else _parent)
 
     # --- container -------------------------------------------------------------------------
     def __len__(self) -> int:

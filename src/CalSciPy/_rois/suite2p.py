@@ -344,12 +344,13 @@ def _cat(parts: list[np.ndarray | None], name: str, root: Path) -> np.ndarray | 
         return None
     if any(p is None for p in parts):
         raise DataFormatError(f"{root}: {name} is present in some plane folders but not all")
-    if parts[0].ndim == 2 and len({p.shape[1] for p in parts}) > 1:
+    arrays = [p for p in parts if p is not None]
+    if arrays[0].ndim == 2 and len({p.shape[1] for p in arrays}) > 1:
         raise DataFormatError(f"{root}: the planes' {name} differ in frame count "
-                              f"{sorted({p.shape[1] for p in parts})} (suite2p gives the first "
+                              f"{sorted({p.shape[1] for p in arrays})} (suite2p gives the first "
                               "planes one frame more when the frames do not divide by nplanes); "
                               "read the planes one at a time with plane=")
-    return np.concatenate(parts, axis=0)
+    return np.concatenate(arrays, axis=0)
 
 
 def load_suite2p(path: str | os.PathLike, *, plane: int | None = None) -> Suite2pData:
