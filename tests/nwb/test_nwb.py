@@ -565,3 +565,42 @@ def test_fill_movie_source_error_propagates(tmp_path):
                            compression_opts=None, direct_gzip=True, workers=1)
         finally:
             movie.BLOCK_BYTES = old
+
+
+def test_read_photostimulation_refuses_swapped_protocol_xml():
+    # a protocol table whose XML columns hold the wrong protocol element (a file edited by
+    # hand): a DataFormatError naming the column, not a TypeError blaming an argument
+    from types import SimpleNamespace
+
+    from CalSciPy._nwb.photostim import read_photostimulation
+    from CalSciPy.bruker._protocol_io import _xml_bytes
+    from CalSciPy.errors import DataFormatError
+
+    meta, version = _protocol(), "5.5.64.600"
+    series = _xml_bytes(meta.series, version)[3:].decode("utf-8")
+    gpl = _xml_bytes(meta.galvo_point_list, version)[3:].decode("utf-8")
+
+    def nwbfile(series_xml, gpl_xml):
+        table = {"version": [version], "series_xml": [series_xml],
+                 "galvo_point_list_xml": [gpl_xml], "width": [SHAPE[1]],
+                 "height": [SHAPE[0]], "voltage_range": [np.array([-7.6, 7.6, -7.6, 7.6])]}
+        return SimpleNamespace(processing={"photostimulation": _Module(table)})
+
+    got = read_photostimulation(nwbfile(series, gpl))
+    assert [r.coordinates for r in got.rois] == [r.coordinates for r in meta.rois]
+    assert got.voltage_range == ((-7.6, 7.6), (-7.6, 7.6))
+    with pytest.raises(DataFormatError, match="series_xml holds a GalvoPointList"):
+        read_photostimulation(nwbfile(gpl, gpl))
+    with pytest.raises(DataFormatError, match="galvo_point_list_xml holds a "
+                                              "MarkPointSeriesElements"):
+        read_photostimulation(nwbfile(series, series))
+
+
+class _Module:
+    """The two things read_photostimulation asks of a processing module."""
+
+    def __init__(self, table):
+        self.data_interfaces = {"protocol": table}
+
+    def __getitem__(self, name):
+        return self.data_interfaces[name]

@@ -43,7 +43,7 @@ BLOCK_BYTES = 32 << 20
 WINDOW_BYTES = 64 << 20
 
 
-def _deflate() -> Callable[[Any, int], bytes]:
+def _deflate() -> Callable[[Any, int], bytes | bytearray]:
     """``compress(data, level)`` → zlib stream: libdeflate, zlib-ng or zlib (first installed).
 
     All three release the GIL while compressing, so the thread pool runs them in parallel.
@@ -158,7 +158,7 @@ def fill_movie(dataset: Any, source: Any, *, chunk_frames: int, compression: str
                     on_frames(len(block))
                 continue
 
-            def compress(offset: int, block: np.ndarray = block) -> bytes:
+            def compress(offset: int, block: np.ndarray = block) -> bytes | bytearray:
                 # the (frames, x, y) copy is made here, in the worker, in parallel too
                 part = block[offset:offset + chunk_frames]
                 piece = np.empty((chunk_frames, x, y), dtype=block.dtype)

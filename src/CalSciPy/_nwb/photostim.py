@@ -132,6 +132,7 @@ def read_photostimulation(nwbfile: Any) -> Any:
     from CalSciPy.bruker._xml import parse_xml_string
     from CalSciPy.bruker.factories import BrukerElementFactory
     from CalSciPy.bruker.mark_points import PhotostimulationMeta
+    from CalSciPy.bruker.xml_objects import GalvoPointList, MarkPointSeriesElements
     from CalSciPy.errors import DataFormatError
 
     module = nwbfile.processing.get(MODULE)
@@ -149,8 +150,16 @@ def read_photostimulation(nwbfile: Any) -> Any:
             if gpl_text else None
     except DataFormatError as err:
         raise DataFormatError(f"{source}: stored protocol XML is not readable ({err})") from err
+    # the factory builds whatever class the stored root tag maps to: a file edited by hand
+    # may hold another protocol element than the one its column names
+    if not isinstance(series, MarkPointSeriesElements):
+        raise DataFormatError(f"{source}: series_xml holds a {type(series).__name__}, not a "
+                              "MarkPoints series")
+    if gpl is not None and not isinstance(gpl, GalvoPointList):
+        raise DataFormatError(f"{source}: galvo_point_list_xml holds a {type(gpl).__name__}, "
+                              "not a galvo point list")
     volts = np.asarray(table["voltage_range"][0], dtype=float)
-    voltage_range = None if not np.all(np.isfinite(volts)) else volts.reshape(2, 2)
+    voltage_range = None if not np.all(np.isfinite(volts)) else volts.reshape(2, 2).tolist()
     return PhotostimulationMeta(series, factory, int(table["width"][0]),
                                 int(table["height"][0]), galvo_point_list=gpl,
                                 voltage_range=voltage_range)

@@ -177,8 +177,10 @@ def read(path: Path) -> NWBContents:
     return out
 
 
-def _read_into(out: NWBContents, nwbfile: Any, TwoPhotonSeries: type,
-               PlaneSegmentation: type, RoiResponseSeries: type) -> None:
+def _read_into(out: NWBContents, nwbfile: Any, TwoPhotonSeries: Any,
+               PlaneSegmentation: Any, RoiResponseSeries: Any) -> None:
+    # the pynwb classes are Any (pynwb ships no type information): ``type`` here would make
+    # every object they select a plain ``object`` for the type checker
     import pandas as pd
 
     objects = list(nwbfile.objects.values())
@@ -208,7 +210,7 @@ def _read_into(out: NWBContents, nwbfile: Any, TwoPhotonSeries: type,
     # voltage: TimeSeries in acquisition that are plain TimeSeries with a 1-D signal
     from pynwb import TimeSeries
 
-    voltage = []
+    voltage: list[tuple[int, str, np.ndarray]] = []  # (column, signal name, samples)
     index = None
     for name, obj in nwbfile.acquisition.items():
         if type(obj) is not TimeSeries or obj.data is None or len(obj.data.shape) != 1:
@@ -277,8 +279,8 @@ def _plane_index(segment: Any, ordered_planes: list[str]) -> int:
     return ordered_planes.index(name) if name in ordered_planes else 0
 
 
-def _read_ophys(out: NWBContents, nwbfile: Any, PlaneSegmentation: type,
-                RoiResponseSeries: type) -> None:
+def _read_ophys(out: NWBContents, nwbfile: Any, PlaneSegmentation: Any,
+                RoiResponseSeries: Any) -> None:
     import pandas as pd
 
     ROI, ROISet = _roi_classes()
@@ -288,7 +290,10 @@ def _read_ophys(out: NWBContents, nwbfile: Any, PlaneSegmentation: type,
     if not segments:
         return
     ordered_planes = sorted(nwbfile.imaging_planes)
-    rois, positions, iscell, prob = [], [], [], []
+    rois: list[Any] = []
+    positions: list[int] = []
+    iscell: list[bool] = []
+    prob: list[float] = []
     shape = [0, 0]
     offsets: dict[int, int] = {}
     start = 0
@@ -343,7 +348,10 @@ def _read_ophys(out: NWBContents, nwbfile: Any, PlaneSegmentation: type,
         if not isinstance(obj, RoiResponseSeries):
             continue
         container = obj.parent.name if obj.parent is not None else ""
-        base = _PLANE.match(obj.name)[1]
+        named = _PLANE.match(obj.name)
+        if named is None:  # a name with a line break inside: none of the known series names
+            continue
+        base = named[1]
         kind = _KINDS.get((container, base)) or _KINDS.get((type(obj.parent).__name__, base))
         if kind is None and re.fullmatch(r"plane\d+", obj.name):
             # suite2p: one container per kind, one series "plane{i}" per plane

@@ -84,7 +84,8 @@ def _axis(entry: Any, axis: str) -> float | None:
     value = entry.get(axis)
     if isinstance(value, dict):  # SubindexedValues: summed (e.g. piezo + motor z)
         parts = [_finite(v) for v in value.values()]
-        return float(sum(parts)) if parts and None not in parts else None
+        finite = [part for part in parts if part is not None]
+        return float(sum(finite)) if parts and len(finite) == len(parts) else None
     return _finite(value)
 
 
@@ -128,9 +129,9 @@ def session_optics(session: Any) -> SessionOptics:
         excitation = None
     position = state.get("positionCurrent")
     stage = None
-    coords = [_axis(position, a) for a in ("XAxis", "YAxis", "ZAxis")]
-    if None not in coords:
-        stage = (float(coords[0]), float(coords[1]), float(coords[2]))
+    x_um, y_um, z_um = (_axis(position, a) for a in ("XAxis", "YAxis", "ZAxis"))
+    if x_um is not None and y_um is not None and z_um is not None:
+        stage = (x_um, y_um, z_um)
     objective = state.get("objectiveLens")
     return SessionOptics(spacing, excitation, stage, objective if isinstance(objective, str)
                          else "")

@@ -120,12 +120,13 @@ def acquisition_from_session(session: Any, channels: Sequence[int] | None, timez
     start = session_start_time(session, tz)
     if start is not None and tz is None:
         start = start.astimezone()  # the naive PVScan date in the local zone (DST included)
+    height, width = session.frame_shape(use_xml=False)
     acq = Acquisition(
         channel_names=tuple(session.channel_names[c] for c in picks),
         channel_indices=tuple(picks),
         n_planes=int(session.n_planes),
         n_frames=int(session.n_frames),
-        frame_shape=tuple(int(v) for v in session.frame_shape(use_xml=False)),
+        frame_shape=(int(height), int(width)),
         times=times,
         imaging_rate=1.0 / float(period),
         grid_spacing_um=optics.grid_spacing_um,
@@ -329,8 +330,11 @@ def build_and_write(path: Any, *, acq: Acquisition | None, rois: Any, traces: di
             raise InvalidArgumentError(
                 "emission_wavelength (nm) is required with the imaging, one value or one per "
                 f"channel {list(acq.channel_names)}: the XML does not record it")
-        emissions = ([float(emission_nm)] * len(acq.channel_names)
-                     if np.ndim(emission_nm) == 0 else [float(v) for v in emission_nm])
+        # np.ndim tells a number (numpy scalars and 0-d arrays included) from a sequence;
+        # mypy cannot narrow the union on it
+        emissions = ([float(emission_nm)] * len(acq.channel_names)  # type: ignore[arg-type]
+                     if np.ndim(emission_nm) == 0
+                     else [float(v) for v in emission_nm])  # type: ignore[union-attr]
         if len(emissions) != len(acq.channel_names) or not all(
                 np.isfinite(e) and e > 0 for e in emissions):
             raise InvalidArgumentError(
@@ -345,9 +349,14 @@ def build_and_write(path: Any, *, acq: Acquisition | None, rois: Any, traces: di
         excitation = float(excitation)
         if not np.isfinite(excitation) or excitation <= 0:
             raise InvalidArgumentError(f"excitation_wavelength must be > 0 nm, got {excitation}")
-    plane_of = [_roi_plane(r, acq.n_planes) for r in roi_list] if has_rois else []
-    masks = [_check_roi(r, acq.frame_shape) for r in roi_list] if has_rois else []
-    arrays = {k: _as_trace(v, k, n_rois, acq.n_frames) for k, v in given_traces.items()}
+    plane_of: list[int] = []
+    masks: list[tuple[np.ndarray, ...]] = []
+    arrays: dict[str, np.ndarray] = {}  # traces without ROIs were refused above
+    if has_rois:
+        assert acq is not None  # ROIs without the imaging were refused above
+        plane_of = [_roi_plane(r, acq.n_planes) for r in roi_list]
+        masks = [_check_roi(r, acq.frame_shape) for r in roi_list]
+        arrays = {k: _as_trace(v, k, n_rois, acq.n_frames) for k, v in given_traces.items()}
     iscell_arr = iscell_prob_arr = None
     if iscell is not None:
         iscell_arr = np.asarray(iscell)
@@ -475,6 +484,7 @@ def build_and_write(path: Any, *, acq: Acquisition | None, rois: Any, traces: di
                     comments=f"signal {column!r}, column {position} of {csv.name}",
                     **_timing(t)))
     if has_rois:
+        assert acq is not None  # ROIs without the imaging were refused above
         _add_ophys(nwbfile, planes, acq, roi_list, plane_of, masks, arrays, iscell_arr,
                    iscell_prob_arr, events_df)
     if trials_df is not None:
