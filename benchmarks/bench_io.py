@@ -5,8 +5,9 @@ Stack: 2000 x 512 x 512 uint16 (1 GiB), written to a temporary folder under benc
 were just written; dropping caches needs root privileges the benchmark does not assume), so
 they measure memory bandwidth and per-file overhead more than the disk.
 
-Rows (best of ``REPEATS``, ours and reference interleaved; writes create a new file each time
-after an untimed ``os.sync``; ratio = ours / reference, < 1 means faster):
+Rows (``REPEATS`` interleaved rounds of ours and the reference; medians of the times, and the
+median (min-max) of the per-round ratios; writes create a new file each time after an untimed
+``os.sync``; ratio = ours / reference, < 1 means faster):
 - save_binary vs ndarray.tofile + fsync; load_binary vs np.fromfile
 - save_images vs tifffile.imwrite (plain, and + fsync: every CalSciPy writer fsyncs)
 - load_images (one multi-page file) vs tifffile.imread
@@ -43,8 +44,8 @@ def compare(
     ours: Callable[[], object],
     ref: Callable[[], object],
     setup: Callable[[], object] | None = None,
-) -> tuple[float, float]:
-    """Best-of-``REPEATS`` times of ``ours`` and ``ref``, interleaved so drift hits both.
+) -> tuple[list[float], list[float]]:
+    """``REPEATS`` times each of ``ours`` and ``ref``, interleaved so drift hits both.
 
     ``setup`` runs untimed before every call (delete outputs so each write creates a new file,
     ``os.sync`` so no earlier write-back competes with the timed one).
@@ -57,7 +58,7 @@ def compare(
             start = time.perf_counter()
             func()
             times[i].append(time.perf_counter() - start)
-    return min(times[1]), min(times[0])
+    return times[1], times[0]
 
 
 def fsync_file(path: Path) -> None:
@@ -105,7 +106,7 @@ def main() -> int:
 
     OUT.mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="bench_io_", dir=OUT))
-    rows: list[tuple[str, float, str, float, str]] = []
+    rows: list[tuple[str, list[float], str, list[float], str]] = []
     try:
         rng = np.random.default_rng(0)
         images = rng.integers(0, 4096, (args.frames, 512, 512), dtype=np.uint16)
@@ -189,14 +190,21 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
 
     print(f"bench_io: {args.frames} x 512 x 512 uint16 = {gib:.2f} GiB, temp folder on the "
-          f"project disk, warm page cache, {os.cpu_count()} CPUs, best of {REPEATS}")
-    header = f"{'operation':<26} {'ours s':>8} {'reference':<25} {'ref s':>8} {'ratio':>7}  target"
+          f"project disk, warm page cache, {os.cpu_count()} CPUs, median of {REPEATS} "
+          f"interleaved rounds (range of the per-round ratios)")
+    header = (f"{'operation':<26} {'ours s':>8} {'reference':<25} {'ref s':>8} "
+              f"{'ratio (range)':>20}  target")
     print(header)
     print("-" * len(header))
     for name, ours, ref_name, ref, target in rows:
-        ratio = ours / ref
-        shown = f"{ratio:.2f}" if "faster" not in target else f"{ref / ours:.2f}x"
-        print(f"{name:<26} {ours:8.3f} {ref_name:<25} {ref:8.3f} {shown:>7}  {target}")
+        per_round = np.asarray(ours) / np.asarray(ref)
+        suffix = ""
+        if "faster" in target:
+            per_round, suffix = 1.0 / per_round, "x"
+        shown = (f"{np.median(per_round):.2f}{suffix} ({per_round.min():.2f}-"
+                 f"{per_round.max():.2f})")
+        print(f"{name:<26} {np.median(ours):8.3f} {ref_name:<25} {np.median(ref):8.3f} "
+              f"{shown:>20}  {target}")
     print(f"peak memory of load_images: 1 file {peak_file:.2f}x array size, "
           f"20-file folder {peak_folder:.2f}x array size (target <= 1.2x)")
     return 0
