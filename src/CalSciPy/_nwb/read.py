@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from CalSciPy._nwb.movie import NWBStack
+from CalSciPy.bruker.configuration_values import VOLTAGE_TIME_COLUMN
 from CalSciPy.errors import DataFormatError, InvalidArgumentError
 
 _SERIES = re.compile(r"^TwoPhotonSeries_ch(\d+)_plane(\d+)$")
@@ -228,7 +229,7 @@ def _read_into(out: NWBContents, nwbfile: Any, TwoPhotonSeries: Any,
     if voltage:
         voltage.sort(key=lambda item: item[0])
         out.voltage = pd.DataFrame({name: data for _, name, data in voltage},
-                                   index=pd.Index(index, name="Time(ms)"))
+                                   index=pd.Index(index, name=VOLTAGE_TIME_COLUMN))
     _read_ophys(out, nwbfile, PlaneSegmentation, RoiResponseSeries)
     if nwbfile.trials is not None:
         out.trials = _table_frame(nwbfile.trials)

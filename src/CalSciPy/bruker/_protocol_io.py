@@ -20,6 +20,7 @@ import numpy as np
 from CalSciPy._atomic import atomic_write
 from CalSciPy._checks import as_path
 from CalSciPy.bruker._xml import parse_xml
+from CalSciPy.bruker.configuration_values import DEFAULT_PRAIRIEVIEW_VERSION
 from CalSciPy.bruker.factories import BrukerElementFactory, BrukerXMLFactory
 from CalSciPy.bruker.validation import DingusException, DingusLogger
 from CalSciPy.bruker.xml_objects import (
@@ -43,7 +44,7 @@ __all__ = [
     "write_protocol_pair",
 ]
 
-DEFAULT_VERSION = "5.5.64.600"
+DEFAULT_VERSION = DEFAULT_PRAIRIEVIEW_VERSION
 _BOM = b"\xef\xbb\xbf"
 
 

@@ -20,6 +20,7 @@ from xml.etree.ElementTree import Element, ElementTree
 from xml.sax.saxutils import escape
 
 from CalSciPy._checks import check_int
+from CalSciPy.bruker.configuration_values import DEFAULT_PRAIRIEVIEW_VERSION
 from CalSciPy.bruker.validation import DingusException, validate_fields
 from CalSciPy.bruker.xml_mappings.xml_mapping import load_mapping
 from CalSciPy.bruker.xml_objects import (
@@ -111,7 +112,7 @@ class BrukerElementFactory:
         Mapping from Bruker XML tags to CalSciPy's Bruker XML classes.
     """
 
-    def __init__(self, version: str = "5.5.64.600"):
+    def __init__(self, version: str = DEFAULT_PRAIRIEVIEW_VERSION):
         self.version = version
         self.element_class_mapping: dict[str, type[_BrukerObject]] = _class_mapping(version)
 
@@ -291,7 +292,7 @@ class BrukerXMLFactory:
         Mapping from Bruker XML tags to CalSciPy's Bruker XML classes.
     """
 
-    def __init__(self, version: str = "5.5.64.600"):
+    def __init__(self, version: str = DEFAULT_PRAIRIEVIEW_VERSION):
         self.version = version
         self.element_class_mapping: dict[str, type[_BrukerObject]] = _class_mapping(version)
         self._tags: dict[str, list[str]] = {}
