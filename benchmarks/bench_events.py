@@ -46,6 +46,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _peers import suite2p_missing
 from scipy.ndimage import gaussian_filter1d
 from scipy.signal import find_peaks
 
@@ -191,17 +192,6 @@ def _suite2p_round(python: str, traces: str, tau: float, out: str) -> float:
     return float(result.stdout.strip().splitlines()[-1])
 
 
-def _suite2p_available(python: str) -> str | None:
-    if not Path(python).exists():
-        return f"{python} not found (install suite2p there: python3 -m venv /tmp/s2p-venv && " \
-               "/tmp/s2p-venv/bin/pip install suite2p)"
-    check = subprocess.run([python, "-c", "import suite2p.extraction.dcnv"],
-                           capture_output=True, text=True)
-    if check.returncode:
-        return f"suite2p not importable by {python}: {check.stderr.strip().splitlines()[-1]}"
-    return None
-
-
 def _fmt(times: np.ndarray) -> str:
     return f"{np.median(times):.2f} ({times.min():.2f}-{times.max():.2f})"
 
@@ -282,7 +272,7 @@ def infer_benchmark(synthetic, dfof: np.ndarray, args) -> None:
               f"{_f1(ours.spikes, data, synthetic, n):.3f} | {_f1(ref, data, synthetic, n):.3f} |")
 
     python = args.suite2p_python
-    reason = _suite2p_available(python)
+    reason = suite2p_missing(python)
     print()
     if reason:
         print(f"suite2p column skipped: {reason}")

@@ -1,6 +1,6 @@
 """Benchmark: photostimulation protocol I/O and spiral masks.
 
-Rows (best of 5, seconds):
+Rows (median of 5 rounds, seconds):
 - read a 2000-point .gpl: ours (defusedxml parse + dataclasses + validation) vs the reference,
   a bare defusedxml parse collecting each element's attribute dict (no conversion/validation);
 - write it: ours (PrairieView-style text) vs ElementTree.tostring of the parsed tree;
@@ -9,6 +9,7 @@ Rows (best of 5, seconds):
 """
 from __future__ import annotations
 
+import statistics
 import time
 from xml.etree.ElementTree import tostring
 
@@ -19,13 +20,13 @@ from CalSciPy.bruker.factories import BrukerElementFactory, BrukerXMLFactory
 from CalSciPy.bruker.mark_points import build_protocol, generate_photostimulation_mask
 
 
-def best(func, repeats=5):
+def median_time(func, repeats=5):
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         func()
         times.append(time.perf_counter() - start)
-    return min(times)
+    return statistics.median(times)
 
 
 def main() -> None:
@@ -65,9 +66,9 @@ def main() -> None:
                zip(ours_masks()[:50], reference_masks()[:50]))
     assert same
     table = [
-        ("read 2000-point .gpl", best(ours_read), best(reference_read)),
-        ("write 2000-point .gpl", best(ours_write), best(reference_write)),
-        ("2000 spiral masks r=10 px", best(ours_masks, 3), best(reference_masks, 1)),
+        ("read 2000-point .gpl", median_time(ours_read), median_time(reference_read)),
+        ("write 2000-point .gpl", median_time(ours_write), median_time(reference_write)),
+        ("2000 spiral masks r=10 px", median_time(ours_masks, 3), median_time(reference_masks, 1)),
     ]
     print(f"{'task':<28}{'ours (s)':>12}{'reference (s)':>15}{'ours/ref':>10}")
     for name, ours, reference in table:

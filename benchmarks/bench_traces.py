@@ -34,6 +34,7 @@ import time
 import tracemalloc
 
 import numpy as np
+from _peers import suite2p_missing
 from scipy.signal import filtfilt, firwin
 
 from CalSciPy.synthetic import generate_traces
@@ -140,17 +141,6 @@ def suite2p_round(python: str, traces: str, out: str) -> tuple[float, float]:
                             text=True, check=True)
     wall, cpu = (float(v) for v in result.stdout.strip().splitlines()[-1].split())
     return wall, cpu
-
-
-def suite2p_missing(python: str) -> str | None:
-    if not os.path.exists(python):
-        return f"{python} not found (python3 -m venv /tmp/s2p-venv && " \
-               "/tmp/s2p-venv/bin/pip install suite2p)"
-    check = subprocess.run([python, "-c", "import suite2p.extraction.dcnv"],
-                           capture_output=True, text=True)
-    if check.returncode:
-        return f"suite2p not importable by {python}"
-    return None
 
 
 def fmt(times: np.ndarray) -> str:
