@@ -631,8 +631,7 @@ def test_running_level_is_exact_np_percentile(seed, frames, window, q, kind):
     starts, centres = _sliding_windows(frames, window)
     level = np.empty(starts.size)
     est = np.empty(frames)
-    _running_level(series, q, window, starts, centres, np.empty(window), np.empty(window),
-                   np.empty(window, dtype=np.int64), np.empty(frames, dtype=np.int64), level, est)
+    _running_level(series, q, window, starts, centres, level, est)
     selected = [_percentile(series[s:s + window], q, np.empty(window)) for s in starts]
     np.testing.assert_array_equal(level, selected)
     expected = [np.percentile(series[s:s + window], 100 * q) for s in starts]

@@ -129,9 +129,15 @@ def _percentile(src, q, work):  # pragma: no cover - compiled
     return below + diff * frac
 
 
+#: frames per tile of the zero-phase FIR filter (accumulators stay in L1)
+_FILTER_TILE = 512
+
+
 @numba.njit(cache=True, nogil=True)
 def _odd_filter_row(src, h, half, padded, filtered):  # pragma: no cover - compiled
-    """``filtered = filtfilt(b, 1, src)`` through the symmetric kernel ``h`` (see above)."""
+    """``filtered = filtfilt(b, 1, src)`` through the symmetric kernel ``h`` (see above):
+    ``filtered[t] = 0 + h[0]·p[t] + h[1]·p[t+1] + …`` summed in that order on the odd
+    extension ``p`` of the row."""
     n = src.shape[0]
     first = np.float64(src[0])
     last = np.float64(src[n - 1])
@@ -141,12 +147,40 @@ def _odd_filter_row(src, h, half, padded, filtered):  # pragma: no cover - compi
         padded[half + n + k] = 2.0 * last - np.float64(src[n - 2 - k])
     for t in range(n):
         padded[half + t] = src[t]
-    for t in range(n):
-        filtered[t] = 0.0
-    for k in range(h.shape[0]):
-        w = h[k]
-        for t in range(n):
-            filtered[t] += w * padded[t + k]
+    taps = h.shape[0]
+    # Tiles of frames, four taps per sweep: each accumulator takes four updates in a
+    # register instead of a load and a store per tap (the per-frame order of the sum is
+    # unchanged, so the result is bit-identical to one sweep per tap). Slices keep every
+    # index provably non-negative, which lets LLVM vectorise over frames.
+    for start in range(0, n, _FILTER_TILE):
+        m = min(n - start, _FILTER_TILE)
+        dst = filtered[start:start + m]
+        for t in range(m):
+            dst[t] = 0.0
+        k = 0
+        while k + 4 <= taps:
+            wa = h[k]
+            wb = h[k + 1]
+            wc = h[k + 2]
+            wd = h[k + 3]
+            pa = padded[start + k:start + k + m]
+            pb = padded[start + k + 1:start + k + 1 + m]
+            pc = padded[start + k + 2:start + k + 2 + m]
+            pd = padded[start + k + 3:start + k + 3 + m]
+            for t in range(m):
+                acc = dst[t]
+                acc += wa * pa[t]
+                acc += wb * pb[t]
+                acc += wc * pc[t]
+                acc += wd * pd[t]
+                dst[t] = acc
+            k += 4
+        while k < taps:
+            w = h[k]
+            pa = padded[start + k:start + k + m]
+            for t in range(m):
+                dst[t] += w * pa[t]
+            k += 1
 
 
 @numba.njit(cache=True, parallel=True)
@@ -167,40 +201,85 @@ def dfof_baseline_kernel(source, values, out, h, q, offset, f0_out):  # pragma: 
 
 
 @numba.njit(cache=True, nogil=True)
-def _gather_side(series, s, window, rank, upper, work, kept, frame, slot):  # pragma: no cover
-    """Threshold = the ``rank``-th smallest value of ``series[s : s + window]``; the window's
-    values at or below it (at or above it when ``upper``) go to ``kept``, their frames to
-    ``frame`` and their positions to ``slot[frame]``; returns ``(threshold, count)``."""
+def _sort_prefix(buf, m):  # pragma: no cover - compiled
+    """Sort ``buf[:m]`` ascending in place (insertion sort for the few values that enter or
+    leave a window's low set per step; numba's sort beyond that)."""
+    if m > 24:
+        buf[:m].sort()
+        return
+    for i in range(1, m):
+        v = buf[i]
+        j = i - 1
+        while j >= 0 and buf[j] > v:
+            buf[j + 1] = buf[j]
+            j -= 1
+        buf[j + 1] = v
+
+
+@numba.njit(cache=True, nogil=True)
+def _gather_low(series, sign, s, window, rank, work, kept):  # pragma: no cover - compiled
+    """Threshold ``tau`` = the ``rank``-th smallest key ``sign · series[f]`` of the window
+    ``f ∈ [s, s + window)``; every key ``≤ tau`` goes to ``kept``, sorted; returns
+    ``(tau, count)``."""
     for t in range(window):
-        work[t] = series[s + t]
-    _select_inplace(work[:window], rank)
-    tau = work[rank]
+        work[t] = sign * series[s + t]
+    sub = work[:window]
+    _select_inplace(sub, rank)
+    tau = sub[rank]
     c = 0
     for t in range(window):
-        v = series[s + t]
-        if (v >= tau) if upper else (v <= tau):
-            kept[c] = v
-            frame[c] = s + t
-            slot[s + t] = c
-            c += 1
+        v = sign * series[s + t]
+        # branch-free: always store, advance only for kept keys (NaN never is)
+        kept[c] = v
+        c += v <= tau
+    _sort_prefix(kept, c)
     return tau, c
 
 
 @numba.njit(cache=True, nogil=True)
-def _running_level(series, q, window, start, centre, work, kept, frame, slot, level,
-                   est):  # pragma: no cover
-    """``est[t]``: the q-quantile of ``series`` in windows starting at ``start``, linearly
-    interpolated between the window centres (held constant beyond the first/last).
+def _merge_low(kept, c, ins, n_in, outs, n_out, dst):  # pragma: no cover - compiled
+    """``dst`` = sorted multiset ``kept[:c] − outs[:n_out] + ins[:n_in]`` (all sorted;
+    ``outs`` is a sub-multiset of ``kept``); returns its size."""
+    i = 0
+    a = 0
+    b = 0
+    m = 0
+    while i < c:
+        v = kept[i]
+        i += 1
+        while a < n_in and ins[a] < v:
+            dst[m] = ins[a]
+            m += 1
+            a += 1
+        if b < n_out and outs[b] == v:
+            b += 1  # a leaving value: equal values are interchangeable
+        else:
+            dst[m] = v
+            m += 1
+    while a < n_in:
+        dst[m] = ins[a]
+        m += 1
+        a += 1
+    return m
 
-    Consecutive windows overlap by ~90 % and the quantile moves little. For a quantile in the
-    lowest (highest) eighth, the window's values at or below (above) a threshold a few ranks
-    beyond the quantile are kept as a small set (values, their frames, and each kept frame's
-    position, so a leaving frame is dropped in O(1)); sliding on drops the leaving frames and
-    adds the entering ones on that side, and the two order statistics are selected from the
-    kept values alone. The threshold is re-chosen from the whole window when the kept values
-    no longer hold both statistics, or grew large. Other quantiles are selected from each
-    whole window. Either way the result is the exact order statistic :func:`_percentile`
-    finds. ``work``, ``kept`` and ``frame`` hold ``window`` values, ``slot`` ``len(series)``."""
+
+@numba.njit(cache=True, nogil=True)
+def _running_level(series, q, window, start, centre, level, est):  # pragma: no cover
+    """``est[t]``: the q-quantile of ``series`` in windows starting at ``start``, linearly
+    interpolated between the window centres (held constant beyond the first/last);
+    ``level[j]`` the quantile of window ``j``, exactly as :func:`_percentile` finds it.
+
+    Consecutive windows overlap by ~90 % and the quantile moves little. For a quantile in
+    the lowest (highest) eighth, the window's values at or below (at or above: keys
+    ``−value``) a threshold a few ranks beyond the quantile are kept as a sorted multiset:
+    the c smallest keys of the window, every other key above the threshold. Sliding on, the
+    leaving and the entering keys at or below the threshold (a few per step) are sorted and
+    merged into it in one linear pass, and both order statistics are read off at their
+    ranks; equal values are interchangeable, so a leaving value is removed by value. The set
+    is cut back at a lower threshold when it has grown large (it is sorted: no selection),
+    and re-gathered from the whole window (one selection) only when it no longer holds both
+    statistics. Other quantiles are selected from each whole window.
+    """
     n = series.shape[0]
     n_centres = start.shape[0]
     virtual = window * q + (1.0 - q) - 1.0
@@ -212,57 +291,63 @@ def _running_level(series, q, window, start, centre, work, kept, frame, slot, le
     frac = virtual - lo
     hi = min(lo + 1, window - 1)
     upper = window - 1 - lo < lo
-    edge = (window - 1 - lo) if upper else hi  # distance of the statistics from their end
+    sign = -1.0 if upper else 1.0
+    # ranks of the two order statistics among the keys (sign · value), ascending
+    r_lo = window - 1 - lo if upper else lo
+    r_hi = window - 1 - hi if upper else hi
+    need = max(r_lo, r_hi) + 1  # keys the low set must hold
     spare = max(16, window // 32)
-    incremental = edge + 1 + spare <= window // 8
+    incremental = need + spare <= window // 8
+    work = np.empty(window)
+    kept = np.empty(window)
+    merged = np.empty(window)
+    ins = np.empty(window)
+    outs = np.empty(window)
     tau = 0.0
     c = 0
-    if incremental:
-        for t in range(n):
-            slot[t] = -1
+    valid = False
     for j in range(n_centres):
         s = start[j]
         if not incremental:
             below, above = _order_stats(series[s:s + window], lo, work)
         else:
             delta = s - start[j - 1] if j > 0 else window
-            if delta < window:
+            if valid and delta < window:
                 first = start[j - 1]
+                n_out = 0
+                n_in = 0
                 for t in range(delta):
-                    f = first + t
-                    p = slot[f]
-                    if p >= 0:  # leaving and kept: move the last kept value into its place
-                        c -= 1
-                        kept[p] = kept[c]
-                        frame[p] = frame[c]
-                        slot[frame[p]] = p
-                        slot[f] = -1
-                    f = first + window + t
-                    v = series[f]
-                    if (v >= tau) if upper else (v <= tau):
-                        kept[c] = v
-                        frame[c] = f
-                        slot[f] = c
-                        c += 1
-            if delta >= window or c < edge + 1 or c > edge + 1 + 4 * spare:
-                for k in range(c):
-                    slot[frame[k]] = -1
-                rank = max(0, lo - spare) if upper else min(window - 1, hi + spare)
-                tau, c = _gather_side(series, s, window, rank, upper, work, kept, frame, slot)
-            # kept holds the c smallest (largest) values: the local index of rank lo
-            local = lo - (window - c) if upper else lo
-            sub = work[:c]
-            for k in range(c):
-                sub[k] = kept[k]
-            _select_inplace(sub, local)
-            below = sub[local]
-            above = below
-            if local + 1 < c:
-                # everything after position local is >= below: the next is their minimum
-                above = sub[local + 1]
-                for k in range(local + 2, c):
-                    if sub[k] < above:
-                        above = sub[k]
+                    v = sign * series[first + t]
+                    outs[n_out] = v
+                    n_out += v <= tau
+                    v = sign * series[first + window + t]
+                    ins[n_in] = v
+                    n_in += v <= tau
+                if n_out or n_in:
+                    _sort_prefix(outs, n_out)
+                    _sort_prefix(ins, n_in)
+                    c = _merge_low(kept, c, ins, n_in, outs, n_out, merged)
+                    kept, merged = merged, kept
+                if c > need + 4 * spare:
+                    # cut back to a lower threshold; all its ties stay (the set is sorted)
+                    cut = need + 2 * spare - 1
+                    tau = kept[cut]
+                    cut += 1
+                    while cut < c and kept[cut] == tau:
+                        cut += 1
+                    c = cut
+            else:
+                valid = False
+            if not valid or c < need:
+                tau, c = _gather_low(series, sign, s, window,
+                                     min(window - 1, need + 2 * spare - 1), work, kept)
+                valid = True
+            if c >= need:
+                below = sign * kept[r_lo]
+                above = sign * kept[r_hi]
+            else:  # only with NaN in the window (non-finite filter output)
+                below, above = _order_stats(series[s:s + window], lo, work)
+                valid = False
         if lo + 1 >= window or frac <= 0.0:
             level[j] = below
         else:
@@ -294,23 +379,17 @@ def dfof_sliding_kernel(source, values, out, h, q, offset, start, centre,
     for i in numba.prange(n_rows):
         padded = np.empty(n + 2 * half)
         filtered = np.empty(n)
-        work = np.empty(window)
-        kept = np.empty(window)
-        frame = np.empty(window, dtype=np.int64)
-        slot = np.empty(n, dtype=np.int64)
         level = np.empty(n_centres)
         est = np.empty(n)
         correction = np.empty(n)
         _odd_filter_row(source[i], h, half, padded, filtered)
-        _running_level(filtered, q, window, start, centre, work, kept, frame, slot, level,
-                       est)
+        _running_level(filtered, q, window, start, centre, level, est)
         # second pass on the residual: a window's low quantile of a sloping baseline sits
         # below the value at the window centre (by ~ (0.5 − q) · slope · window); the
         # quantile of the residual measures that offset locally and removes it
         for t in range(n):
             filtered[t] -= est[t]
-        _running_level(filtered, q, window, start, centre, work, kept, frame, slot, level,
-                       correction)
+        _running_level(filtered, q, window, start, centre, level, correction)
         row = values[i]
         dst = out[i]
         lowest = np.inf
