@@ -264,98 +264,145 @@ def median_cpu(images: np.ndarray, footprint: np.ndarray) -> np.ndarray:
 #: when within half a unit of it instead of being pushed up.
 _SNAP = {np.dtype(np.float32): 2.0**-20, np.dtype(np.float64): 2.0**-42}
 
+#: how a pass stores its sums: as they are (float input), truncated after a float32 snap
+#: (8/16-bit integers), truncated after a capped float64 snap (32/64-bit integers)
+_STORE_FLOAT, _STORE_NARROW, _STORE_WIDE = 0, 1, 2
+
 
 @njit(cache=True, inline="always")
-def _integral(value, snap):
+def _wide_integral(value, snap):
     """Truncate toward zero like scipy's store into an integer array, snapping float noise:
     ``value`` is moved away from zero by ``min(|value| * snap, 0.49)`` first."""
-    if snap < 2.0**-30:  # float64 work: wide integers, the margin needs its cap
-        return np.trunc(value + np.copysign(min(abs(value) * snap, 0.49), value))
-    return np.trunc(value * (1.0 + snap))  # 8/16-bit values: the margin stays < 0.07
+    return np.trunc(value + np.copysign(min(abs(value) * snap, 0.49), value))
 
 
-@njit(parallel=True, cache=True)
-def _gaussian_t(images, out, w_t, t_src, work_zero, integer,
-                snap):  # pragma: no cover - compiled by numba
-    # the frame axis, parallel over rows: the 2r + 1 input rows of one (y) stay in cache while
-    # every output frame of that row is computed (each input row is read from memory once;
-    # frame-parallel loops re-read each frame 2r + 1 times)
+@njit(cache=True, inline="always")
+def _finish(acc, mode, factor, snap):  # pragma: no cover - compiled by numba
+    # integer modes: truncate the sums in place (they stay in the work type)
+    if mode == _STORE_NARROW:
+        for x in range(acc.size):
+            acc[x] = np.trunc(acc[x] * factor)
+    elif mode == _STORE_WIDE:
+        for x in range(acc.size):
+            acc[x] = _wide_integral(acc[x], snap)
+
+
+@njit(cache=True, inline="always")
+def _correlate_rows(half, acc, rows, y, index, offset, wt):  # pragma: no cover - compiled
+    # acc = half[0]·row(c) + Σ_k half[k]·(row(c-k) + row(c+k)) along contiguous x, where
+    # c = offset and row(p) = rows[index[p], y]; symmetric taps halve the multiplies and, as
+    # in scipy's symmetric path, add the two mirrored values first
+    # ``wt`` is the work type (float32 or float64): numba would do uint16 + float32 in float64
+    n_x = acc.size
+    c = half[0]
+    a = rows[index[offset], y]
+    for x in range(n_x):
+        acc[x] = c * wt(a[x])
+    for k in range(1, half.size):
+        c = half[k]
+        lo = rows[index[offset - k], y]
+        hi = rows[index[offset + k], y]
+        for x in range(n_x):
+            acc[x] += c * (wt(lo[x]) + wt(hi[x]))
+
+
+@njit(parallel=True, cache=True, fastmath={"contract"})
+def _gaussian_frames(images, out, half, t_src, mode, factor, snap,
+                     wt):  # pragma: no cover - compiled by numba
+    # the frame axis, parallel over rows: the frames of one row (n_t·n_x values) stay in
+    # cache while every output frame of that row is computed, so each input row is read
+    # from memory once (a frame-parallel loop would re-read each frame 2r + 1 times)
     n_t, n_y, n_x = images.shape
+    r = half.size - 1
     for y in prange(n_y):
-        acc = np.empty(n_x, dtype=work_zero.dtype)
+        acc = np.empty(n_x, dtype=half.dtype)
         for t in range(n_t):
-            w = w_t[0]
-            src = t_src[t]
+            _correlate_rows(half, acc, images, y, t_src, t + r, wt)
+            _finish(acc, mode, factor, snap)
+            dst = out[t, y]
             for x in range(n_x):
-                acc[x] = w * images[src, y, x]
-            for k in range(1, w_t.size):
-                w = w_t[k]
-                src = t_src[t + k]
-                for x in range(n_x):
-                    acc[x] += w * images[src, y, x]
-            if integer:
-                for x in range(n_x):
-                    out[t, y, x] = _integral(acc[x], snap)
-            else:
-                for x in range(n_x):
-                    out[t, y, x] = acc[x]
+                dst[x] = acc[x]
 
 
-@njit(parallel=True, cache=True)
-def _gaussian_yx(out, w_y, w_x, y_src, x_src, work_zero, integer,
-                 snap):  # pragma: no cover - compiled by numba
-    n_y, n_x = out.shape[1], out.shape[2]
-    for t in prange(out.shape[0]):
-        plane = np.empty((n_y, n_x), dtype=work_zero.dtype)
-        row = np.empty(n_x + w_x.size - 1, dtype=work_zero.dtype)
-        _gaussian_yx_frame(out, t, w_y, w_x, y_src, x_src, integer, snap, plane, row)
+@njit(parallel=True, cache=True, fastmath={"contract"})
+def _gaussian_planes(out, half_y, half_x, y_src, x_src, mode, factor, snap,
+                     wt):  # pragma: no cover - compiled by numba
+    # y then x on every frame of ``out`` (already filtered along frames), in place, parallel
+    # over frames. Rows of the frame are converted once into a ring of 2r_y + 1 work-type
+    # rows (which also keeps the rows a later output still needs after its own row was
+    # overwritten); each y-filtered row goes into a reflect-padded row buffer and is
+    # filtered along x straight away, so a frame makes one trip through memory
+    n_t, n_y, n_x = out.shape
+    r_y = half_y.size - 1
+    r_x = half_x.size - 1
+    m = min(2 * r_y + 1, n_y)
+    for t in prange(n_t):
+        frame = out[t]
+        ring = np.empty((m, 1, n_x), dtype=half_y.dtype)  # rows ring[i, 0]
+        slots = np.empty(y_src.size, dtype=np.int64)
+        for p in range(y_src.size):
+            slots[p] = y_src[p] % m
+        padded = np.empty(n_x + 2 * r_x, dtype=half_y.dtype)
+        acc = np.empty(n_x, dtype=half_y.dtype)
+        _plane(frame, ring, slots, padded, acc, half_y, half_x, x_src, r_y, r_x, mode,
+               factor, snap, wt)
 
 
 @njit(cache=True, fastmath={"contract"})
-def _gaussian_yx_frame(out, t, w_y, w_x, y_src, x_src, integer, snap, plane,
-                       row):  # pragma: no cover - compiled by numba
-    # y then x on one frame of ``out`` (already filtered along frames), written back in place
-    n_y, n_x = out.shape[1], out.shape[2]
-    frame = out[t]
+def _plane(frame, ring, slots, padded, acc, half_y, half_x, x_src, r_y, r_x, mode, factor,
+           snap, wt):  # pragma: no cover - compiled by numba
+    # the per-frame body is a separate function: numba's parfor passes on one big prange
+    # body compile slowly and vectorise less
+    n_y, n_x = frame.shape
+    m = ring.shape[0]
+    loaded = 0  # rows [0, loaded) of the frame have been copied into the ring
+    inner = padded[r_x:r_x + n_x]
     for y in range(n_y):
-        acc = plane[y]
-        w = w_y[0]
-        src = y_src[y]
+        need = min(n_y, y + r_y + 1)
+        while loaded < need:
+            src = frame[loaded]
+            dst = ring[loaded % m, 0]
+            for x in range(n_x):
+                dst[x] = src[x]
+            loaded += 1
+        _correlate_rows(half_y, inner, ring, 0, slots, y + r_y, wt)
+        _finish(inner, mode, factor, snap)
+        for q in range(r_x):
+            padded[q] = inner[x_src[q]]
+            padded[r_x + n_x + q] = inner[x_src[r_x + n_x + q]]
+        c = half_x[0]
         for x in range(n_x):
-            acc[x] = w * frame[src, x]
-        for k in range(1, w_y.size):
-            w = w_y[k]
-            src = y_src[y + k]
+            acc[x] = c * inner[x]
+        for k in range(1, r_x + 1):
+            # slices, not ``padded[x + r_x - k]``: numba's negative-index check on computed
+            # indices stops LLVM from vectorising (14x slower)
+            c = half_x[k]
+            lo = padded[r_x - k:r_x - k + n_x]
+            hi = padded[r_x + k:r_x + k + n_x]
             for x in range(n_x):
-                acc[x] += w * frame[src, x]
-        if integer:
-            for x in range(n_x):
-                acc[x] = _integral(acc[x], snap)
-    # x: from a reflect-padded copy of the row so the inner loop stays contiguous
-    for y in range(n_y):
-        for p in range(row.size):
-            row[p] = plane[y, x_src[p]]
-        total = plane[y]  # its values now live in ``row``
-        w = w_x[0]
+                acc[x] += c * (lo[x] + hi[x])
+        _finish(acc, mode, factor, snap)
+        dst = frame[y]
         for x in range(n_x):
-            total[x] = w * row[x]
-        for k in range(1, w_x.size):
-            w = w_x[k]
-            for x in range(n_x):
-                total[x] += w * row[x + k]
-        if integer:
-            for x in range(n_x):
-                frame[y, x] = _integral(total[x], snap)
-        else:
-            for x in range(n_x):
-                frame[y, x] = total[x]
+            dst[x] = acc[x]
+
+
+@njit(cache=True)
+def _is_constant(images):  # pragma: no cover - compiled by numba
+    # stops at the first value that differs from the first one (at once on real data)
+    flat = images.reshape(-1)
+    first = flat[0]
+    for i in range(flat.size):
+        if flat[i] != first:
+            return False
+    return True
 
 
 def gaussian_cpu(images: np.ndarray, sigmas: tuple[float, float, float],
                  truncate: float) -> np.ndarray:
     """Gaussian filter of a ``(frames, y, x)`` numpy stack, reflect borders, dtype kept.
 
-    Supported dtypes run the numba kernel (float16 through float32), others
+    Supported dtypes run the numba kernels (float16 through float32), others
     ``scipy.ndimage.gaussian_filter``.
     """
     dtype = images.dtype
@@ -365,17 +412,25 @@ def gaussian_cpu(images: np.ndarray, sigmas: tuple[float, float, float],
         return ndi.gaussian_filter(images, sigmas, mode="reflect", truncate=truncate)
     narrow = dtype == np.float32 or (dtype.kind in "iu" and dtype.itemsize <= 2)
     work = np.dtype(np.float32) if narrow else np.dtype(np.float64)
-    weights = [gaussian_kernel(s, truncate).astype(work) for s in sigmas]
-    sources = [reflect_indices(n, (w.size - 1) // 2) for n, w in zip(images.shape, weights)]
+    kernels = [gaussian_kernel(s, truncate) for s in sigmas]
+    radii = [(w.size - 1) // 2 for w in kernels]
+    halves = [w[r:].astype(work) for w, r in zip(kernels, radii)]  # scipy's are symmetric
+    sources = [reflect_indices(n, r) for n, r in zip(images.shape, radii)]
     images = np.ascontiguousarray(images)
-    integer = dtype.kind in "iu"
-    if integer and images.size and images.min() == images.max():
-        return images.copy()  # a constant stays exactly constant, whatever its magnitude
+    if dtype.kind in "iu":
+        if images.size and _is_constant(images):
+            return images.copy()  # a constant stays exactly constant, whatever its magnitude
+        mode = _STORE_NARROW if narrow else _STORE_WIDE
+    else:
+        mode = _STORE_FLOAT
+    snap = _SNAP[work]
+    factor = work.type(1.0 + snap)
     out = np.empty(images.shape, dtype=dtype)
-    zero = np.zeros(1, dtype=work)
+    if out.size == 0:
+        return out
     with _KERNEL_LOCK:
         # frames first, then y and x, each truncated for integers: scipy's axis order
-        _gaussian_t(images, out, weights[0], sources[0], zero, integer, _SNAP[work])
-        _gaussian_yx(out, weights[1], weights[2], sources[1], sources[2], zero, integer,
-                     _SNAP[work])
+        _gaussian_frames(images, out, halves[0], sources[0], mode, factor, snap, work.type)
+        _gaussian_planes(out, halves[1], halves[2], sources[1], sources[2], mode, factor,
+                         snap, work.type)
     return out
