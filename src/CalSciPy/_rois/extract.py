@@ -16,8 +16,9 @@ from CalSciPy._rois.neuropil import neuropil_pixels, neuropil_rects
 from CalSciPy._rois.roi import ROI, ROISet
 from CalSciPy.errors import InvalidArgumentError, InvalidArgumentTypeError
 
-__all__ = ["Operator", "apply_operator", "build_operator", "cell_weights", "extract_traces",
-           "neuropil_masks", "subtract_neuropil"]
+__all__ = ["FloatForm", "IntegerForm", "Operator", "apply_operator", "build_operator",
+           "cell_weights", "extract_traces", "integer_kernel", "neuropil_masks",
+           "subtract_neuropil"]
 
 #: bytes of movie per block when ``batch_frames`` is not given (the block is read into memory
 #: for lazy stacks and dask arrays; for numpy arrays and memmaps it is a view)
@@ -66,58 +67,160 @@ def cell_weights(rois: ROISet, allow_overlap: bool = False) -> tuple[sparse.csr_
     return matrix, empty
 
 
+def integer_kernel(dtype: Any) -> bool:
+    """Whether blocks of ``dtype`` go through the exact integer kernel (:func:`_project_int`):
+    integers of up to 32 bits, whose sums of a whole image fit an int64."""
+    dtype = np.dtype(dtype)
+    return dtype.kind in "ui" and dtype.itemsize <= 4
+
+
 @dataclass(frozen=True)
-class Operator:
-    """Everything the kernel needs to turn a block of frames into ``(rows, frames)`` traces.
+class IntegerForm:
+    """The operator for integer movies: cell weights as CSR, neuropil sums from a per-frame
+    column integral ``I[r, c] = Σ_{row < r} valid · x[row, c]`` (exact, in integers).
+
+    A neuropil sum is ``Σ_{c0 <= c < c1} I[r1, c] - I[r0, c]`` over the rectangle minus
+    ``Σ I[hi] - I[lo]`` over the column runs of the dilated ROI's valid pixels (runs bridge
+    invalid pixels, which the integral does not count), so a ROI costs about the width of
+    its rectangle plus two lookups per column of its dilated shape, and the image one
+    vectorised pass per frame.
+    """
+
+    cptr: np.ndarray     # (rois + 1,) CSR of the cell weights
+    cidx: np.ndarray
+    cw: np.ndarray
+    rects: np.ndarray    # (rois, 4) int64 row_start, row_stop, col_start, col_stop
+    counts: np.ndarray   # (rois,) float64 neuropil pixels (0: no neuropil)
+    dptr: np.ndarray     # (rois + 1,) column runs of the dilated ROI, as flat indices of I
+    dlo: np.ndarray
+    dhi: np.ndarray
+    order: np.ndarray    # (rois,) ROIs by their first pixel: the gathers walk the image in order
+
+
+@dataclass(frozen=True)
+class FloatForm:
+    """The operator for float movies (:func:`_project`).
 
     Rows ``0..n-1`` are the ROIs' weighted means, rows ``n..2n-1`` (with neuropil) their
     neuropil means. A neuropil mean is not stored pixel by pixel: it is
     ``(Σ_rows S[row, c1] - S[row, c0] - Σ_{dilated ∩ valid} x) / count``, with ``S`` the
     running sum of ``valid · x`` along each image row, so each neuropil rectangle costs two
-    *events* per row instead of one matrix entry per pixel (about 10× fewer operations for
-    suite2p's default 350-pixel neuropil).
+    *events* per row instead of one matrix entry per pixel.
     """
 
-    n_rows: int
-    lx: int
     colptr: np.ndarray   # (pixels + 1,) CSC over pixels: cell weights and -1/count entries
     rows: np.ndarray
     data: np.ndarray
     evptr: np.ndarray    # (Ly * (Lx + 1) + 1,) events per row position (col Lx = row end)
     evrows: np.ndarray
     evdata: np.ndarray
+
+
+@dataclass(frozen=True)
+class Operator:
+    """Everything the kernels need to turn a block of frames into ``(rows, frames)`` traces:
+    rows ``0..n-1`` the ROIs' weighted means, rows ``n..2n-1`` (with neuropil) their neuropil
+    means. Holds the :class:`IntegerForm` and/or the :class:`FloatForm` (built for the movie's
+    dtype, see :func:`build_operator`)."""
+
+    n_rows: int
+    ly: int
+    lx: int
+    neuropil: bool
     valid: np.ndarray    # (pixels,) uint8: 1 where no cell claims the pixel
     empty_cells: tuple
     empty_neuropil: tuple
+    integer: IntegerForm | None
+    floating: FloatForm | None
+
+
+def _column_runs(flat: np.ndarray, lx: int, vcol: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column runs ``[lo, hi)`` (as flat indices ``row * Lx + col`` of the ``(Ly + 1, Lx)``
+    integral) covering the pixels ``flat``; a gap of pixels that are all invalid (``vcol`` the
+    column cumulative count of valid pixels, ``(Ly + 1, Lx)``) is bridged."""
+    if flat.size == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    ys, xs = flat // lx, flat % lx
+    order = np.lexsort((ys, xs))
+    ys, xs = ys[order], xs[order]
+    new = np.ones(ys.size, dtype=bool)
+    same_col = xs[1:] == xs[:-1]
+    gap_valid = vcol[ys[1:], xs[1:]] - vcol[ys[:-1] + 1, xs[1:]]
+    new[1:] = ~same_col | (gap_valid > 0)
+    starts = np.flatnonzero(new)
+    stops = np.r_[starts[1:], ys.size] - 1
+    return ys[starts] * lx + xs[starts], (ys[stops] + 1) * lx + xs[starts]
 
 
 def build_operator(rois: ROISet, *, neuropil: bool, inner_radius: int,
                    min_neuropil_pixels: int, lam_percentile: float,
-                   allow_overlap: bool) -> Operator:
-    """The :class:`Operator` of ``rois`` (validated arguments)."""
+                   allow_overlap: bool, dtype: Any = np.uint16) -> Operator:
+    """The :class:`Operator` of ``rois`` (validated arguments) for movies of ``dtype``."""
     ly, lx = rois.shape
     n = len(rois)
     cells, empty = cell_weights(rois, allow_overlap)
-    rows_parts = [cells.tocoo().row.astype(np.int64)]
-    cols_parts = [cells.tocoo().col.astype(np.int64)]
-    data_parts = [cells.tocoo().data]
     empty_neu: list[int] = []
-    ev_pos = np.empty(0, np.int64)
-    ev_rows = np.empty(0, np.int64)
-    ev_data = np.empty(0)
     valid = np.zeros(ly * lx, dtype=np.uint8)
+    found = None
     if neuropil:
         found = neuropil_rects(rois, inner_radius=inner_radius,
                                min_neuropil_pixels=min_neuropil_pixels,
                                lam_percentile=lam_percentile)
         valid = found.valid.ravel().astype(np.uint8)
+        empty_neu = [int(rois.ids[i]) for i in np.flatnonzero(found.counts <= 0)]
+    integer = floating = None
+    if integer_kernel(dtype):
+        integer = _integer_form(cells, found, ly, lx, n)
+    else:
+        floating = _float_form(cells, found, ly, lx, n)
+    return Operator(n_rows=2 * n if neuropil else n, ly=ly, lx=lx, neuropil=bool(neuropil),
+                    valid=valid, empty_cells=tuple(empty), empty_neuropil=tuple(empty_neu),
+                    integer=integer, floating=floating)
+
+
+def _integer_form(cells: sparse.csr_matrix, found: Any, ly: int, lx: int, n: int) -> IntegerForm:
+    rects = np.zeros((n, 4), dtype=np.int64)
+    counts = np.zeros(n, dtype=np.float64)
+    dptr = np.zeros(n + 1, dtype=np.int64)
+    lo_parts: list[np.ndarray] = []
+    hi_parts: list[np.ndarray] = []
+    if found is not None:
+        vcol = np.zeros((ly + 1, lx), dtype=np.int64)
+        np.cumsum(found.valid, axis=0, out=vcol[1:])
+        rects[:] = found.rects
+        counts[:] = np.maximum(found.counts, 0)
+        for i, dilated in enumerate(found.dilated):
+            lo, hi = _column_runs(np.asarray(dilated, dtype=np.int64), lx, vcol)
+            lo_parts.append(lo)
+            hi_parts.append(hi)
+            dptr[i + 1] = dptr[i] + lo.size
+    def cat(parts: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate(parts) if parts else np.empty(0, np.int64)
+
+    first = np.full(n, -1, dtype=np.int64)
+    nonempty = np.diff(cells.indptr) > 0
+    first[nonempty] = cells.indices[cells.indptr[:-1][nonempty]]
+    return IntegerForm(cptr=cells.indptr.astype(np.int64), cidx=cells.indices.astype(np.int64),
+                       cw=cells.data.astype(np.float64), rects=rects, counts=counts, dptr=dptr,
+                       dlo=cat(lo_parts), dhi=cat(hi_parts),
+                       order=np.argsort(first, kind="stable").astype(np.int64))
+
+
+def _float_form(cells: sparse.csr_matrix, found: Any, ly: int, lx: int, n: int) -> FloatForm:
+    coo = cells.tocoo()
+    rows_parts = [coo.row.astype(np.int64)]
+    cols_parts = [coo.col.astype(np.int64)]
+    data_parts = [coo.data]
+    ev_pos = np.empty(0, np.int64)
+    ev_rows = np.empty(0, np.int64)
+    ev_data = np.empty(0)
+    if found is not None:
         pos: list[np.ndarray] = []
         erow: list[np.ndarray] = []
         edata: list[np.ndarray] = []
         for i, ((r0, r1, c0, c1), dilated, count) in enumerate(
                 zip(found.rects, found.dilated, found.counts)):
             if count <= 0:
-                empty_neu.append(int(rois.ids[i]))
                 continue
             ys = np.arange(r0, r1, dtype=np.int64) * (lx + 1)
             pos.extend((ys + c0, ys + c1))
@@ -129,7 +232,7 @@ def build_operator(rois: ROISet, *, neuropil: bool, inner_radius: int,
         if pos:
             ev_pos, ev_rows, ev_data = np.concatenate(pos), np.concatenate(erow), \
                 np.concatenate(edata)
-    n_rows = 2 * n if neuropil else n
+    n_rows = 2 * n if found is not None else n
     matrix = sparse.csc_matrix(
         (np.concatenate(data_parts), (np.concatenate(rows_parts), np.concatenate(cols_parts))),
         shape=(n_rows, ly * lx))
@@ -137,16 +240,34 @@ def build_operator(rois: ROISet, *, neuropil: bool, inner_radius: int,
     order = np.argsort(ev_pos, kind="stable")
     evptr = np.zeros(ly * (lx + 1) + 1, dtype=np.int64)
     np.cumsum(np.bincount(ev_pos, minlength=ly * (lx + 1)), out=evptr[1:])
-    return Operator(
-        n_rows=n_rows, lx=lx, colptr=matrix.indptr.astype(np.int64),
-        rows=matrix.indices.astype(np.int32), data=matrix.data.astype(np.float64),
-        evptr=evptr, evrows=ev_rows[order].astype(np.int32), evdata=ev_data[order],
-        valid=valid, empty_cells=tuple(empty), empty_neuropil=tuple(empty_neu))
+    return FloatForm(colptr=matrix.indptr.astype(np.int64),
+                     rows=matrix.indices.astype(np.int32), data=matrix.data.astype(np.float64),
+                     evptr=evptr, evrows=ev_rows[order].astype(np.int32),
+                     evdata=ev_data[order])
 
 
 def apply_operator(op: Operator, block: np.ndarray, out: np.ndarray) -> None:
-    """``out[:, :frames]`` ← the traces of ``block`` (``(frames, pixels)``, C-contiguous)."""
-    _project(block, op.lx, op.colptr, op.rows, op.data, op.evptr, op.evrows, op.evdata,
+    """``out[:, :frames]`` ← the traces of ``block`` (``(frames, pixels)``, C-contiguous).
+
+    Integer blocks (:func:`integer_kernel`) need the operator's :class:`IntegerForm`, others
+    its :class:`FloatForm`.
+    """
+    if integer_kernel(block.dtype):
+        form = op.integer
+        if form is None:
+            raise ValueError("operator was built for float movies, got an integer block")
+        # column sums of up to Ly frames rows fit an int32 for 16-bit pixels of images under
+        # 32768 rows; wider pixels or taller images sum in int64
+        wide = block.dtype.itemsize > 2 or op.ly >= 32768
+        template = np.zeros(1, dtype=np.int64 if wide else np.int32)
+        _project_int(block, op.lx, op.valid, form.cptr, form.cidx, form.cw, form.rects,
+                     form.counts, form.dptr, form.dlo, form.dhi, form.order, op.neuropil,
+                     template, out)
+        return
+    flt = op.floating
+    if flt is None:
+        raise ValueError("operator was built for integer movies, got a float block")
+    _project(block, op.lx, flt.colptr, flt.rows, flt.data, flt.evptr, flt.evrows, flt.evdata,
              op.valid, out)
 
 
@@ -267,6 +388,81 @@ def _project(block, lx, colptr, rows, data, evptr, evrows, evdata, valid,
                 out[r, t0 + t] = acc[r, t]
 
 
+#: frames per thread task of the integer kernel (each task owns one column integral)
+_TASK_FRAMES = 4
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _project_int(block, lx, valid, cptr, cidx, cw, rects, counts, dptr, dlo, dhi, order,
+                 neuropil, template, out):  # pragma: no cover - compiled
+    """Apply an :class:`IntegerForm` to the integer ``block`` (``(frames, pixels)``).
+
+    Frame by frame: the column integral of ``valid · x`` (one vectorised pass over the image,
+    exact in ``template``'s integer type), each ROI's weighted mean of its cell pixels, and
+    each neuropil sum from the integral (rectangle columns minus the dilated ROI's column
+    runs, in int64) divided by its pixel count; the neuropil sums are exact.
+    """
+    n_frames = block.shape[0]
+    n_pixels = block.shape[1]
+    ly = n_pixels // lx
+    n = cptr.size - 1
+    n_tasks = (n_frames + _TASK_FRAMES - 1) // _TASK_FRAMES
+    last = n_frames - 1
+    for task in numba.prange(n_tasks):
+        t0 = task * _TASK_FRAMES
+        # four frames per pass over the weights: four independent sums hide the latency of
+        # the gathered loads (a short last task repeats its last frame, not stored)
+        x0 = block[t0]
+        x1 = block[min(t0 + 1, last)]
+        x2 = block[min(t0 + 2, last)]
+        x3 = block[min(t0 + 3, last)]
+        width = min(n_frames, t0 + _TASK_FRAMES) - t0
+        for i in order:
+            s0 = 0.0
+            s1 = 0.0
+            s2 = 0.0
+            s3 = 0.0
+            for k in range(cptr[i], cptr[i + 1]):
+                w = cw[k]
+                p = cidx[k]
+                s0 += w * x0[p]
+                s1 += w * x1[p]
+                s2 += w * x2[p]
+                s3 += w * x3[p]
+            out[i, t0] = s0
+            if width > 1:
+                out[i, t0 + 1] = s1
+            if width > 2:
+                out[i, t0 + 2] = s2
+            if width > 3:
+                out[i, t0 + 3] = s3
+        if not neuropil:
+            continue
+        integral = np.empty((ly + 1) * lx, dtype=template.dtype)
+        integral[:lx] = 0
+        for t in range(t0, t0 + width):
+            x = block[t]
+            for y in range(ly):
+                above = y * lx
+                below = above + lx
+                for c in range(lx):
+                    integral[below + c] = (integral[above + c]
+                                           + np.int64(x[above + c]) * valid[above + c])
+            for i in order:
+                count = counts[i]
+                if count <= 0:
+                    out[n + i, t] = 0.0
+                    continue
+                top = rects[i, 0] * lx
+                bottom = rects[i, 1] * lx
+                total = np.int64(0)
+                for c in range(rects[i, 2], rects[i, 3]):
+                    total += np.int64(integral[bottom + c]) - np.int64(integral[top + c])
+                for j in range(dptr[i], dptr[i + 1]):
+                    total -= np.int64(integral[dhi[j]]) - np.int64(integral[dlo[j]])
+                out[n + i, t] = total / count
+
+
 def _explicit_neuropil(rois: ROISet, **rule: Any) -> sparse.csr_matrix:
     """``(rois, Ly * Lx)`` CSR of equal neuropil weights (``1 / count`` on each mask pixel)."""
     pixels = neuropil_pixels(rois, **rule)
@@ -295,6 +491,12 @@ def _movie_shape(images: Any) -> tuple[int, ...]:
                                  or np.issubdtype(dtype, np.floating)):
         raise InvalidArgumentTypeError(f"images must hold real numbers, got dtype {dtype}")
     return shape
+
+
+def _block_dtype(images: Any) -> np.dtype:
+    """The dtype of the blocks :func:`read_blocks` yields for ``images``."""
+    dtype = np.dtype(getattr(images, "dtype", np.float64))
+    return np.dtype(np.float32) if dtype == np.float16 else dtype.newbyteorder("=")
 
 
 def _default_batch(images: Any, shape: tuple[int, ...]) -> int:
@@ -336,7 +538,7 @@ def extract_traces(images: Any, rois: ROISet, *, neuropil: bool = True, inner_ra
 
     op = build_operator(rois, neuropil=bool(neuropil), inner_radius=inner_radius,
                         min_neuropil_pixels=min_neuropil_pixels, lam_percentile=lam_percentile,
-                        allow_overlap=bool(allow_overlap))
+                        allow_overlap=bool(allow_overlap), dtype=_block_dtype(images))
     if op.empty_cells:
         warnings.warn(
             f"ROIs {list(op.empty_cells[:10])} have no pixel left after dropping pixels shared "
