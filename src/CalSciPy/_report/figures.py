@@ -21,6 +21,19 @@ RESPONSIVE_COLOR = COLORS["orange"]
 OTHER_COLOR = COLORS["sky"]
 
 
+def _segments_path(segments) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)`` of many polylines joined into one NaN-separated path: one artist draws them
+    all (one artist per ROI or per event made the report's figures slow to build and draw)."""
+    xs, ys = [], []
+    gap = np.array([np.nan])
+    for x, y in segments:
+        xs += [np.asarray(x, dtype=np.float64), gap]
+        ys += [np.asarray(y, dtype=np.float64), gap]
+    if not xs:
+        return np.empty(0), np.empty(0)
+    return np.concatenate(xs), np.concatenate(ys)
+
+
 def contours_figure(mean_image, rois, responsive_ids: set):
     """Mean image with every ROI's contour, coloured by responsiveness, labelled with its id."""
     image = np.asarray(mean_image, dtype=np.float64)
@@ -33,14 +46,21 @@ def contours_figure(mean_image, rois, responsive_ids: set):
         ax.imshow(image, cmap=get_colormap("calscipy_fluorescence"), vmin=low, vmax=high,
                   interpolation="nearest")
         label_all = len(rois) <= 150
+        groups: dict[bool, list] = {True: [], False: []}
         for roi in rois:
-            colour = RESPONSIVE_COLOR if int(roi.id) in responsive_ids else OTHER_COLOR
-            for line in roi.contour():
-                ax.plot(line[:, 1], line[:, 0], color=colour, linewidth=0.9)
-            if label_all or int(roi.id) in responsive_ids:
+            responsive = int(roi.id) in responsive_ids
+            groups[responsive] += [(line[:, 1], line[:, 0]) for line in roi.contour()]
+            if label_all or responsive:
                 row, col = roi.centroid
+                # inside the image: the layout need not measure hundreds of labels
                 ax.text(col, row, str(roi.id), color="white", fontsize=6, ha="center",
-                        va="center")
+                        va="center", in_layout=False)
+        for responsive, colour in ((False, OTHER_COLOR), (True, RESPONSIVE_COLOR)):
+            if groups[responsive]:
+                ax.plot(*_segments_path(groups[responsive]), color=colour, linewidth=0.9,
+                        gid="responsive" if responsive else "not responsive")
+        ax.set_xlim(-0.5, image.shape[1] - 0.5)
+        ax.set_ylim(image.shape[0] - 0.5, -0.5)
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title(f"{len(responsive_ids)} responsive (orange) of {len(rois)} ROIs")
@@ -142,8 +162,8 @@ def examples_figure(data: dict, table, rate: float):
 def raster_with_onsets_figure(data: dict, rate: float):
     """Events of every neuron (up to 2 minutes), stimulus onsets marked.
 
-    Drawn as one line collection for all neurons (``raster_figure`` makes one artist per
-    neuron, slow to render for hundreds of ROIs in a report)."""
+    All ticks are one NaN-separated line (``raster_figure`` makes one artist per neuron, and
+    a line collection one path per event: both slow for the ~10⁴ events of hundreds of ROIs)."""
     from CalSciPy._visuals.onsets import mark_onsets
 
     n_frames = data["dfof"].shape[1]
@@ -153,16 +173,21 @@ def raster_with_onsets_figure(data: dict, rate: float):
     for row, frames in enumerate(data["events"]):
         frames = np.asarray(frames)
         frames = frames[frames < shown]
-        rows.append(np.full(frames.size, row))
+        rows.append(np.full(frames.size, row, dtype=np.float64))
         times.append(frames / rate)
     rows_all = np.concatenate(rows) if rows else np.empty(0)
     times_all = np.concatenate(times) if times else np.empty(0)
+    # each tick: (t, row − 0.4) → (t, row + 0.4), then a NaN break
+    x = np.repeat(times_all, 3)
+    x[2::3] = np.nan
+    y = np.stack([rows_all - 0.4, rows_all + 0.4, np.full(rows_all.size, np.nan)],
+                 axis=1).ravel()
     onsets = np.concatenate([o.times_s for o in data["onsets"].values()])
     with style_context():
         fig = new_figure((11.0, min(9.0, 2.0 + 0.05 * len(ids))), managed=False)
         ax = fig.add_subplot()
-        ax.vlines(times_all, rows_all - 0.4, rows_all + 0.4, colors=COLORS["grey"],
-                  linewidths=0.8)
+        ax.plot(x, y, color=COLORS["grey"], linewidth=0.8, solid_capstyle="butt", snap=True,
+                gid="events")
         mark_onsets(ax, onsets[onsets < shown / rate])
         ax.set_xlim(0, shown / rate)
         ax.set_ylim(len(ids) - 0.5, -0.5)
