@@ -35,6 +35,7 @@ from __future__ import annotations
 import threading
 import warnings
 
+import numba
 import numpy as np
 import scipy.ndimage as ndi
 from numba import njit, prange
@@ -44,6 +45,7 @@ from CalSciPy._smoothing import gaussian_kernel
 
 __all__ = [
     "FAST_DTYPES",
+    "fused_stripe",
     "gaussian_cpu",
     "median_cpu",
     "reflect_indices",
@@ -356,35 +358,89 @@ def _plane(frame, ring, slots, padded, acc, half_y, half_x, x_src, r_y, r_x, mod
     n_y, n_x = frame.shape
     m = ring.shape[0]
     loaded = 0  # rows [0, loaded) of the frame have been copied into the ring
-    inner = padded[r_x:r_x + n_x]
     for y in range(n_y):
         need = min(n_y, y + r_y + 1)
         while loaded < need:
-            src = frame[loaded]
-            dst = ring[loaded % m, 0]
             for x in range(n_x):
-                dst[x] = src[x]
+                ring[loaded % m, 0, x] = frame[loaded, x]
             loaded += 1
-        _correlate_rows(half_y, inner, ring, 0, slots, y + r_y, wt)
-        _finish(inner, mode, factor, snap)
-        for q in range(r_x):
-            padded[q] = inner[x_src[q]]
-            padded[r_x + n_x + q] = inner[x_src[r_x + n_x + q]]
-        c = half_x[0]
+        _yx_row(ring, slots, y + r_y, half_y, half_x, x_src, padded, acc, mode, factor,
+                snap, wt)
         for x in range(n_x):
-            acc[x] = c * inner[x]
-        for k in range(1, r_x + 1):
-            # slices, not ``padded[x + r_x - k]``: numba's negative-index check on computed
-            # indices stops LLVM from vectorising (14x slower)
-            c = half_x[k]
-            lo = padded[r_x - k:r_x - k + n_x]
-            hi = padded[r_x + k:r_x + k + n_x]
-            for x in range(n_x):
-                acc[x] += c * (lo[x] + hi[x])
-        _finish(acc, mode, factor, snap)
-        dst = frame[y]
+            frame[y, x] = acc[x]
+
+
+@njit(cache=True, inline="always", fastmath={"contract"})
+def _yx_row(rows, slots, offset, half_y, half_x, x_src, padded, acc, mode, factor, snap,
+            wt):  # pragma: no cover - compiled by numba
+    # one output row: y from ``rows[slots[p], 0]`` (padded y position ``p``, centre
+    # ``offset``) into the middle of the reflect-padded ``padded``, then x into ``acc``
+    n_x = acc.size
+    r_x = half_x.size - 1
+    inner = padded[r_x:r_x + n_x]
+    _correlate_rows(half_y, inner, rows, 0, slots, offset, wt)
+    _finish(inner, mode, factor, snap)
+    for q in range(r_x):
+        padded[q] = inner[x_src[q]]
+        padded[r_x + n_x + q] = inner[x_src[r_x + n_x + q]]
+    c = half_x[0]
+    for x in range(n_x):
+        acc[x] = c * inner[x]
+    for k in range(1, r_x + 1):
+        # slices, not ``padded[x + r_x - k]``: numba's negative-index check on computed
+        # indices stops LLVM from vectorising (14x slower)
+        c = half_x[k]
+        lo = padded[r_x - k:r_x - k + n_x]
+        hi = padded[r_x + k:r_x + k + n_x]
         for x in range(n_x):
-            dst[x] = acc[x]
+            acc[x] += c * (lo[x] + hi[x])
+    _finish(acc, mode, factor, snap)
+
+
+@njit(parallel=True, cache=True, fastmath={"contract"})
+def _gaussian_fused(images, out, half_t, half_y, half_x, t_src, y_src, x_src, stripe, mode,
+                    factor, snap, wt):  # pragma: no cover - compiled by numba
+    # all three axes in one trip through memory, parallel over stripes of ``stripe`` output
+    # rows. For every frame a stripe filters along frames the rows its y window reaches
+    # (its rows plus r_y on each side) into a small buffer, then y and x row by row into the
+    # output. The input rows of the 2r_t + 1 frames a stripe's window spans stay in cache
+    # from one frame to the next (the caller sizes the stripe for that), so each input row
+    # comes from memory about once and the output is written once
+    n_t, n_y, n_x = images.shape
+    r_t = half_t.size - 1
+    r_y = half_y.size - 1
+    r_x = half_x.size - 1
+    n_stripes = (n_y + stripe - 1) // stripe
+    for s in prange(n_stripes):
+        y0 = s * stripe
+        y1 = min(n_y, y0 + stripe)
+        first = max(0, y0 - r_y)
+        last = min(n_y - 1, y1 - 1 + r_y)
+        rows = np.empty((last - first + 1, 1, n_x), dtype=half_t.dtype)
+        slots = np.empty(y1 - y0 + 2 * r_y, dtype=np.int64)  # padded y0 - r_y .. y1 + r_y
+        for p in range(slots.size):
+            slots[p] = y_src[y0 + p] - first
+        padded = np.empty(n_x + 2 * r_x, dtype=half_t.dtype)
+        acc = np.empty(n_x, dtype=half_t.dtype)
+        for t in range(n_t):
+            _fused_frame(images, out, t, first, y0, y1, rows, slots, padded, acc, half_t,
+                         half_y, half_x, t_src, x_src, r_t, r_y, mode, factor, snap, wt)
+
+
+@njit(cache=True, fastmath={"contract"})
+def _fused_frame(images, out, t, first, y0, y1, rows, slots, padded, acc, half_t, half_y,
+                 half_x, t_src, x_src, r_t, r_y, mode, factor, snap,
+                 wt):  # pragma: no cover - compiled by numba
+    n_x = acc.size
+    for j in range(rows.shape[0]):
+        line = rows[j, 0]
+        _correlate_rows(half_t, line, images, first + j, t_src, t + r_t, wt)
+        _finish(line, mode, factor, snap)
+    for y in range(y0, y1):
+        _yx_row(rows, slots, y - y0 + r_y, half_y, half_x, x_src, padded, acc, mode, factor,
+                snap, wt)
+        for x in range(n_x):
+            out[t, y, x] = acc[x]
 
 
 @njit(cache=True)
@@ -398,12 +454,40 @@ def _is_constant(images):  # pragma: no cover - compiled by numba
     return True
 
 
+#: bytes of input rows a stripe of the fused gaussian may keep in cache (its frame window);
+#: about half the L2 cache of one core on current x86 machines
+_FUSED_CACHE_BYTES = 2**20
+
+
+def fused_stripe(shape: tuple[int, int, int], itemsize: int, work_itemsize: int,
+                 radii: tuple[int, int, int], threads: int) -> int:
+    """Output rows per stripe of the fused gaussian kernel, or 0 where it does not pay.
+
+    A stripe of ``h`` rows filters ``h + 2·r_y`` rows along frames, reading them from
+    ``2·r_t + 1`` frames; those must fit :data:`_FUSED_CACHE_BYTES` for each input row to
+    come from memory once, and ``h`` must be at least ``2·r_y`` so that the frame pass does
+    at most twice the work of the two-pass path. Stripes are capped so that every thread
+    gets at least two.
+    """
+    n_t, n_y, n_x = shape
+    r_t, r_y, _ = radii
+    per_row = n_x * ((2 * r_t + 1) * itemsize + work_itemsize)
+    stripe = _FUSED_CACHE_BYTES // max(1, per_row) - 2 * r_y
+    stripe = min(stripe, -(-n_y // (2 * max(1, threads))))
+    if stripe < max(4, 2 * r_y):
+        return 0
+    return int(stripe)
+
+
 def gaussian_cpu(images: np.ndarray, sigmas: tuple[float, float, float],
-                 truncate: float) -> np.ndarray:
+                 truncate: float, *, kernel: str = "auto") -> np.ndarray:
     """Gaussian filter of a ``(frames, y, x)`` numpy stack, reflect borders, dtype kept.
 
     Supported dtypes run the numba kernels (float16 through float32), others
-    ``scipy.ndimage.gaussian_filter``.
+    ``scipy.ndimage.gaussian_filter``. ``kernel`` picks the numba path: ``"fused"`` (all
+    axes in one pass over memory, by row stripes; used where :func:`fused_stripe` finds
+    its frame window fits in cache, typically σ_t up to about 1.5), ``"two-pass"``
+    (frames, then y and x in place) or ``"auto"``. Both give identical results.
     """
     dtype = images.dtype
     if dtype == np.float16:  # scipy has no float16 kernels
@@ -428,9 +512,23 @@ def gaussian_cpu(images: np.ndarray, sigmas: tuple[float, float, float],
     out = np.empty(images.shape, dtype=dtype)
     if out.size == 0:
         return out
+    threads = numba.get_num_threads()
+    stripe = fused_stripe(images.shape, dtype.itemsize, work.itemsize,
+                          (radii[0], radii[1], radii[2]), threads)
+    if kernel == "fused":
+        stripe = stripe or min(images.shape[1], max(1, 2 * radii[1]))
+    elif kernel == "two-pass":
+        stripe = 0
+    elif kernel != "auto":
+        raise ValueError(f"kernel must be 'auto', 'fused' or 'two-pass', got {kernel!r}")
     with _KERNEL_LOCK:
         # frames first, then y and x, each truncated for integers: scipy's axis order
-        _gaussian_frames(images, out, halves[0], sources[0], mode, factor, snap, work.type)
-        _gaussian_planes(out, halves[1], halves[2], sources[1], sources[2], mode, factor,
-                         snap, work.type)
+        if stripe:
+            _gaussian_fused(images, out, halves[0], halves[1], halves[2], sources[0],
+                            sources[1], sources[2], stripe, mode, factor, snap, work.type)
+        else:
+            _gaussian_frames(images, out, halves[0], sources[0], mode, factor, snap,
+                             work.type)
+            _gaussian_planes(out, halves[1], halves[2], sources[1], sources[2], mode,
+                             factor, snap, work.type)
     return out
