@@ -583,6 +583,35 @@ def _window(time: np.ndarray, window, name: str) -> np.ndarray:
     return inside
 
 
+def _wilcoxon_columns(diff: np.ndarray, paired: np.ndarray, columns: np.ndarray,
+                      alternative: str, stat: np.ndarray, p: np.ndarray) -> None:
+    """``scipy.stats.wilcoxon`` of each column's paired values, into ``stat`` and ``p``.
+
+    Columns with the same paired trials and no zero or tied differences are tested in one
+    vectorised call (scipy picks its method, exact or normal, from the sample alone for
+    them, so the result is that of one call per column); the others one by one, as scipy
+    decides per sample how to treat their ties and zeros.
+    """
+    from scipy import stats
+
+    groups: dict[bytes, list[int]] = {}
+    for column in columns:
+        groups.setdefault(np.packbits(paired[:, column]).tobytes(), []).append(int(column))
+    for members in groups.values():
+        cols = np.asarray(members)
+        x = diff[paired[:, cols[0]]][:, cols]  # (paired trials, columns)
+        ordered = np.sort(np.abs(x), axis=0)
+        clean = np.all(ordered != 0, axis=0) & np.all(np.diff(ordered, axis=0) != 0, axis=0)
+        if clean.any():
+            result = stats.wilcoxon(x[:, clean], alternative=alternative,
+                                    zero_method="wilcox", axis=0)
+            stat[cols[clean]] = result.statistic
+            p[cols[clean]] = result.pvalue
+        for k in np.flatnonzero(~clean):
+            result = stats.wilcoxon(x[:, k], alternative=alternative, zero_method="wilcox")
+            stat[cols[k]], p[cols[k]] = result.statistic, result.pvalue
+
+
 def responsive_neurons(
     tensor,
     baseline_s: tuple[float, float],
@@ -633,8 +662,6 @@ def responsive_neurons(
         A neuron with fewer than two paired trials or only zero differences gets p = NaN and
         is not responsive.
     """
-    from scipy import stats
-
     data = _as_tensor(tensor)
     time = np.asarray(as_real_array(time_s, "time_s"), dtype=np.float64)
     if time.shape != (data.shape[2],):
@@ -670,10 +697,7 @@ def responsive_neurons(
             stat = np.full(n_neurons, np.nan)
             nonzero = np.sum(paired & (diff != 0), axis=0)
             testable = (n >= 2) & (nonzero >= 1)
-            for neuron in np.flatnonzero(testable):
-                x = diff[paired[:, neuron], neuron]
-                result = stats.wilcoxon(x, alternative=alternative, zero_method="wilcox")
-                stat[neuron], p[neuron] = result.statistic, result.pvalue
+            _wilcoxon_columns(diff, paired, np.flatnonzero(testable), alternative, stat, p)
             q = benjamini_hochberg(p)
             tables.append(pd.DataFrame({
                 "condition": [label] * n_neurons,
