@@ -11,7 +11,7 @@ import numpy as np
 from scipy import sparse
 
 from CalSciPy._checks import check_int, check_real
-from CalSciPy._rois.blocks import read_blocks
+from CalSciPy._rois.blocks import open_blocks
 from CalSciPy._rois.neuropil import neuropil_pixels, neuropil_rects
 from CalSciPy._rois.roi import ROI, ROISet
 from CalSciPy.errors import InvalidArgumentError, InvalidArgumentTypeError
@@ -20,8 +20,8 @@ __all__ = ["FloatForm", "IntegerForm", "Operator", "apply_operator", "build_oper
            "cell_weights", "extract_traces", "integer_kernel", "neuropil_masks",
            "subtract_neuropil"]
 
-#: bytes of movie per block when ``batch_frames`` is not given (the block is read into memory
-#: for lazy stacks and dask arrays; for numpy arrays and memmaps it is a view)
+#: bytes of movie per block when ``batch_frames`` is not given (a numpy array's block is a view;
+#: anything else is read into memory, a few blocks ahead: see :mod:`CalSciPy._rois.blocks`)
 _BLOCK_BYTES = 64 * 2**20
 
 
@@ -494,7 +494,7 @@ def _movie_shape(images: Any) -> tuple[int, ...]:
 
 
 def _block_dtype(images: Any) -> np.dtype:
-    """The dtype of the blocks :func:`read_blocks` yields for ``images``."""
+    """The dtype of the blocks :func:`open_blocks` yields for ``images``."""
     dtype = np.dtype(getattr(images, "dtype", np.float64))
     return np.dtype(np.float32) if dtype == np.float16 else dtype.newbyteorder("=")
 
@@ -508,6 +508,48 @@ def _default_batch(images: Any, shape: tuple[int, ...]) -> int:
             return int(size)
     frame_bytes = shape[1] * shape[2] * np.dtype(getattr(images, "dtype", np.float64)).itemsize
     return max(1, _BLOCK_BYTES // max(1, frame_bytes))
+
+
+def _run_blocks(blocks: Any, op: Operator, rois: ROISet, shape: tuple[int, ...],
+                batch_frames: int, rule: dict, progress: bool) -> np.ndarray:
+    """``(rows, frames)`` float32 traces of every block of ``blocks`` (see :func:`open_blocks`)."""
+    n, n_frames = len(rois), shape[0]
+    pixels = shape[1] * shape[2]
+    traces = np.empty((op.n_rows, n_frames), dtype=np.float32)
+    bar = None
+    explicit = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_frames, desc="extracting traces", unit="frame")
+    try:
+        for start, block in blocks:
+            frames = block.shape[0]
+            if frames != min(batch_frames, n_frames - start) or block.shape[1] != pixels:
+                raise InvalidArgumentError(
+                    f"images[{start}:{start + batch_frames}] gave a block of shape "
+                    f"{block.shape}, expected ({min(batch_frames, n_frames - start)}, "
+                    f"{pixels}) pixels"
+                )
+            if integer_kernel(block.dtype) != (op.integer is not None):
+                # a lazy stack whose blocks are not of its declared dtype
+                op = build_operator(rois, dtype=block.dtype, **rule)
+            apply_operator(op, block, traces[:, start:start + frames])
+            if rule["neuropil"] and not np.isfinite(traces[n:, start:start + frames]).all():
+                # a NaN/inf pixel poisons the float kernel's running row sums, hence every
+                # neuropil rectangle to its right: recompute this block's neuropil pixel by pixel
+                if explicit is None:
+                    explicit = _explicit_neuropil(
+                        rois, inner_radius=rule["inner_radius"],
+                        min_neuropil_pixels=rule["min_neuropil_pixels"],
+                        lam_percentile=rule["lam_percentile"])
+                traces[n:, start:start + frames] = explicit @ block.T
+            if bar is not None:
+                bar.update(frames)
+    finally:
+        if bar is not None:
+            bar.close()
+    return traces
 
 
 def extract_traces(images: Any, rois: ROISet, *, neuropil: bool = True, inner_radius: int = 2,
@@ -536,49 +578,22 @@ def extract_traces(images: Any, rois: ROISet, *, neuropil: bool = True, inner_ra
     if shape[0] == 0:
         raise InvalidArgumentError("images has no frames")
 
-    op = build_operator(rois, neuropil=bool(neuropil), inner_radius=inner_radius,
-                        min_neuropil_pixels=min_neuropil_pixels, lam_percentile=lam_percentile,
-                        allow_overlap=bool(allow_overlap), dtype=_block_dtype(images))
-    if op.empty_cells:
-        warnings.warn(
-            f"ROIs {list(op.empty_cells[:10])} have no pixel left after dropping pixels shared "
-            "with other ROIs (allow_overlap=False); their F is NaN", RuntimeWarning, stacklevel=3)
-    if op.empty_neuropil:
-        warnings.warn(f"ROIs {list(op.empty_neuropil[:10])} have no neuropil pixels; their Fneu "
-                      "is NaN", RuntimeWarning, stacklevel=3)
-
-    n, n_frames = len(rois), shape[0]
-    traces = np.empty((op.n_rows, n_frames), dtype=np.float32)
-    bar = None
-    explicit = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n_frames, desc="extracting traces", unit="frame")
-    try:
-        for start, block in read_blocks(images, batch_frames):
-            frames = block.shape[0]
-            pixels = shape[1] * shape[2]
-            if frames != min(batch_frames, n_frames - start) or block.shape[1] != pixels:
-                raise InvalidArgumentError(
-                    f"images[{start}:{start + batch_frames}] gave a block of shape "
-                    f"{block.shape}, expected ({min(batch_frames, n_frames - start)}, "
-                    f"{pixels}) pixels"
-                )
-            apply_operator(op, block, traces[:, start:start + frames])
-            if neuropil and not np.isfinite(traces[n:, start:start + frames]).all():
-                # a NaN/inf pixel poisons the kernel's running row sums, hence every neuropil
-                # rectangle to its right: recompute this block's neuropil pixel by pixel
-                if explicit is None:
-                    explicit = _explicit_neuropil(rois, inner_radius=inner_radius,
-                                                  min_neuropil_pixels=min_neuropil_pixels,
-                                                  lam_percentile=lam_percentile)
-                traces[n:, start:start + frames] = explicit @ block.T
-            if bar is not None:
-                bar.update(frames)
-    finally:
-        if bar is not None:
-            bar.close()
+    rule = dict(neuropil=bool(neuropil), inner_radius=inner_radius,
+                min_neuropil_pixels=min_neuropil_pixels, lam_percentile=lam_percentile,
+                allow_overlap=bool(allow_overlap))
+    # the first blocks are read (and the file read ahead) while the masks are built
+    with open_blocks(images, batch_frames) as blocks:
+        op = build_operator(rois, dtype=_block_dtype(images), **rule)
+        if op.empty_cells:
+            warnings.warn(
+                f"ROIs {list(op.empty_cells[:10])} have no pixel left after dropping pixels "
+                "shared with other ROIs (allow_overlap=False); their F is NaN", RuntimeWarning,
+                stacklevel=3)
+        if op.empty_neuropil:
+            warnings.warn(f"ROIs {list(op.empty_neuropil[:10])} have no neuropil pixels; their "
+                          "Fneu is NaN", RuntimeWarning, stacklevel=3)
+        traces = _run_blocks(blocks, op, rois, shape, batch_frames, rule, progress)
+    n = len(rois)
     F, Fneu = traces[:n], (traces[n:] if neuropil else None)
     for ids, target in ((op.empty_cells, F), (op.empty_neuropil, Fneu)):
         if ids:
