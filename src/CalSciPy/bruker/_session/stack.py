@@ -16,8 +16,10 @@ __all__ = ["SessionStack", "read_stacks"]
 
 
 def read_stacks(session: PrairieViewSession, pairs: Sequence[tuple[int, int]], start: int,
-                stop: int, on_done: Callable[[int], None] | None = None) -> list[np.ndarray]:
-    """Frames ``start:stop`` of each ``(channel, plane)`` in ``pairs`` as new uint16 arrays.
+                stop: int, on_done: Callable[[int], None] | None = None,
+                out: Sequence[np.ndarray] | None = None) -> list[np.ndarray]:
+    """Frames ``start:stop`` of each ``(channel, plane)`` in ``pairs`` as uint16 arrays: new
+    ones, or ``out`` (one C-contiguous ``(stop - start, y, x)`` uint16 array per pair, filled).
 
     The first file's layout (probed once per session) lets every single-page file be read by
     raw offsets; files that differ fall back to tifffile (see :mod:`CalSciPy.bruker._tiffread`).
@@ -28,7 +30,16 @@ def read_stacks(session: PrairieViewSession, pairs: Sequence[tuple[int, int]], s
     if layout is not None and np.dtype(layout.dtype).newbyteorder("=") != np.uint16:
         layout = None  # e.g. 8-bit exports: read through tifffile, stored as uint16
     frame_ids = range(start, stop)
-    stacks = [np.empty((len(frame_ids), height, width), dtype=np.uint16) for _ in pairs]
+    expected = (len(frame_ids), height, width)
+    if out is None:
+        stacks = [np.empty(expected, dtype=np.uint16) for _ in pairs]
+    else:
+        stacks = list(out)
+        if len(stacks) != len(pairs) or any(
+                a.shape != expected or a.dtype != np.uint16 or not a.flags.c_contiguous
+                for a in stacks):
+            raise ValueError(f"out must be {len(pairs)} C-contiguous uint16 arrays of shape "
+                             f"{expected}")
     jobs = []
     for stack, (c, p) in zip(stacks, pairs):
         for i, f in enumerate(frame_ids):
@@ -64,6 +75,11 @@ class SessionStack(FrameSource):
     def _read(self, start: int, stop: int) -> np.ndarray:
         (block,) = read_stacks(self.session, [(self.channel, self.plane)], start, stop)
         return block
+
+    def _read_into(self, start: int, stop: int, out: np.ndarray) -> None:
+        """Frames ``start:stop`` into ``out`` (C-contiguous ``(stop - start, y, x)`` uint16):
+        extraction reads its blocks into reused buffers this way."""
+        read_stacks(self.session, [(self.channel, self.plane)], start, stop, out=[out])
 
     def __repr__(self) -> str:
         return (f"<SessionStack {self.session.folder.name} channel={self.channel} "
