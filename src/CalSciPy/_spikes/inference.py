@@ -37,11 +37,12 @@ class SpikeInference:
     Attributes
     ----------
     spikes : numpy.ndarray
-        ``(neurons, frames)`` float64, non-negative inferred activity per frame, in ΔF/F0 units
+        ``(neurons, frames)`` non-negative inferred activity per frame, in ΔF/F0 units
         (the size of the calcium jump the model attributes to that frame). Pass it to
         :func:`CalSciPy.event_processing.calculate_firing_rates` for a rate-like trace.
     denoised : numpy.ndarray
-        ``(neurons, frames)`` float64, the fitted noise-free calcium trace (without baseline).
+        ``(neurons, frames)`` the fitted noise-free calcium trace (without baseline).
+        ``spikes`` and ``denoised`` are float32 for float32 input, float64 otherwise.
     baseline : numpy.ndarray
         ``(neurons,)`` fitted constant baseline of each ΔF/F0 trace.
     noise : numpy.ndarray
@@ -193,11 +194,12 @@ def _deconvolve_one(functions, y: np.ndarray, options: dict):
             optimize_g=options["optimize_g"], penalty=1,
         )
     else:
-        # OASIS's compiled AR(2) solver: as accurate here as the pure-Python
-        # constrained_onnlsAR2 that oasis.functions.deconvolve uses, and about 2x faster
-        methods = optional_import("oasis.oasis_methods", "spike inference")
-        c, s, b, g_fit, _ = methods.constrained_oasisAR2(
-            y, float(g[0]), float(g[1]), float(sn), optimize_b=True, b_nonneg=False,
+        # constrained_onnlsAR2, the solver of oasis.functions.deconvolve. Measured with
+        # optimize_g=1 on 24 synthetic 18 000-frame traces: OASIS' compiled
+        # constrained_oasisAR2 took about as long (279 vs 299 ms per trace, loaded machine)
+        # but returned NaN (all-zero activity) for 9 of them
+        c, s, b, g_fit, _ = functions.constrained_onnlsAR2(
+            y, [float(g[0]), float(g[1])], float(sn), optimize_b=True, b_nonneg=False,
             optimize_g=options["optimize_g"], penalty=1,
         )
     return c, s, b, g_fit, sn
@@ -275,12 +277,20 @@ def infer_spikes(
 
     Notes
     -----
-    The solver is a compiled port (numba, parallel over neurons, float64 inside, results
-    written into preallocated arrays) of ``oasis-deconv``'s ``constrained_oasisAR1`` /
-    ``constrained_oasisAR2`` with the parameter estimation of
-    ``oasis.functions.estimate_parameters(y, p, fudge_factor=0.98)``: for AR(1) it gives
-    ``oasis-deconv``'s spikes to rounding (tested to 1e-6 relative, measured ~1e-13), and
-    ``oasis-deconv`` is not needed. Where an estimated AR(2) kernel has a double or complex
+    The solvers are compiled (numba, threads over neurons, float64 inside, results written
+    into preallocated arrays), with the parameter estimation of
+    ``oasis.functions.estimate_parameters(y, p, fudge_factor=0.98)``; ``oasis-deconv`` is
+    not needed. AR(1) is a port of ``oasis-deconv``'s ``constrained_oasisAR1`` and gives its
+    spikes to rounding (tested to 1e-6 relative, measured ~1e-13). AR(2) solves the problem
+    ``oasis.functions.deconvolve(y, tau_r=None, penalty=1, b_nonneg=False)`` sets up
+    (baseline and penalty from AR(1) OASIS on 5x decimated data, then the L1 problem at that
+    baseline, then the baseline refitted as ``mean(y - denoised)``) exactly, where
+    ``oasis-deconv`` runs a windowed NNLS: tested to reach an objective at or below both
+    ``oasis-deconv``'s solution and OASIS' greedy AR(2) pass (``constrained_oasisAR2``),
+    which stops above the optimum and correlates less with the true spikes on synthetic
+    data (``benchmarks/bench_events.py``). For AR(2), ``spikes[0]`` and ``spikes[1]`` are
+    the model's first two innovations (``c[0]``, ``c[1] - g1 c[0]``, clipped at 0), as in
+    ``oasis-deconv``'s AR(2) result. Where an estimated AR(2) kernel has a double or complex
     root pair (noise-like traces), both solvers divide by the difference of the roots
     (``oasis-deconv`` returns NaN calcium and baseline there); the roots are moved 0.1 %
     apart instead (``ar_coefficients`` reports the kernel used). AR refinement
@@ -290,8 +300,11 @@ def infer_spikes(
     restarts of the AR estimate use a fixed seed per trace (the caller's global numpy RNG is
     left alone).
 
-    Memory: besides the input, the results (two float64 ``(neurons, frames)`` arrays) and a
-    few float64 arrays of ``frames`` per thread; the input is read row by row in its own dtype.
+    Memory: besides the input, the results (two ``(neurons, frames)`` arrays, float32 for
+    float32 input, so 2x the input for float64 and float32 traces) and about 20 float64
+    arrays of ``frames`` per thread; the input is converted to float64 one row at a time.
+    Measured on 500 x 18 000 traces (2 threads): peak RSS growth 2.05x a float64 input and
+    2.1x a float32 input (``benchmarks/bench_events.py``).
     """
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
@@ -352,8 +365,9 @@ def _infer_compiled(array: np.ndarray, options: dict, n_jobs, progress: bool):
     """OASIS compiled with numba (``CalSciPy._spikes.oasis``), blocks of neurons on threads."""
     n, frames = array.shape
     p = options["ar_order"]
-    spikes = np.zeros((n, frames))
-    denoised = np.zeros((n, frames))
+    dtype = _result_dtype(array)
+    spikes = np.zeros((n, frames), dtype=dtype)
+    denoised = np.zeros((n, frames), dtype=dtype)
     baseline = np.empty(n)
     noise = np.zeros(n)
     coefficients = np.full((n, p), np.nan)
@@ -399,8 +413,15 @@ def _infer_block(array: np.ndarray, start: int, options: dict, results: tuple) -
     if active.any():
         sn = _noise_levels(rows, active)
         g = _ar_parameters(rows, active, sn, options)
-        oasis.deconvolve_rows(rows, active, g, sn, options["lam"], spikes[start:stop],
-                              denoised[start:stop], baseline[start:stop])
+        greedy = oasis.deconvolve_rows(rows, active, g, sn, options["lam"],
+                                       spikes[start:stop], denoised[start:stop],
+                                       baseline[start:stop])
+        if greedy:
+            warnings.warn(
+                f"{greedy} of neurons {start}-{stop - 1}: the exact AR(2) step did not "
+                "converge; they keep OASIS' greedy AR(2) solution", RuntimeWarning,
+                stacklevel=2,
+            )
         bad = np.flatnonzero(active & ~np.isfinite(baseline[start:stop]))
         if bad.size:
             raise ValueError(
@@ -414,8 +435,8 @@ def _infer_block(array: np.ndarray, start: int, options: dict, results: tuple) -
 
 #: scipy.signal.welch's default segment length (oasis calls it with the defaults)
 _WELCH_SEGMENT = 256
-#: rows per Welch batch (bounds its temporaries to ~4 x 16 rows)
-_WELCH_ROWS = 16
+#: rows per Welch batch (its temporaries are ~4x the rows in float64, per thread)
+_WELCH_ROWS = 2
 
 
 def _noise_levels(rows: np.ndarray, active: np.ndarray) -> np.ndarray:
@@ -589,7 +610,14 @@ def _infer_with_oasis_deconv(array: np.ndarray, options: dict, n_jobs, progress:
     spikes, denoised, baseline, noise, coefficients = (
         np.concatenate([part[k] for part in parts]) for k in range(5)
     )
-    return spikes, denoised, baseline, noise, coefficients
+    dtype = _result_dtype(array)
+    return (spikes.astype(dtype, copy=False), denoised.astype(dtype, copy=False), baseline,
+            noise, coefficients)
+
+
+def _result_dtype(array: np.ndarray) -> np.dtype:
+    """float32 results for float32 input (half the memory), float64 for anything else."""
+    return np.dtype(np.float32) if array.dtype == np.float32 else np.dtype(np.float64)
 
 
 def _available_cpus() -> int:

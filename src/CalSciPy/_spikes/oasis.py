@@ -1,25 +1,28 @@
 """Compiled OASIS (Friedrich, Zhou & Paninski 2017) behind ``infer_spikes``.
 
-A port of ``oasis-deconv``'s ``constrained_oasisAR1`` and ``constrained_oasisAR2``
-(``oasis/oasis_methods.pyx``) for the options ``infer_spikes`` uses (fitted baseline that may be
-negative, L1 penalty, ``max_iter=5``, AR(2) warm-started on 5x decimated data, no AR
-refinement), run in parallel over neurons with numba. Operations follow the Cython code in
-the same order, so AR(1) results agree with ``oasis-deconv`` to rounding (tested); the
-differences are where they make the same algorithm faster or fix it:
+AR(1): a port of ``oasis-deconv``'s ``constrained_oasisAR1`` (``oasis/oasis_methods.pyx``)
+for the options ``infer_spikes`` uses (fitted baseline that may be negative, L1 penalty,
+``max_iter=5``, no AR refinement), operations in the same order, so the results agree with
+``oasis-deconv`` to rounding (tested). Differences that make the same algorithm faster:
 
 * ``exp(log(g) * l)`` of pool lengths comes from per-trace tables, not one libm call per
   comparison (same values: the table entries are computed by the same expression);
-* a pool merge in AR(2) updates two running sums (``Σ d^k y``, ``Σ r^k y``, the kernel is
-  ``g11[k] = (d^(k+1) - r^(k+1)) / (d - r)``) in O(1) instead of a dot product over the whole
-  pool (O(pool length)), which makes the AR(2) pass linear in the frames;
-* AR(2)'s baseline step takes ``-b/a`` when the quadratic has no real root (the Cython code
-  meant to, but C's ``sqrt`` of a negative number returns NaN instead of raising, and the NaN
-  baseline then spreads to the whole result).
+* the residual and the shift direction are computed inside the passes that use them.
 
-Every kernel works in float64 on one row at a time, writes into preallocated outputs and
-releases the GIL (``nogil``): ``infer_spikes`` runs blocks of neurons on a thread pool, which
-under load costs less than a parallel region per stage. The working memory is a few arrays
-of ``frames`` per thread.
+AR(2): the problem ``oasis.functions.deconvolve(y, tau_r=None, penalty=1, b_nonneg=False)``
+sets up (baseline and penalty from AR(1) OASIS on 5x decimated data), solved exactly on the
+whole trace: OASIS' greedy AR(2) pass (``oasisAR2``; a pool merge updates two running sums
+in O(1) instead of a dot product over the pool) as the warm start of an active-set solver
+(:func:`project_ar2`, banded ``L D L'`` solves, only the blocks around changes re-solved).
+The greedy pass alone (``oasis-deconv``'s ``constrained_oasisAR2``) stops above the
+optimum: on synthetic data with known spikes its activity correlates less with the truth
+than oasis' windowed NNLS (``onnls``), which the exact solution matches or beats
+(``benchmarks/bench_events.py``).
+
+Every kernel works in float64 on one row at a time (converted from the input's dtype row by
+row), writes into preallocated outputs and releases the GIL (``nogil``): ``infer_spikes`` runs
+blocks of neurons on a thread pool, which under load costs less than a parallel region per
+stage. The working memory is a few float64 arrays of ``frames`` per thread.
 """
 from __future__ import annotations
 
@@ -243,12 +246,18 @@ def constrained_ar1(y, g, sn, c, s, work, pv, pw, pt, pl, h, h2):  # pragma: no 
 # AR(2)
 # ---------------------------------------------------------------------------------------------
 @numba.njit(cache=True, nogil=True)
-def _kernels_ar2(g1, g2, g11, g12, g11g11, g11g12, sg11, hd, hr):  # pragma: no cover
-    """The AR(2) kernel tables of the Cython code, plus ``hd[k] = d^k`` and ``hr[k] = r^k``."""
-    T = g11.shape[0]
+def _roots_ar2(g1, g2):  # pragma: no cover - compiled
+    """The roots ``d > r`` of ``z^2 - g1 z - g2`` (real and distinct: see ``infer_spikes``)."""
     root = math.sqrt(g1 * g1 + 4 * g2)
-    d = (g1 + root) / 2
-    r = (g1 - root) / 2
+    return (g1 + root) / 2, (g1 - root) / 2
+
+
+@numba.njit(cache=True, nogil=True)
+def _kernels_ar2(g1, g2, g11, g12, g11g11, g11g12, hd, hr):  # pragma: no cover
+    """The AR(2) kernel tables of the Cython code, plus ``hd[k] = d^k`` and ``hr[k] = r^k``
+    (``frames + 1`` entries each)."""
+    T = g11.shape[0]
+    d, r = _roots_ar2(g1, g2)
     _power_table(math.log(d), hd)
     _power_table(math.log(r), hr)
     for k in range(T):
@@ -258,30 +267,28 @@ def _kernels_ar2(g1, g2, g11, g12, g11g11, g11g12, sg11, hd, hr):  # pragma: no 
         g12[k] = g2 * g11[k - 1]
     a = 0.0
     b = 0.0
-    c = 0.0
     for k in range(T):
         a += g11[k] * g11[k]
         b += g11[k] * g12[k]
-        c += g11[k]
         g11g11[k] = a
         g11g12[k] = b
-        sg11[k] = c
     return d, r
 
 
 @numba.njit(cache=True, nogil=True)
-def _pav_ar2(y, g1, g2, lam, d, r, g11, g12, g11g11, g11g12, hd, hr,
+def _pav_ar2(y, b, g1, g2, lam, d, r, g11, g12, g11g11, g11g12, hd, hr,
              yl, pv, pw, pt, pl, sd, sr, c, s):  # pragma: no cover - compiled
-    """``oasis.oasis_methods.oasisAR2(y, g1, g2, lam)`` (no ``s_min``, no jitter).
+    """``oasis.oasis_methods.oasisAR2(y - b, g1, g2, lam)`` (no ``s_min``, no jitter), the
+    greedy pool-adjacent-violators pass; also leaves the penalised target in ``yl``.
 
     A pool ``i`` keeps ``sd[i] = Σ_k d^k yl[t+k]`` and ``sr[i] = Σ_k r^k yl[t+k]``, so
     ``g11[:l].dot(yl[t:t+l]) = (d sd - r sr) / (d - r)`` and merging two pools is O(1).
     """
     T = y.shape[0]
     for t in range(T):
-        yl[t] = y[t] - lam * (1 - g1 - g2)
-    yl[T - 2] = y[T - 2] - lam * (1 - g1)
-    yl[T - 1] = y[T - 1] - lam
+        yl[t] = y[t] - b - lam * (1 - g1 - g2)
+    yl[T - 2] = y[T - 2] - b - lam * (1 - g1)
+    yl[T - 1] = y[T - 1] - b - lam
     pv[0] = max(0.0, yl[0])
     pw[0] = pv[0]
     pt[0] = 0
@@ -312,7 +319,7 @@ def _pav_ar2(y, g1, g2, lam, d, r, g11, g12, g11g11, g11g12, hd, hr,
                 pv[i] = (dot - g11g12[last] * pw[i - 1]) / g11g11[last]
                 pw[i] = g11[last] * pv[i] + g12[last] * pw[i - 1]
             else:  # the first pool is refitted too
-                pv[i] = max(0.0, sd[i] * (1 - d * d) / (1 - hd[2 * (last + 1)]))
+                pv[i] = max(0.0, sd[i] * (1 - d * d) / (1 - hd[last + 1] * hd[last + 1]))
                 pw[i] = hd[last] * pv[i]
     n = i + 1
     # construct c and s
@@ -332,16 +339,232 @@ def _pav_ar2(y, g1, g2, lam, d, r, g11, g12, g11g11, g11g12, hd, hr,
         s[t] = c[t] - (g1 * c[t - 1] + g2 * c[t - 2])
 
 
+#: active-set iterations of the exact AR(2) step that change every violating frame at once
+#: (measured: 3-10 from the greedy start suffice for almost every trace) ...
+SIMULTANEOUS_ITER = 10
+#: ... then one frame per iteration, the first violating one (Murty's least-index rule, which
+#: cannot cycle: the problem is a linear complementarity problem with a positive definite
+#: matrix); this many iterations in all, else the greedy solution is kept
+MAX_PROJECT_ITER = 400
+
+
+@numba.njit(cache=True, nogil=True)
+def project_ar2(yl, g1, g2, c, s, state, z, nu, inv0, l1, l2, max_iter):  # pragma: no cover
+    """Exact ``min ½|c - yl|²`` subject to ``s = Gc >= 0`` (``s[t] = c[t] - g1 c[t-1] -
+    g2 c[t-2]``, ``c[-1] = c[-2] = 0``): the L1 problem ``oasis.functions.onnls`` solves in
+    windows, here on the whole trace.
+
+    Primal-dual active set, warm-started from the support ``s > tol`` of ``s`` (OASIS'
+    greedy AR(2) pass, whose merges only look one pool back, so it stops above the
+    optimum). With the set ``Z`` of frames where ``s = 0``, stationarity ``c = yl + G_Z' ν``
+    and ``G_Z c = 0`` give ``(G_Z G_Z') ν = -G_Z yl``, a pentadiagonal system (rows of
+    ``G`` overlap within two frames) solved by a banded ``L D L'`` factorisation; frames of
+    ``Z`` with ``ν < 0`` leave it, free frames with ``s < 0`` join it, until nothing changes
+    (the KKT conditions then hold). Changing all violating frames at once can cycle (seen on
+    2 of 500 traces); after ``SIMULTANEOUS_ITER`` iterations only the first violating frame
+    changes per iteration (Murty's least-index principal pivoting, finite for this
+    positive definite problem).
+
+    Two consecutive free frames decouple the system, so it is solved block by block, and an
+    iteration re-solves only the blocks within two frames of a change (after the first
+    rounds a handful of frames change: a small part of the trace).
+
+    ``state`` (int64), ``z`` (int64), ``nu``, ``inv0``, ``l1``, ``l2`` are ``frames``-long
+    scratch. Writes ``c`` and ``s`` (exact zeros on ``Z``); returns the number of iterations,
+    or -1 when they did not converge within ``max_iter`` (``c`` and ``s`` are then not a
+    solution).
+    """
+    T = yl.shape[0]
+    scale = 0.0
+    for t in range(T):
+        scale = max(scale, abs(yl[t]))
+    tol = 1e-10 * scale
+    # state bit 1: clamped (in Z); bits 2 / 4: to be re-solved in even / odd iterations
+    for t in range(T):
+        state[t] = (0 if s[t] > tol else 1) | 2
+    pick = np.empty(2, dtype=np.int64)  # single mode: first violating frame, violations
+    for iteration in range(max_iter):
+        now = 2 << (iteration & 1)
+        later = 2 << ((iteration + 1) & 1)
+        changed = 0
+        single = iteration >= SIMULTANEOUS_ITER
+        pick[0] = T
+        pick[1] = 0
+        stale = 0  # s of frames before this one uses calcium re-solved in this iteration
+        start = 0
+        while start < T:
+            # the block: up to the next pair of free frames
+            dirty = (state[start] & now) != 0
+            stop = start + 1
+            while stop < T and not (
+                stop + 1 < T and (state[stop] & 1) == 0 and (state[stop + 1] & 1) == 0
+            ):
+                if state[stop] & now:
+                    dirty = True
+                stop += 1
+            if dirty:
+                rows = _solve_block(yl, g1, g2, state, z, nu, inv0, l1, l2, start, stop)
+                if rows < 0:
+                    return -1
+                changed += _check_block(yl, g1, g2, c, s, state, z, nu, inv0, l1, l2, start,
+                                        stop, rows, tol, later, single, pick)
+                stale = stop + 2
+            else:  # the activity of its first two frames uses the two frames before
+                for t in range(start, min(stop, stale)):
+                    changed += _check_spike(c, s, state, t, g1, g2, tol, later, single, pick)
+            for t in range(start, stop):
+                state[t] &= ~now
+            start = stop
+        if single and pick[1]:
+            t = pick[0]
+            state[t] ^= 1
+            _mark(state, t, later)
+            changed = pick[1]
+        if changed == 0:
+            return iteration + 1
+    return -1
+
+
+@numba.njit(cache=True, nogil=True)
+def _solve_block(yl, g1, g2, state, z, nu, inv0, l1, l2, start, stop):  # pragma: no cover
+    """Rows of the ``L D L'`` factorisation of ``G_Z G_Z'`` (``inv0`` = 1 / D) and forward
+    substitution over the clamped frames of ``start:stop``, stored in rows ``start:end`` of
+    ``z``, ``nu``, ``inv0``, ``l1``, ``l2``.
+    Returns ``end``, or -1 when rounding broke positive definiteness."""
+    m = start  # rows of the block are stored from index `start` on (at most stop - start)
+    for a in range(start, stop):
+        if (state[a] & 1) == 0:
+            continue
+        diag = 1.0
+        rhs = yl[a]
+        if a >= 1:
+            diag += g1 * g1
+            rhs -= g1 * yl[a - 1]
+        if a >= 2:
+            diag += g2 * g2
+            rhs -= g2 * yl[a - 2]
+        e1 = 0.0
+        e2 = 0.0
+        if m > start:
+            gap = a - z[m - 1]
+            if gap == 1:
+                e1 = -g1 + (g1 * g2 if a >= 2 else 0.0)
+            elif gap == 2:
+                e1 = -g2
+        if m > start + 1 and a - z[m - 2] == 2:
+            e2 = -g2
+        # unit lower triangular L and diagonal D (A = L D L', no square roots):
+        # L[k, k-2] = e2 / D[k-2], L[k, k-1] = (e1 - e2 L[k-1, k-2]) / D[k-1]
+        x2 = e2 * inv0[m - 2] if m > start + 1 else 0.0
+        x1 = 0.0
+        if m > start:
+            x1 = (e1 - (e2 * l1[m - 1] if m > start + 1 else 0.0)) * inv0[m - 1]
+        dd = diag - x1 * (e1 - (e2 * l1[m - 1] if m > start + 1 else 0.0)) - x2 * e2
+        if not dd > 0.0:
+            return -1
+        inv = 1.0 / dd
+        u = -rhs
+        if m > start:
+            u -= x1 * nu[m - 1]
+        if m > start + 1:
+            u -= x2 * nu[m - 2]
+        nu[m] = u
+        inv0[m] = inv
+        l1[m] = x1
+        l2[m] = x2
+        z[m] = a
+        m += 1
+    return m
+
+
+@numba.njit(cache=True, nogil=True)
+def _check_block(yl, g1, g2, c, s, state, z, nu, inv0, l1, l2, start, stop, m, tol,
+                 later, single, pick):  # pragma: no cover - compiled
+    """Back substitution of a solved block, ``c = yl + G_Z' ν`` and ``s = Gc`` over
+    ``start:stop`` (reverse frame order; the block's rows end at ``m``), with the
+    active-set updates; returns the number of frames that changed sides (``single``: the
+    number of violating frames, which are only recorded, see :func:`_violation`)."""
+    changed = 0
+    k = m - 1
+    n1 = 0.0  # nu at frames t + 1, t + 2 (0 on free frames, and past the block)
+    n2 = 0.0
+    for t in range(stop - 1, start - 1, -1):
+        n0 = 0.0
+        if k >= start and z[k] == t:
+            n0 = nu[k] * inv0[k]
+            if k + 1 < m:
+                n0 -= l1[k + 1] * nu[k + 1]
+            if k + 2 < m:
+                n0 -= l2[k + 2] * nu[k + 2]
+            nu[k] = n0
+            k -= 1
+            if n0 < -tol:  # its multiplier has the wrong sign: free the frame
+                changed += _violation(state, t, later, single, pick)
+        c[t] = yl[t] + n0 - g1 * n1 - g2 * n2
+        n2 = n1
+        n1 = n0
+        if t + 2 < stop:
+            changed += _check_spike(c, s, state, t + 2, g1, g2, tol, later, single, pick)
+    for t in range(min(start + 1, stop - 1), start - 1, -1):
+        changed += _check_spike(c, s, state, t, g1, g2, tol, later, single, pick)
+    return changed
+
+
+@numba.njit(cache=True, nogil=True)
+def _violation(state, t, later, single, pick):  # pragma: no cover - compiled
+    """Frame ``t`` is on the wrong side: move it (``single``: record it as a candidate and
+    keep its block to be checked again). Returns 1."""
+    if single:
+        pick[0] = min(pick[0], t)
+        pick[1] += 1
+        state[t] |= later
+    else:
+        state[t] ^= 1
+        _mark(state, t, later)
+    return 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _mark(state, t, later):  # pragma: no cover - compiled
+    for u in range(max(0, t - 2), min(state.shape[0], t + 3)):
+        state[u] |= later
+
+
+@numba.njit(cache=True, nogil=True)
+def _check_spike(c, s, state, t, g1, g2, tol, later, single, pick):  # pragma: no cover
+    """``s[t] = (Gc)[t]`` on a free frame (clamped ones: exactly 0); a negative one is
+    clamped. Returns 1 for a change."""
+    if state[t] & 1:
+        s[t] = 0.0
+        return 0
+    value = c[t]
+    if t >= 1:
+        value -= g1 * c[t - 1]
+    if t >= 2:
+        value -= g2 * c[t - 2]
+    s[t] = value
+    if value < -tol:
+        return _violation(state, t, later, single, pick)
+    return 0
+
+
 @numba.njit(cache=True, nogil=True)
 def constrained_ar2(y, g1, g2, sn, c, s, work, iwork):  # pragma: no cover - compiled
-    """Noise-constrained AR(2) OASIS with a fitted (possibly negative) baseline.
+    """Noise-constrained AR(2) deconvolution with a fitted (possibly negative) baseline, as
+    ``oasis.functions.deconvolve(y, tau_r=None, penalty=1, b_nonneg=False)``
+    (``constrained_onnlsAR2``) sets it up, solved exactly.
 
-    ``oasis.oasis_methods.constrained_oasisAR2(y, g1, g2, sn, optimize_b=True,
-    b_nonneg=False)``: baseline and lambda from AR(1) OASIS on the data decimated 5x, then up
-    to ``MAX_ITER - 1`` baseline corrections. ``y`` needs at least ``DECIMATE`` frames;
-    frames beyond a multiple of ``DECIMATE`` are left out of the decimated warm start (the
-    Cython code refuses such traces). ``work`` needs ``19 * frames + 8`` floats, ``iwork``
-    ``2 * frames``. Returns the baseline.
+    Baseline ``b`` and penalty ``λ`` come from AR(1) OASIS on the data decimated 5x
+    (``constrained_oasisAR1``, root ``d^5``, noise ``sn / √5``) as in ``oasis-deconv``, which
+    then runs one windowed NNLS (``onnls``) at that ``b`` and ``λ`` and refits the
+    baseline as ``mean(y - c)``. Here the L1 problem at that ``b`` and ``λ`` is solved on
+    the whole trace: OASIS' greedy AR(2) pass (``oasisAR2``), then :func:`project_ar2` to
+    the exact optimum (the greedy pass alone is kept if that fails to converge). ``s[0]``
+    and ``s[1]`` are the model's first two innovations (``c[0]``, ``c[1] - g1 c[0]``), as
+    in ``onnls``. ``y`` needs at least ``2 * DECIMATE`` frames; frames beyond a multiple of
+    ``DECIMATE`` are left out of the decimated warm start. ``work`` needs ``11 * frames +
+    2`` floats, ``iwork`` ``2 * frames``. Returns ``(baseline, iterations)`` (``-1``: the
+    exact step did not converge).
     """
     T = y.shape[0]
     f = work
@@ -349,95 +572,46 @@ def constrained_ar2(y, g1, g2, sn, c, s, work, iwork):  # pragma: no cover - com
     g12 = f[T:2 * T]
     g11g11 = f[2 * T:3 * T]
     g11g12 = f[3 * T:4 * T]
-    sg11 = f[4 * T:5 * T]
-    hd = f[5 * T:7 * T + 3]
-    hr = f[7 * T + 3:9 * T + 6]
-    yl = f[9 * T + 6:10 * T + 6]
-    pv = f[10 * T + 6:11 * T + 6]
-    pw = f[11 * T + 6:12 * T + 6]
-    sd = f[12 * T + 6:13 * T + 6]
-    sr = f[13 * T + 6:14 * T + 6]
-    yb = f[14 * T + 6:15 * T + 6]
-    tmp = f[15 * T + 6:16 * T + 6]
+    hd = f[4 * T:5 * T + 1]
+    hr = f[5 * T + 1:6 * T + 2]
+    rest = f[6 * T + 2:11 * T + 2]
+    yl = rest[0:T]
+    pv = rest[T:2 * T]
+    pw = rest[2 * T:3 * T]
+    sd = rest[3 * T:4 * T]
+    sr = rest[4 * T:5 * T]
     pt = iwork[:T]
     pl = iwork[T:2 * T]
-    thresh = sn * sn * T
-    d, r = _kernels_ar2(g1, g2, g11, g12, g11g11, g11g12, sg11, hd, hr)
-    ld = math.log(d)
-    # warm start: AR(1) OASIS on the decimated trace
+    d, r = _roots_ar2(g1, g2)
+    # warm start: AR(1) OASIS on the decimated trace (its scratch: the pool arrays, free now)
     m = T // DECIMATE
-    yd = f[16 * T + 6:16 * T + 6 + m]
+    yd = rest[0:m]
     for k in range(m):
         acc = 0.0
         for j in range(DECIMATE):
             acc += y[k * DECIMATE + j]
         yd[k] = acc / DECIMATE
-    cd = f[16 * T + 6 + m:16 * T + 6 + 2 * m]
-    sdd = f[16 * T + 6 + 2 * m:16 * T + 6 + 3 * m]
-    w1 = f[17 * T + 6:19 * T + 6]  # 2 m <= 2 T / 5
-    h1 = f[19 * T + 6 - 2 * (m + 1):19 * T + 6]
-    ha = h1[:m + 1]
-    hb = h1[m + 1:]
-    b, lam = constrained_ar1(yd, math.exp(ld * DECIMATE), sn / math.sqrt(DECIMATE), cd, sdd,
-                             w1[:m], pv, pw, pt, pl, ha, hb)
-    lam *= 1 - math.exp(ld * DECIMATE)
-    for t in range(T):
-        yb[t] = y[t] - b
-    _pav_ar2(yb, g1, g2, lam / (1 - g1 - g2), d, r, g11, g12, g11g11, g11g12, hd, hr,
+    dm = math.exp(math.log(d) * DECIMATE)
+    b, lam = constrained_ar1(yd, dm, sn / math.sqrt(DECIMATE), rest[m:2 * m],
+                             rest[2 * m:3 * m], rest[3 * m:4 * m], rest[4 * m:5 * m],
+                             rest[5 * m:7 * m], pt[:m], pl[:m], rest[7 * m:8 * m + 1],
+                             rest[8 * m + 1:9 * m + 2])
+    lam *= (1 - dm) / (1 - g1 - g2)
+    _kernels_ar2(g1, g2, g11, g12, g11g11, g11g12, hd, hr)
+    _pav_ar2(y, b, g1, g2, lam, d, r, g11, g12, g11g11, g11g12, hd, hr,
              yl, pv, pw, pt, pl, sd, sr, c, s)
-    db = _mean_diff(y, c) - b
-    b += db
-    lam -= db
-    for _ in range(MAX_ITER - 1):
-        rss = 0.0
-        for t in range(T):
-            rss += (y[t] - c[t] - b) ** 2
-        if abs(rss - thresh) < 1e-3 * thresh:
-            break
-        # shift db of the solution per unit baseline change; pools start where s > 1e-6
-        first = T
-        for t in range(T):
-            if s[t] > 1e-6:
-                first = t
-                break
-        scale = (1 + d) / (1 + math.exp(ld * first))
-        for t in range(first):
-            tmp[t] = scale * hd[t]
-        t0 = first
-        while t0 < T:
-            t1 = t0 + 1
-            while t1 < T and not s[t1] > 1e-6:
-                t1 += 1
-            length = t1 - t0
-            tmp[t0] = (
-                (sg11[length] - g11g12[length] * tmp[t0 - 1]) / g11g11[length]
-                if length < T else 0.0
-            )
-            for j in range(1, length):
-                tmp[t0 + j] = g11[j] * tmp[t0] + g12[j] * tmp[t0 - 1]
-            t0 = t1
-        mean = 0.0
-        for t in range(T):
-            mean += tmp[t]
-        mean /= T
-        aa = 0.0
-        bb = 0.0
-        for t in range(T):
-            tmp[t] -= mean
-            aa += tmp[t] * tmp[t]
-            bb += (y[t] - c[t] - b) * tmp[t]
-        cc = rss - thresh
-        disc = bb * bb - aa * cc
-        db = (-bb + math.sqrt(disc)) / aa if disc >= 0 else -bb / aa
-        b += db
-        for t in range(T):
-            yb[t] = y[t] - b
-        _pav_ar2(yb, g1, g2, lam / (1 - g1 - g2), d, r, g11, g12, g11g11, g11g12, hd, hr,
+    s[0] = c[0]
+    s[1] = c[1] - g1 * c[0]
+    # the kernel tables are free now: they are the exact step's scratch
+    iterations = project_ar2(yl, g1, g2, c, s, pt, pl, g11, g12, g11g11, g11g12,
+                             MAX_PROJECT_ITER)
+    if iterations < 0:  # keep the greedy solution
+        _kernels_ar2(g1, g2, g11, g12, g11g11, g11g12, hd, hr)
+        _pav_ar2(y, b, g1, g2, lam, d, r, g11, g12, g11g11, g11g12, hd, hr,
                  yl, pv, pw, pt, pl, sd, sr, c, s)
-        db = _mean_diff(y, c) - b
-        b += db
-        lam -= db
-    return b
+        s[0] = c[0]
+        s[1] = c[1] - g1 * c[0]
+    return _mean_diff(y, c), iterations
 
 
 # ---------------------------------------------------------------------------------------------
@@ -501,21 +675,21 @@ def plain_ar1(y, g, lam, c, s, work, pv, pw, pt, pl, h, h2):  # pragma: no cover
 
 @numba.njit(cache=True, nogil=True)
 def plain_ar2(y, g1, g2, lam, c, s, work, iwork):  # pragma: no cover - compiled
-    """``oasis.oasis_methods.oasisAR2(y, g1, g2, lam)`` (fixed penalty, no baseline)."""
+    """``oasis.oasis_methods.oasisAR2(y, g1, g2, lam)`` (fixed penalty, no baseline, the
+    greedy pass as in ``oasis-deconv``). ``work``/``iwork`` as for :func:`constrained_ar2`."""
     T = y.shape[0]
     f = work
     g11 = f[0:T]
     g12 = f[T:2 * T]
     g11g11 = f[2 * T:3 * T]
     g11g12 = f[3 * T:4 * T]
-    sg11 = f[4 * T:5 * T]
-    hd = f[5 * T:7 * T + 3]
-    hr = f[7 * T + 3:9 * T + 6]
-    d, r = _kernels_ar2(g1, g2, g11, g12, g11g11, g11g12, sg11, hd, hr)
-    _pav_ar2(y, g1, g2, lam, d, r, g11, g12, g11g11, g11g12, hd, hr,
-             f[9 * T + 6:10 * T + 6], f[10 * T + 6:11 * T + 6], f[11 * T + 6:12 * T + 6],
-             iwork[:T], iwork[T:2 * T], f[12 * T + 6:13 * T + 6], f[13 * T + 6:14 * T + 6],
-             c, s)
+    hd = f[4 * T:5 * T + 1]
+    hr = f[5 * T + 1:6 * T + 2]
+    rest = f[6 * T + 2:11 * T + 2]
+    d, r = _kernels_ar2(g1, g2, g11, g12, g11g11, g11g12, hd, hr)
+    _pav_ar2(y, 0.0, g1, g2, lam, d, r, g11, g12, g11g11, g11g12, hd, hr,
+             rest[0:T], rest[T:2 * T], rest[2 * T:3 * T], iwork[:T], iwork[T:2 * T],
+             rest[3 * T:4 * T], rest[4 * T:5 * T], c, s)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -523,11 +697,16 @@ def deconvolve_rows(rows, active, g, sn, lam, spikes, denoised, baseline):  # pr
     """OASIS on every active row; writes ``spikes`` (clipped at 0), ``denoised`` and
     ``baseline`` of those rows. ``g`` is ``(rows, 1)`` (AR(1)) or ``(rows, 2)`` (AR(2)).
     ``lam < 0``: noise-constrained with a fitted baseline; ``lam >= 0``: that fixed sparsity
-    penalty, baseline 0."""
+    penalty, baseline 0. Rows are converted to float64 one at a time; the solvers work in
+    float64 and the results are stored in the dtype of ``spikes``/``denoised``. Returns the
+    number of rows whose exact AR(2) step did not converge (they keep the greedy pass)."""
     n, T = rows.shape
     p = g.shape[1]
-    # buffers for all rows of the block (fresh pages per row would cost page faults)
+    # one set of buffers for all rows of the block (fresh pages per row would cost page
+    # faults): the row, its calcium and activity in float64, the solver's scratch
     y = np.empty(T)
+    c = np.empty(T)
+    s = np.empty(T)
     if p == 1:
         work = np.empty(T)
         pv = np.empty(T)
@@ -537,14 +716,13 @@ def deconvolve_rows(rows, active, g, sn, lam, spikes, denoised, baseline):  # pr
         h = np.empty(T + 1)
         h2 = np.empty(T + 1)
     else:
-        work = np.empty(19 * T + 8)
+        work = np.empty(11 * T + 2)
         iwork = np.empty(2 * T, dtype=np.int64)
+    greedy = 0
     for i in range(n):
         if not active[i]:
             continue
         _row_copy(rows[i], y)
-        c = denoised[i]
-        s = spikes[i]
         b = 0.0
         if p == 1:
             if lam < 0:
@@ -554,13 +732,18 @@ def deconvolve_rows(rows, active, g, sn, lam, spikes, denoised, baseline):  # pr
                 plain_ar1(y, g[i, 0], lam, c, s, work, pv, pw, pt, pl, h, h2)
         else:
             if lam < 0:
-                b = constrained_ar2(y, g[i, 0], g[i, 1], sn[i], c, s, work, iwork)
+                b, iterations = constrained_ar2(y, g[i, 0], g[i, 1], sn[i], c, s, work, iwork)
+                if iterations < 0:
+                    greedy += 1
             else:
                 plain_ar2(y, g[i, 0], g[i, 1], lam, c, s, work, iwork)
         baseline[i] = b
+        out_c = denoised[i]
+        out_s = spikes[i]
         for t in range(T):
-            if not s[t] > 0.0:  # also NaN -> 0
-                s[t] = 0.0
+            out_c[t] = c[t]
+            out_s[t] = s[t] if s[t] > 0.0 else 0.0  # also NaN -> 0
+    return greedy
 
 
 # ---------------------------------------------------------------------------------------------
