@@ -192,7 +192,10 @@ def extract_traces(images: Any, rois: ROISet, *, neuropil: bool = True, inner_ra
         from the cell weights (not from the neuropil rule).
     batch_frames
         Frames per block. Default: the dask chunk size along frames, else ~64 MiB of frames.
-        Memory besides the outputs is bounded by one block.
+        Memory besides the outputs is bounded by three blocks (the one in use and two read
+        ahead in the background while it is computed; none for an in-memory array). A memmap
+        is read from its file directly (``O_DIRECT`` where its pages are not cached), so
+        extraction keeps the disk busy and maps none of the movie.
     progress
         Show a tqdm bar.
 

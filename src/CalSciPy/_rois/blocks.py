@@ -181,6 +181,8 @@ class BlockReader:
         self._free: queue.Queue = queue.Queue()
         self._held: Any = None
         self._next = 0
+        self._fd = -1
+        self._direct: int | None = None
         self.kind = "views"
         if isinstance(images, np.ndarray) and not isinstance(images, np.memmap):
             return
@@ -221,7 +223,7 @@ class BlockReader:
                         handles.append(direct)
                     except OSError:  # e.g. tmpfs: buffered reads with read-ahead advice
                         direct = None
-                self._fds = [fd, direct]
+                self._fd, self._direct = fd, direct
             advised = 0
             for start in self.starts:
                 token = self._free.get()
@@ -246,8 +248,9 @@ class BlockReader:
     def _read_file(self, raw: mmap.mmap, start: int, stop: int,
                    advised: int) -> tuple[np.ndarray, int]:
         """Frames ``start:stop`` into ``raw``; returns the block and the read-ahead mark."""
-        fd, direct = self._fds
-        path, first, address = self._span
+        fd = self._fd
+        direct = self._direct
+        _, first, address = self._span
         position = first + start * self._frame_bytes
         nbytes = (stop - start) * self._frame_bytes
         at = position % _ALIGN  # where the block starts in raw, for both kinds of read
@@ -262,7 +265,7 @@ class BlockReader:
                     return self._block(raw, at, stop - start), advised
                 except OSError:
                     # O_DIRECT refused at read time: buffered reads from now on
-                    self._fds[1] = None
+                    self._direct = None
         elif _HAS_FADVISE:
             upto = min(first + self.images.nbytes, position + nbytes + READAHEAD_BYTES)
             if upto > advised:

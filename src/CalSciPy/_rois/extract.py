@@ -578,9 +578,9 @@ def extract_traces(images: Any, rois: ROISet, *, neuropil: bool = True, inner_ra
     if shape[0] == 0:
         raise InvalidArgumentError("images has no frames")
 
-    rule = dict(neuropil=bool(neuropil), inner_radius=inner_radius,
-                min_neuropil_pixels=min_neuropil_pixels, lam_percentile=lam_percentile,
-                allow_overlap=bool(allow_overlap))
+    rule: dict[str, Any] = dict(neuropil=bool(neuropil), inner_radius=inner_radius,
+                                min_neuropil_pixels=min_neuropil_pixels,
+                                lam_percentile=lam_percentile, allow_overlap=bool(allow_overlap))
     # the first blocks are read (and the file read ahead) while the masks are built
     with open_blocks(images, batch_frames) as blocks:
         op = build_operator(rois, dtype=_block_dtype(images), **rule)
