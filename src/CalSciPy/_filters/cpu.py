@@ -19,16 +19,29 @@ Median 3×3×3
 
 Gaussian
     Separable correlation with scipy's kernel (``exp(-x²/2σ²)`` normalised, radius
-    ``int(truncate·σ + 0.5)``), axes in scipy's order (frames, y, x). The frame axis runs
-    parallel over rows, every output frame of a row in turn, so the ``2r + 1`` input rows it
-    needs stay in cache (a frame-parallel loop re-reads each frame ``2r + 1`` times from
-    memory); its result goes straight into the output array, which y and x then filter in
-    place frame by frame. Like scipy, an integer stack is truncated to its dtype after every
-    axis (values within 1e-6 relative, at most 0.49, of an integer count as that integer, so a
-    flat region stays flat; scipy's float64 kernel for some σ sums to slightly below 1 and
-    loses up to one unit per axis there). The arithmetic is float32 for 8/16-bit integers and
-    float32 input, float64 otherwise (scipy uses float64 throughout, hence the differences: at
-    most 1 unit for integers at σ = 1, about 1e-6 relative for float32).
+    ``int(truncate·σ + 0.5)``), axes in scipy's order (frames, y, x), symmetric taps
+    ``w_0·v_0 + Σ w_k·(v_-k + v_k)`` as in scipy's symmetric path. Two paths, identical
+    results:
+
+    * fused (where the frame window fits in cache, typically σ_t up to about 1.5): parallel
+      over stripes of output rows; for every frame a stripe filters along frames the rows its
+      y window reaches, then y and x row by row, written straight into the output. The input
+      rows of the ``2r_t + 1`` frames the window spans stay in cache from frame to frame, so
+      the stack makes one trip through memory.
+    * two-pass: the frame axis parallel over rows (every output frame of a row in turn, so the
+      ``2r + 1`` input rows it needs stay in cache), written into the output; then y and x in
+      place frame by frame through a ring of ``2r_y + 1`` converted rows.
+
+    Loops are written so LLVM vectorises them: explicit conversions to the work type (numba
+    would add uint16 to float32 in float64), slices instead of computed indices (numba's
+    negative-index check blocks vectorisation), dynamic scheduling of stripes/rows/frames
+    (a static split waits for a thread that shares its core with other work).
+    Like scipy, an integer stack is truncated to its dtype after every axis (values within
+    1e-6 relative, at most 0.49, of an integer count as that integer, so a flat region stays
+    flat; scipy's float64 kernel for some σ sums to slightly below 1 and loses up to one unit
+    per axis there). The arithmetic is float32 for 8/16-bit integers and float32 input,
+    float64 otherwise (scipy uses float64 throughout, hence the differences: at most 1 unit
+    for integers, about 1e-6 relative for float32).
 """
 from __future__ import annotations
 
@@ -467,13 +480,13 @@ def fused_stripe(shape: tuple[int, int, int], itemsize: int, work_itemsize: int,
     ``2·r_t + 1`` frames; those must fit :data:`_FUSED_CACHE_BYTES` for each input row to
     come from memory once, and ``h`` must be at least ``2·r_y`` so that the frame pass does
     at most twice the work of the two-pass path. Stripes are capped so that every thread
-    gets at least two.
+    gets at least four (they are scheduled dynamically).
     """
     n_t, n_y, n_x = shape
     r_t, r_y, _ = radii
     per_row = n_x * ((2 * r_t + 1) * itemsize + work_itemsize)
     stripe = _FUSED_CACHE_BYTES // max(1, per_row) - 2 * r_y
-    stripe = min(stripe, -(-n_y // (2 * max(1, threads))))
+    stripe = min(stripe, -(-n_y // (4 * max(1, threads))))
     if stripe < max(4, 2 * r_y):
         return 0
     return int(stripe)
@@ -521,7 +534,9 @@ def gaussian_cpu(images: np.ndarray, sigmas: tuple[float, float, float],
         stripe = 0
     elif kernel != "auto":
         raise ValueError(f"kernel must be 'auto', 'fused' or 'two-pass', got {kernel!r}")
-    with _KERNEL_LOCK:
+    # dynamic scheduling (one stripe, row or frame per chunk): with other work on the
+    # machine a static split waits for the thread that shares its core
+    with _KERNEL_LOCK, numba.parallel_chunksize(1):
         # frames first, then y and x, each truncated for integers: scipy's axis order
         if stripe:
             _gaussian_fused(images, out, halves[0], halves[1], halves[2], sources[0],
