@@ -201,86 +201,228 @@ def dfof_baseline_kernel(source, values, out, h, q, offset, f0_out):  # pragma: 
 
 
 @numba.njit(cache=True, nogil=True)
-def _sort_prefix(buf, m):  # pragma: no cover - compiled
-    """Sort ``buf[:m]`` ascending in place (insertion sort for the few values that enter or
-    leave a window's low set per step; numba's sort beyond that)."""
-    if m > 24:
-        buf[:m].sort()
-        return
-    for i in range(1, m):
+def _insertion_sort(buf, lo, hi):  # pragma: no cover - compiled
+    """Sort ``buf[lo:hi]`` in place (few values, or values already near their place)."""
+    for i in range(lo + 1, hi):
         v = buf[i]
         j = i - 1
-        while j >= 0 and buf[j] > v:
+        while j >= lo and buf[j] > v:
             buf[j + 1] = buf[j]
             j -= 1
         buf[j + 1] = v
 
 
+#: below this many values a plain insertion sort wins (on smooth and on random input)
+_INSERTION_MAX = 48
+#: shortest run of the natural merge sort (shorter ones are extended by insertion)
+_MIN_RUN = 16
+
+
 @numba.njit(cache=True, nogil=True)
-def _gather_low(series, sign, s, window, rank, work, kept):  # pragma: no cover - compiled
-    """Threshold ``tau`` = the ``rank``-th smallest key ``sign · series[f]`` of the window
-    ``f ∈ [s, s + window)``; every key ``≤ tau`` goes to ``kept``, sorted; returns
-    ``(tau, count)``."""
-    for t in range(window):
-        work[t] = sign * series[s + t]
-    sub = work[:window]
-    _select_inplace(sub, rank)
-    tau = sub[rank]
+def _sort_prefix(buf, m, tmp, bounds):  # pragma: no cover - compiled
+    """Sort ``buf[:m]`` ascending in place; no NaN. ``tmp`` holds ``m`` values, ``bounds``
+    ``m + 1`` integers.
+
+    The keys come in frame order from a low-passed trace, so they form long monotone runs:
+    a natural merge sort (descending runs reversed, runs shorter than ``_MIN_RUN`` extended
+    by insertion, then branch-free pairwise merges) is faster on them than quicksort or
+    numba's ``ndarray.sort``, and no slower on random input. A few values: insertion."""
+    if m <= _INSERTION_MAX:
+        _insertion_sort(buf, 0, m)
+        return
+    n_runs = 0
+    i = 0
+    while i < m:
+        j = i + 1
+        if j < m and buf[j] < buf[i]:
+            while j < m and buf[j] < buf[j - 1]:
+                j += 1
+            a = i
+            z = j - 1
+            while a < z:
+                buf[a], buf[z] = buf[z], buf[a]
+                a += 1
+                z -= 1
+        else:
+            while j < m and buf[j] >= buf[j - 1]:
+                j += 1
+        if j - i < _MIN_RUN:
+            j = min(m, i + _MIN_RUN)
+            _insertion_sort(buf, i, j)
+        bounds[n_runs] = i
+        n_runs += 1
+        i = j
+    bounds[n_runs] = m
+    src = buf
+    dst = tmp
+    flipped = False
+    while n_runs > 1:
+        w = 0
+        for r in range(0, n_runs, 2):
+            lo = bounds[r]
+            if r + 1 < n_runs:
+                mid = bounds[r + 1]
+                hi = bounds[r + 2]
+                i = lo
+                j = mid
+                k = lo
+                while i < mid and j < hi:
+                    x = src[i]
+                    y = src[j]
+                    take = y < x
+                    dst[k] = y if take else x
+                    j += take
+                    i += 1 - take
+                    k += 1
+                while i < mid:
+                    dst[k] = src[i]
+                    i += 1
+                    k += 1
+                while j < hi:
+                    dst[k] = src[j]
+                    j += 1
+                    k += 1
+            else:
+                for k in range(lo, bounds[r + 1]):
+                    dst[k] = src[k]
+            bounds[w] = lo
+            w += 1
+        bounds[w] = m
+        n_runs = w
+        src, dst = dst, src
+        flipped = not flipped
+    if flipped:
+        for k in range(m):
+            buf[k] = src[k]
+
+
+#: strided sample of a window that guesses the low set's threshold
+_SAMPLE = 64
+
+
+@numba.njit(cache=True, nogil=True)
+def _collect(series, sign, s, window, floor, tau, above, dst):  # pragma: no cover
+    """The keys ``sign · series[f]`` of the window ``[s, s + window)`` that are ``≤ tau``
+    (and ``> floor`` when ``above``) into ``dst``, unsorted; returns the count."""
     c = 0
     for t in range(window):
         v = sign * series[s + t]
         # branch-free: always store, advance only for kept keys (NaN never is)
-        kept[c] = v
-        c += v <= tau
-    _sort_prefix(kept, c)
-    return tau, c
+        dst[c] = v
+        c += (v <= tau) & ((v > floor) | (not above))
+    return c
 
 
 @numba.njit(cache=True, nogil=True)
-def _merge_low(kept, c, ins, n_in, outs, n_out, dst):  # pragma: no cover - compiled
-    """``dst`` = sorted multiset ``kept[:c] − outs[:n_out] + ins[:n_in]`` (all sorted;
-    ``outs`` is a sub-multiset of ``kept``); returns its size."""
+def _merge_sorted(a, n_a, b, n_b, dst):  # pragma: no cover - compiled
+    """``dst[:n_a + n_b]`` = the sorted ``a[:n_a]`` and ``b[:n_b]`` merged (branch-free)."""
     i = 0
-    a = 0
+    j = 0
+    k = 0
+    while i < n_a and j < n_b:
+        x = a[i]
+        y = b[j]
+        take = y < x
+        dst[k] = y if take else x
+        j += take
+        i += 1 - take
+        k += 1
+    while i < n_a:
+        dst[k] = a[i]
+        i += 1
+        k += 1
+    while j < n_b:
+        dst[k] = b[j]
+        j += 1
+        k += 1
+    return k
+
+
+@numba.njit(cache=True, nogil=True)
+def _remove_sorted(kept, c, outs, n_out):  # pragma: no cover - compiled
+    """Remove the sorted sub-multiset ``outs[:n_out]`` from the sorted ``kept[:c]`` in place
+    (branch-free; ``outs[n_out]`` must hold NaN, a sentinel no value equals); returns the new
+    size. Equal values are interchangeable, so a leaving value is removed by value."""
     b = 0
     m = 0
-    while i < c:
+    for i in range(c):
         v = kept[i]
-        i += 1
-        while a < n_in and ins[a] < v:
-            dst[m] = ins[a]
-            m += 1
-            a += 1
-        if b < n_out and outs[b] == v:
-            b += 1  # a leaving value: equal values are interchangeable
-        else:
-            dst[m] = v
-            m += 1
-    while a < n_in:
-        dst[m] = ins[a]
-        m += 1
-        a += 1
+        kept[m] = v
+        hit = outs[b] == v
+        m += 1 - hit
+        b += hit
     return m
 
 
 @numba.njit(cache=True, nogil=True)
-def _running_level(series, q, window, start, centre, level, est):  # pragma: no cover
-    """``est[t]``: the q-quantile of ``series`` in windows starting at ``start``, linearly
-    interpolated between the window centres (held constant beyond the first/last);
-    ``level[j]`` the quantile of window ``j``, exactly as :func:`_percentile` finds it.
+def _gather_low(series, sign, s, window, target, need, kept, c, tau, grow, work, extra,
+                tmp, bounds):  # pragma: no cover - compiled
+    """Make ``kept`` the sorted keys ``sign · series[f] ≤ tau'`` of the window ``[s, s +
+    window)`` for a new threshold ``tau'`` that keeps about ``target`` and at least ``need``
+    of them (when the window has no NaN); returns ``(tau', count)``.
+
+    ``grow``: ``kept[:c]`` already holds every key ``≤ tau`` of this window, too few; only
+    the keys in ``(tau, tau']`` are then collected, sorted and merged in. The threshold is
+    guessed from a sorted strided sample of the window (a little above the sample quantile
+    of ``target``); only if that keeps fewer than ``need`` keys, or far too many, is it
+    selected exactly (rank ``target − 1``) from the whole window."""
+    stride = window // _SAMPLE
+    new_tau = np.nan
+    if stride >= 2:
+        finite = True
+        for k in range(_SAMPLE):
+            v = sign * series[s + k * stride]
+            work[k] = v
+            finite &= v == v
+        if finite:
+            _sort_prefix(work, _SAMPLE, tmp, bounds)
+            new_tau = work[min(_SAMPLE - 1, (target * _SAMPLE) // window + 1)]
+    for attempt in range(2):
+        if attempt == 1:
+            # exact: the target-th smallest key (above tau when growing: the c keys at or
+            # below tau are the window's c smallest)
+            for t in range(window):
+                work[t] = sign * series[s + t]
+            sub = work[:window]
+            _select_inplace(sub, target - 1)
+            new_tau = sub[target - 1]
+        if grow:
+            if not new_tau > tau:
+                continue
+            n_new = _collect(series, sign, s, window, tau, new_tau, True, extra)
+            total = c + n_new
+        else:
+            total = _collect(series, sign, s, window, tau, new_tau, False, kept)
+        if attempt == 0 and (total < need or total > 3 * target):
+            continue
+        if grow:
+            _sort_prefix(extra, n_new, tmp, bounds)
+            _merge_sorted(kept, c, extra, n_new, work)
+            for k in range(total):
+                kept[k] = work[k]
+        else:
+            _sort_prefix(kept, total, tmp, bounds)
+        return new_tau, total
+    return new_tau, 0  # unreachable: the exact threshold always keeps target keys
+
+
+@numba.njit(cache=True, nogil=True)
+def _window_levels(series, q, window, start, level):  # pragma: no cover - compiled
+    """``level[j]``: the q-quantile of ``series[start[j] : start[j] + window]``, exactly as
+    :func:`_percentile` finds it.
 
     Consecutive windows overlap by ~90 % and the quantile moves little. For a quantile in
     the lowest (highest) eighth, the window's values at or below (at or above: keys
     ``−value``) a threshold a few ranks beyond the quantile are kept as a sorted multiset:
     the c smallest keys of the window, every other key above the threshold. Sliding on, the
-    leaving and the entering keys at or below the threshold (a few per step) are sorted and
-    merged into it in one linear pass, and both order statistics are read off at their
-    ranks; equal values are interchangeable, so a leaving value is removed by value. The set
-    is cut back at a lower threshold when it has grown large (it is sorted: no selection),
-    and re-gathered from the whole window (one selection) only when it no longer holds both
-    statistics. Other quantiles are selected from each whole window.
+    leaving and the entering keys at or below the threshold (a few per step) are sorted;
+    the leaving ones are removed and the entering ones merged in, each in one branch-free
+    linear pass, and both order statistics are read off at their ranks. Equal values are
+    interchangeable, so a leaving value is removed by value. The set is cut back at a lower
+    threshold when it has grown large (it is sorted: no selection), and topped up from the
+    window (:func:`_gather_low`) only when it no longer holds both statistics. Other
+    quantiles are selected from each whole window.
     """
-    n = series.shape[0]
     n_centres = start.shape[0]
     virtual = window * q + (1.0 - q) - 1.0
     lo = int(math.floor(virtual))
@@ -298,11 +440,15 @@ def _running_level(series, q, window, start, centre, level, est):  # pragma: no 
     need = max(r_lo, r_hi) + 1  # keys the low set must hold
     spare = max(16, window // 32)
     incremental = need + spare <= window // 8
+    target = min(window, need + 2 * spare)  # size of a fresh low set
+    limit = need + 4 * spare  # cut back beyond this size
     work = np.empty(window)
     kept = np.empty(window)
     merged = np.empty(window)
     ins = np.empty(window)
-    outs = np.empty(window)
+    outs = np.empty(window + 1)
+    tmp = np.empty(window)
+    bounds = np.empty(window + 1, dtype=np.int64)
     tau = 0.0
     c = 0
     valid = False
@@ -323,25 +469,28 @@ def _running_level(series, q, window, start, centre, level, est):  # pragma: no 
                     v = sign * series[first + window + t]
                     ins[n_in] = v
                     n_in += v <= tau
-                if n_out or n_in:
-                    _sort_prefix(outs, n_out)
-                    _sort_prefix(ins, n_in)
-                    c = _merge_low(kept, c, ins, n_in, outs, n_out, merged)
+                if n_out:
+                    _sort_prefix(outs, n_out, tmp, bounds)
+                    outs[n_out] = np.nan
+                    c = _remove_sorted(kept, c, outs, n_out)
+                if n_in:
+                    _sort_prefix(ins, n_in, tmp, bounds)
+                    c = _merge_sorted(kept, c, ins, n_in, merged)
                     kept, merged = merged, kept
-                if c > need + 4 * spare:
-                    # cut back to a lower threshold; all its ties stay (the set is sorted)
-                    cut = need + 2 * spare - 1
-                    tau = kept[cut]
-                    cut += 1
-                    while cut < c and kept[cut] == tau:
-                        cut += 1
-                    c = cut
             else:
                 valid = False
             if not valid or c < need:
-                tau, c = _gather_low(series, sign, s, window,
-                                     min(window - 1, need + 2 * spare - 1), work, kept)
+                tau, c = _gather_low(series, sign, s, window, target, need, kept, c, tau,
+                                     valid, work, ins, tmp, bounds)
                 valid = True
+            if c > limit:
+                # cut back to a lower threshold; all its ties stay (the set is sorted)
+                cut = target - 1
+                tau = kept[cut]
+                cut += 1
+                while cut < c and kept[cut] == tau:
+                    cut += 1
+                c = cut
             if c >= need:
                 below = sign * kept[r_lo]
                 above = sign * kept[r_hi]
@@ -356,17 +505,60 @@ def _running_level(series, q, window, start, centre, level, est):  # pragma: no 
                 level[j] = above - diff * (1.0 - frac)
             else:
                 level[j] = below + diff * frac
+
+
+@numba.njit(cache=True, nogil=True)
+def _interpolation_plan(centre, n):  # pragma: no cover - compiled
+    """Frames ``first[j] ≤ t < first[j + 1]`` lie between window centres ``j`` and ``j +
+    1``, at ``weight[t] = (t − centre[j]) / (centre[j + 1] − centre[j])``; frames before
+    ``first[0]`` (at or before the first centre) and from ``first[-1]`` on (at or after the
+    last) take the first/last level. The same for every row: computed once per call."""
+    n_centres = centre.shape[0]
+    first = np.empty(n_centres, dtype=np.int64)
+    weight = np.zeros(n)
+    t = 0
+    while t < n and t <= centre[0]:
+        t += 1
     j = 0
-    for t in range(n):
-        if t <= centre[0]:
-            est[t] = level[0]
-        elif t >= centre[n_centres - 1]:
-            est[t] = level[n_centres - 1]
-        else:
-            while centre[j + 1] < t:
-                j += 1
-            w = (t - centre[j]) / (centre[j + 1] - centre[j])
-            est[t] = level[j] + (level[j + 1] - level[j]) * w
+    first[0] = t
+    for k in range(1, n_centres):
+        first[k] = t
+    while t < n and t < centre[n_centres - 1]:
+        while centre[j + 1] < t:
+            j += 1
+            first[j] = t
+        weight[t] = (t - centre[j]) / (centre[j + 1] - centre[j])
+        t += 1
+    for k in range(j + 1, n_centres):
+        first[k] = t
+    return first, weight
+
+
+@numba.njit(cache=True, nogil=True)
+def _interpolate(level, first, weight, est):  # pragma: no cover - compiled
+    """``est[t]`` = the levels linearly interpolated between window centres (see
+    :func:`_interpolation_plan`), ``level[j] + (level[j + 1] − level[j]) · w``."""
+    n = est.shape[0]
+    n_centres = level.shape[0]
+    for t in range(first[0]):
+        est[t] = level[0]
+    for j in range(n_centres - 1):
+        a = level[j]
+        d = level[j + 1] - a
+        for t in range(first[j], first[j + 1]):
+            est[t] = a + d * weight[t]
+    for t in range(first[n_centres - 1], n):
+        est[t] = level[n_centres - 1]
+
+
+@numba.njit(cache=True, nogil=True)
+def _running_level(series, q, window, start, centre, level, est):  # pragma: no cover
+    """``level[j]``: the q-quantile of the window starting at ``start[j]``
+    (:func:`_window_levels`); ``est[t]``: the levels linearly interpolated between the window
+    centres, held constant beyond the first/last."""
+    first, weight = _interpolation_plan(centre, series.shape[0])
+    _window_levels(series, q, window, start, level)
+    _interpolate(level, first, weight, est)
 
 
 @numba.njit(cache=True, parallel=True)
@@ -375,6 +567,7 @@ def dfof_sliding_kernel(source, values, out, h, q, offset, start, centre,
     n_rows, n = values.shape
     half = (h.shape[0] - 1) // 2
     n_centres = start.shape[0]
+    first, weight = _interpolation_plan(centre, n)
     min_f0 = np.empty(n_rows)
     for i in numba.prange(n_rows):
         padded = np.empty(n + 2 * half)
@@ -383,13 +576,15 @@ def dfof_sliding_kernel(source, values, out, h, q, offset, start, centre,
         est = np.empty(n)
         correction = np.empty(n)
         _odd_filter_row(source[i], h, half, padded, filtered)
-        _running_level(filtered, q, window, start, centre, level, est)
+        _window_levels(filtered, q, window, start, level)
+        _interpolate(level, first, weight, est)
         # second pass on the residual: a window's low quantile of a sloping baseline sits
         # below the value at the window centre (by ~ (0.5 − q) · slope · window); the
         # quantile of the residual measures that offset locally and removes it
         for t in range(n):
             filtered[t] -= est[t]
-        _running_level(filtered, q, window, start, centre, level, correction)
+        _window_levels(filtered, q, window, start, level)
+        _interpolate(level, first, weight, correction)
         row = values[i]
         dst = out[i]
         lowest = np.inf
