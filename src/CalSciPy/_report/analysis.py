@@ -35,6 +35,9 @@ NWB_NAME = "session.nwb"
 OUTPUT_FILES = (REPORT_NAME, SUMMARY_NAME, RESPONSIVE_CSV, ONSETS_CSV, NEURONS_CSV, NWB_NAME)
 #: frames averaged for the mean image when the ROIs come without one (evenly spaced)
 MEAN_IMAGE_FRAMES = 200
+#: zlib level of the report's PNGs: level 6 (the default) makes them ~9 % smaller for ~70 %
+#: more encoding time
+PNG_LEVEL = 3
 
 
 @dataclass
@@ -89,7 +92,7 @@ def _mean_image(stack, n_frames: int) -> np.ndarray:
     picks = np.unique(np.linspace(0, n_frames - 1, min(MEAN_IMAGE_FRAMES, n_frames)).astype(int))
     total = np.zeros(tuple(int(v) for v in stack.shape[1:]), dtype=np.float64)
     for index in picks:
-        total += np.asarray(stack[int(index)], dtype=np.float64)
+        np.add(total, stack[int(index)], out=total)  # no float64 copy of each frame
     return total / picks.size
 
 
@@ -536,6 +539,11 @@ def _write_nwb(path: Path, session, data: dict, nwb_options: dict, pre_s: float,
     return path
 
 
+def _add_figure(report, figure, caption: str) -> None:
+    """Embed ``figure`` in the report as a PNG of zlib level :data:`PNG_LEVEL`."""
+    report.add_figure(figure, caption, compress_level=PNG_LEVEL)
+
+
 def _write_outputs(out: Path, folder: Path, summary: dict, data: dict, timings: dict, *,
                    overwrite: bool, title: str | None, extra_facts: dict | None,
                    rate: float) -> list[Path]:
@@ -600,26 +608,26 @@ def _write_outputs(out: Path, folder: Path, summary: dict, data: dict, timings: 
     report.add_facts(facts)
     responsive_ids = set(int(i) for i in table[table.responsive].neuron)
     report.add_heading("Where the responsive neurons are")
-    report.add_figure(contours_figure(data["mean_image"], data["rois"], responsive_ids),
+    _add_figure(report, contours_figure(data["mean_image"], data["rois"], responsive_ids),
                       "Mean image with ROI contours: responsive to any condition (orange), "
                       "not responsive (blue); labels are ROI ids.")
     report.add_heading("Trial-averaged responses")
-    report.add_figure(responses_figure(data, table),
+    _add_figure(report, responses_figure(data, table),
                       "Mean ΔF/F0 ± SEM over trials, averaged over responsive and over "
                       "non-responsive neurons, per condition; the shaded band is the response "
                       "window.")
-    report.add_figure(heatmap_figure(data, table),
+    _add_figure(report, heatmap_figure(data, table),
                       "Trial-averaged ΔF/F0 of every neuron, sorted by response (response − "
                       "baseline), per condition.")
     report.add_heading("Example traces")
-    report.add_figure(examples_figure(data, table, rate),
+    _add_figure(report, examples_figure(data, table, rate),
                       "ΔF/F0 of the most responsive neurons and one non-responsive neuron; "
                       "dashed lines mark stimulus onsets.")
-    report.add_figure(raster_with_onsets_figure(data, rate),
+    _add_figure(report, raster_with_onsets_figure(data, rate),
                       "Detected events (one row per neuron); dashed lines mark stimulus "
                       "onsets.")
     report.add_heading("Noise")
-    report.add_figure(noise_figure(data["noise"]),
+    _add_figure(report, noise_figure(data["noise"]),
                       "Standardized noise per neuron (Rupprecht et al. 2021).")
     report.add_heading("Responsive neurons")
     shown = table.sort_values(["condition", "q_value"]).reset_index(drop=True)

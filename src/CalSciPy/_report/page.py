@@ -143,9 +143,11 @@ class Report:
                        "</tr>" for k, v in facts.items())
         self._body.append(f"<table class=\"facts\">{rows}</table>")
 
-    def add_figure(self, figure, caption: str = "", *, dpi: float = 100) -> None:
-        """Embed a matplotlib figure as a PNG (the figure is not closed or changed)."""
-        uri = figure_to_data_uri(figure, dpi=dpi)
+    def add_figure(self, figure, caption: str = "", *, dpi: float = 100,
+                   compress_level: int = 6) -> None:
+        """Embed a matplotlib figure as a PNG (the figure is not closed or changed; ``dpi``
+        and ``compress_level`` as in :func:`figure_to_data_uri`)."""
+        uri = figure_to_data_uri(figure, dpi=dpi, compress_level=compress_level)
         alt = html.escape(caption or "figure", quote=True)
         cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
         self._body.append(f'<figure><img src="{uri}" alt="{alt}">{cap}</figure>')
