@@ -18,8 +18,13 @@ interpreter, the imported libraries and any file pages the process mapped).
 
 The target of issue 15: analyze total ≤ 2 × (load + spikes), peak memory < 2 GB.
 
+Writing the 9 000-frame session takes minutes: ``--keep`` keeps it (``CALSCIPY_BENCH_DIR`` picks
+the parent folder) and ``--reuse DIR`` runs on a kept one without rewriting it. The machine's
+load average is printed with each round: other work evicting the movie from the page cache
+shows as a slow ``load``.
+
 Run: ``python benchmarks/bench_analyze.py [--frames 9000] [--size 512] [--rois 300]
-[--rounds 3]``
+[--rounds 5] [--keep | --reuse DIR]``
 """
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -89,7 +95,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=9000)
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--rois", type=int, default=300)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="keep the session folder")
     parser.add_argument("--reuse", metavar="DIR", help="a folder kept by --keep (no rewrite)")
     args = parser.parse_args()
@@ -138,12 +144,15 @@ def main() -> None:
         for r in range(args.rounds):
             t_load = load_once(stack)
             start = time.perf_counter()
-            infer_spikes(np.nan_to_num(dfof), 30.0, progress=False)
+            with warnings.catch_warnings():  # the analysis records them; here they are noise
+                warnings.simplefilter("ignore")
+                infer_spikes(np.nan_to_num(dfof), 30.0, progress=False)
             t_spikes = time.perf_counter() - start
             stages = analyze_in_process(folder, label_rois, root / "out")
             rows.append((t_load, t_spikes, stages))
             print(f"round {r + 1}: load {t_load:.2f} s, spikes {t_spikes:.2f} s, analyze "
-                  f"{stages['total']:.2f} s")
+                  f"{stages['total']:.2f} s (ratio {stages['total'] / (t_load + t_spikes):.2f}; "
+                  f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
         wall, peak = analyze_peak_rss(folder, labels, root / "out")
 
         def med(values):
