@@ -446,8 +446,9 @@ def _project_int(block, lx, valid, cptr, cidx, cw, rects, counts, dptr, dlo, dhi
                 above = y * lx
                 below = above + lx
                 for c in range(lx):
-                    integral[below + c] = (integral[above + c]
-                                           + np.int64(x[above + c]) * valid[above + c])
+                    # a select, not a multiply: vectorises without 64-bit products
+                    integral[below + c] = integral[above + c] + (
+                        x[above + c] if valid[above + c] else 0)
             for i in order:
                 count = counts[i]
                 if count <= 0:
