@@ -322,21 +322,25 @@ def _correlate_rows(half, acc, rows, y, index, offset, wt):  # pragma: no cover 
 
 
 @njit(parallel=True, cache=True, fastmath={"contract"})
-def _gaussian_frames(images, out, half, t_src, mode, factor, snap,
-                     wt):  # pragma: no cover - compiled by numba
-    # the frame axis, parallel over rows: the frames of one row (n_t·n_x values) stay in
-    # cache while every output frame of that row is computed, so each input row is read
-    # from memory once (a frame-parallel loop would re-read each frame 2r + 1 times)
+def _gaussian_frames(images, out, half, t_src, mode, factor, snap, wt,
+                     band):  # pragma: no cover - compiled by numba
+    # the frame axis, parallel over bands of ``band`` rows: the 2r + 1 input rows an output
+    # row needs stay in cache while every output frame of the band is computed, so each
+    # input row is read from memory once (a frame-parallel loop would re-read each frame
+    # 2r + 1 times); a band of a few KB per frame keeps the reads and writes of one frame
+    # contiguous (one row per task was 2x slower on 500-frame stacks: a TLB miss per row)
     n_t, n_y, n_x = images.shape
     r = half.size - 1
-    for y in prange(n_y):
+    n_bands = (n_y + band - 1) // band
+    for b in prange(n_bands):
         acc = np.empty(n_x, dtype=half.dtype)
         for t in range(n_t):
-            _correlate_rows(half, acc, images, y, t_src, t + r, wt)
-            _finish(acc, mode, factor, snap)
-            dst = out[t, y]
-            for x in range(n_x):
-                dst[x] = acc[x]
+            for y in range(b * band, min(n_y, (b + 1) * band)):
+                _correlate_rows(half, acc, images, y, t_src, t + r, wt)
+                _finish(acc, mode, factor, snap)
+                dst = out[t, y]
+                for x in range(n_x):
+                    dst[x] = acc[x]
 
 
 @njit(parallel=True, cache=True, fastmath={"contract"})
@@ -467,6 +471,9 @@ def _is_constant(images):  # pragma: no cover - compiled by numba
     return True
 
 
+#: bytes per frame of the band of rows one task of the two-pass frame axis filters
+_BAND_BYTES = 4096
+
 #: bytes of input rows a stripe of the fused gaussian may keep in cache (its frame window);
 #: about half the L2 cache of one core on current x86 machines
 _FUSED_CACHE_BYTES = 2**20
@@ -542,8 +549,10 @@ def gaussian_cpu(images: np.ndarray, sigmas: tuple[float, float, float],
             _gaussian_fused(images, out, halves[0], halves[1], halves[2], sources[0],
                             sources[1], sources[2], stripe, mode, factor, snap, work.type)
         else:
+            band = max(1, min(_BAND_BYTES // (images.shape[2] * dtype.itemsize),
+                              -(-images.shape[1] // (4 * threads))))
             _gaussian_frames(images, out, halves[0], sources[0], mode, factor, snap,
-                             work.type)
+                             work.type, band)
             _gaussian_planes(out, halves[1], halves[2], sources[1], sources[2], mode,
                              factor, snap, work.type)
     return out
