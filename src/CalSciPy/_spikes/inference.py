@@ -303,8 +303,9 @@ def infer_spikes(
     Memory: besides the input, the results (two ``(neurons, frames)`` arrays, float32 for
     float32 input, so 2x the input for float64 and float32 traces) and about 20 float64
     arrays of ``frames`` per thread; the input is converted to float64 one row at a time.
-    Measured on 500 x 18 000 traces (2 threads): peak RSS growth 2.05x a float64 input and
-    2.1x a float32 input (``benchmarks/bench_events.py``).
+    Measured on 500 x 18 000 traces (2 threads): peak RSS growth during the call 2.04x a
+    float64 input and 2.09x a float32 input, of which the results are 2.00x; the rest (about
+    3 MiB) does not grow with the number of neurons (``benchmarks/bench_events.py``).
     """
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
@@ -436,7 +437,7 @@ def _infer_block(array: np.ndarray, start: int, options: dict, results: tuple) -
 #: scipy.signal.welch's default segment length (oasis calls it with the defaults)
 _WELCH_SEGMENT = 256
 #: rows per Welch batch (its temporaries are ~4x the rows in float64, per thread)
-_WELCH_ROWS = 2
+_WELCH_ROWS = 1
 
 
 def _noise_levels(rows: np.ndarray, active: np.ndarray) -> np.ndarray:
