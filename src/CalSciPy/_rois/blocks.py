@@ -136,6 +136,8 @@ def file_span(images: Any) -> tuple[Path, int, int] | None:
     file readable and equal to the mapping at both ends), else None."""
     if not isinstance(images, np.memmap) or images.ndim < 1 or images.size == 0:
         return None
+    if not (hasattr(os, "preadv") and hasattr(os, "pread")):  # e.g. Windows
+        return None
     mm = getattr(images, "_mmap", None)
     name = getattr(images, "filename", None)
     offset = getattr(images, "offset", None)
