@@ -235,7 +235,9 @@ def _ar2_target(y: np.ndarray, g: np.ndarray, sn: float) -> np.ndarray:
 def _assert_ar2_optimal(result, dfof: np.ndarray, reference) -> None:
     """Our AR(2) calcium solves oasis' problem: feasible, and at or below the objective of
     oasis' own solutions of it (its windowed NNLS in ``deconvolve``, its greedy
-    ``oasisAR2``); parameters and noise are oasis' estimates; baseline = mean(y - c)."""
+    ``oasisAR2``); parameters and noise are oasis' estimates; baseline = mean(y - c).
+    (The exact optimum itself is checked against scipy's NNLS in
+    ``test_exact_ar2_step_equals_nnls``.)"""
     from oasis import oasis_methods
 
     spikes = np.atleast_2d(result.spikes)
@@ -255,7 +257,10 @@ def _assert_ar2_optimal(result, dfof: np.ndarray, reference) -> None:
         ours = 0.5 * np.sum((c - target) ** 2)
         slack = 1e-9 * np.sum(target**2) + 1e-12
         assert ours <= 0.5 * np.sum((c_ref - target) ** 2) + slack, i
-        assert ours <= 0.5 * np.sum((c_greedy - target) ** 2) + slack, i
+        # the greedy pass lets its first pool decay freely from any value (s[1] < 0 is
+        # allowed there): it solves the same problem only where that pool is feasible
+        if c_greedy.size < 2 or c_greedy[1] - g[0] * c_greedy[0] >= 0:
+            assert ours <= 0.5 * np.sum((c_greedy - target) ** 2) + slack, i
         np.testing.assert_allclose(np.atleast_1d(result.baseline)[i], np.mean(y - c),
                                    rtol=1e-6, atol=1e-9 * max(size, 1e-300))
 
