@@ -67,6 +67,21 @@ def test_data_uri_has_the_pixels_savefig_draws(make, dpi):
     np.testing.assert_array_equal(fast, reference)
 
 
+def test_data_uri_of_a_gui_canvas_neither_redraws_nor_blits_it():
+    class WindowCanvas(FigureCanvasAgg):  # stands for TkAgg/QtAgg: draw() updates a window
+        shown = 0
+
+        def draw(self):
+            super().draw()
+            WindowCanvas.shown += 1
+
+    fig = WindowCanvas(_busy_figure(Figure(figsize=(4, 2.5), layout="constrained"))).figure
+    fast = _decode(figure_to_data_uri(fig, dpi=50))
+    assert WindowCanvas.shown == 0 and fig.canvas.figure is fig and fig.dpi == 100
+    reference = _savefig(_busy_figure(Figure(figsize=(4, 2.5), layout="constrained")), 50)
+    np.testing.assert_array_equal(fast, reference)
+
+
 def test_data_uri_keeps_transparency_that_is_drawn():
     fig = Figure(figsize=(2, 1))
     fig.add_subplot().plot([0, 1])
@@ -123,6 +138,10 @@ def test_raster_draws_one_tick_per_event_in_the_first_two_minutes():
     onsets = [c for c in fig.axes[0].collections if c.get_gid() == "onsets"]
     assert len(onsets) == 1 and len(onsets[0].get_segments()) == 2  # 130 s is not shown
     figure_to_data_uri(fig)  # draws
+    data["events"] = [np.array([], dtype=int)] * 3  # no events at all: an empty line
+    fig = figures.raster_with_onsets_figure(data, rate)
+    assert _line(fig, "events").get_xydata().size == 0
+    assert _decode(figure_to_data_uri(fig)).shape[:2] == (int(2.15 * 100), 1100)
 
 
 def test_contours_figure_draws_every_contour_in_its_roi_s_colour():

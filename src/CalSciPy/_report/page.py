@@ -75,6 +75,7 @@ def _agg_png(root, buffer: io.BytesIO, dpi: float, compress_level: int) -> None:
     """One Agg draw of ``root`` at ``dpi`` on the ``savefig`` background, written as PNG."""
     import matplotlib as mpl
     import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from PIL import Image
 
     saved = root.dpi, root.get_facecolor(), root.get_edgecolor()
@@ -84,8 +85,10 @@ def _agg_png(root, buffer: io.BytesIO, dpi: float, compress_level: int) -> None:
                            mpl.rcParams["savefig.facecolor"] != "auto" else saved[1])
         root.set_edgecolor(mpl.rcParams["savefig.edgecolor"] if
                            mpl.rcParams["savefig.edgecolor"] != "auto" else saved[2])
-        root.canvas.draw()
-        pixels = np.asarray(root.canvas.buffer_rgba())
+        # Agg's own draw, as savefig's print_png: a GUI canvas built on Agg (TkAgg, QtAgg,
+        # ipympl) must not blit or send this export-dpi frame to its window
+        FigureCanvasAgg.draw(root.canvas)
+        pixels = np.asarray(FigureCanvasAgg.buffer_rgba(root.canvas))
         image = Image.fromarray(pixels[..., :3] if np.all(pixels[..., 3] == 255) else pixels)
         image.save(buffer, format="png", compress_level=compress_level,
                    dpi=(round(dpi), round(dpi)))
