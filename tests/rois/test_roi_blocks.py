@@ -297,3 +297,19 @@ def test_extract_from_cold_memmap_equals_in_memory(tmp_path, monkeypatch):
                          batch_frames=4, progress=False)
     for a, b in zip(got, expected):
         assert np.array_equal(a, b, equal_nan=True)
+
+
+def test_file_replaced_after_the_check_is_an_error(tmp_path, monkeypatch):
+    movie = np.arange(5 * 4 * 4, dtype=np.uint16).reshape(5, 4, 4)
+    path = tmp_path / "m.raw"
+    _write(path, movie)
+    mm = np.memmap(path, dtype=np.uint16, mode="r", shape=movie.shape)
+    real = blocks_mod.file_span
+
+    def elsewhere(images):  # the checked file is not the one the reader opens
+        found = real(images)
+        return None if found is None else (*found[:3], (-1, -1))
+
+    monkeypatch.setattr(blocks_mod, "file_span", elsewhere)
+    with pytest.raises(DataFormatError, match="m.raw: the file was replaced"):
+        _collect(mm, 2)

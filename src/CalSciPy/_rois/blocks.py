@@ -130,10 +130,11 @@ def _load(images: Any, start: int, stop: int) -> np.ndarray:
     return _prepare(block)
 
 
-def file_span(images: Any) -> tuple[Path, int, int] | None:
-    """``(path, byte offset of frame 0 in the file, its address in the mapping)`` when the
-    memmap ``images`` can be read from its file directly (frames contiguous, mapping shared,
-    file readable and equal to the mapping at both ends), else None."""
+def file_span(images: Any) -> tuple[Path, int, int, tuple[int, int]] | None:
+    """``(path, byte offset of frame 0 in the file, its address in the mapping, (device,
+    inode) of the file)`` when the memmap ``images`` can be read from its file directly
+    (frames contiguous, mapping shared, file readable and equal to the mapping at both ends),
+    else None."""
     if not isinstance(images, np.memmap) or images.ndim < 1 or images.size == 0:
         return None
     if not (hasattr(os, "preadv") and hasattr(os, "pread")):  # e.g. Windows
@@ -153,7 +154,8 @@ def file_span(images: Any) -> tuple[Path, int, int] | None:
         position = int(offset) - int(offset) % mmap.ALLOCATIONGRANULARITY + rel
         path = Path(name)
         with open(path, "rb", buffering=0) as handle:
-            if os.fstat(handle.fileno()).st_size < position + images.nbytes:
+            info = os.fstat(handle.fileno())
+            if info.st_size < position + images.nbytes:
                 return None
             flat = images.reshape(-1).view(np.uint8)
             check = min(_CHECK_BYTES, images.nbytes)
@@ -162,7 +164,7 @@ def file_span(images: Any) -> tuple[Path, int, int] | None:
                     return None
         _release(images[:1])
         _release(images[-1:])
-        return path, position, base + rel
+        return path, position, base + rel, (info.st_dev, info.st_ino)
     except (OSError, ValueError, TypeError, BufferError):
         return None
 
@@ -225,6 +227,12 @@ class BlockReader:
                         handles.append(direct)
                     except OSError:  # e.g. tmpfs: buffered reads with read-ahead advice
                         direct = None
+                for opened in handles:
+                    info = os.fstat(opened)
+                    if (info.st_dev, info.st_ino) != self._span[3]:
+                        raise DataFormatError(
+                            f"{self._span[0]}: the file was replaced while extraction started "
+                            "(it is no longer the memmap's file)")
                 self._fd, self._direct = fd, direct
             advised = 0
             for start in self.starts:
@@ -252,7 +260,7 @@ class BlockReader:
         """Frames ``start:stop`` into ``raw``; returns the block and the read-ahead mark."""
         fd = self._fd
         direct = self._direct
-        _, first, address = self._span
+        _, first, address, _ = self._span
         position = first + start * self._frame_bytes
         nbytes = (stop - start) * self._frame_bytes
         at = position % _ALIGN  # where the block starts in raw, for both kinds of read
