@@ -155,6 +155,7 @@ def loop_extract(movie, masks, frames):
 # ----------------------------------------------------------------------------- children
 def child(mode: str, path: str, size: int, n_rois: int, out: str) -> None:
     movie = np.load(path, mmap_mode="r")
+    cpu_s = float("nan")
     if mode == "read":
         buf = np.empty((BLOCK, size, size), dtype=movie.dtype)
         t = time.perf_counter()
@@ -190,11 +191,13 @@ def child(mode: str, path: str, size: int, n_rois: int, out: str) -> None:
         rois = make_rois(size, n_rois)
         extract_traces(np.zeros((2, size, size), np.uint16), rois, progress=False)  # compile
         t = time.perf_counter()
+        cpu = time.process_time()
         F, Fneu = extract_traces(movie, rois, progress=False)
         elapsed = time.perf_counter() - t
+        cpu_s = time.process_time() - cpu
         np.save(out + "_F.npy", F)
         np.save(out + "_Fneu.npy", Fneu)
-    print(json.dumps({"elapsed": elapsed, "rss_mb": peak_rss_mb()}))
+    print(json.dumps({"elapsed": elapsed, "rss_mb": peak_rss_mb(), "cpu_s": cpu_s}))
 
 
 def run_child(mode: str, path: Path, size: int, n_rois: int, out: str) -> dict:
@@ -255,7 +258,7 @@ def main() -> None:
         same_masks = all(np.array_equal(m.ypix * args.size + m.xpix, ref[2])
                          for m, ref in zip(ours_np, ref_masks))
 
-        reads, extracts, rss, disks = [], [], [], []
+        reads, extracts, rss, disks, cpus = [], [], [], [], []
         loops, kernels, fulls = [], [], []
         op = build_operator(rois, neuropil=True, inner_radius=2, min_neuropil_pixels=350,
                             lam_percentile=50.0, allow_overlap=False)
@@ -266,6 +269,7 @@ def main() -> None:
             result = run_child("extract", path, args.size, args.rois, out)
             extracts.append(result["elapsed"])
             rss.append(result["rss_mb"])
+            cpus.append(result["cpu_s"])
             # warm: the loop vs our kernel (masks prebuilt) vs our whole call, same frames
             np.array(movie[:loop_frames])
             t = time.perf_counter()
@@ -292,6 +296,8 @@ def main() -> None:
         print(f"extract_traces (cold)       : {summary(extracts)} s  -> "
               f"{summary(ratio_read)} × the numpy read (target ≤ 1.25), "
               f"{summary(np.array(extracts) / np.array(disks))} × the disk alone")
+        print(f"extract_traces CPU time     : {summary(cpus)} s (all threads; 2 cores give "
+              f"2 s of CPU per second)")
         print(f"load average (1, 5, 15 min) : {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
         print(f"extract_traces peak RSS     : {summary(rss)} MB (target < 1024)")
         print(f"per-ROI numpy loop, {loop_frames} frames: {summary(loops)} s; ours (traces) "

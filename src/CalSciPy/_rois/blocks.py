@@ -200,7 +200,7 @@ class BlockReader:
             self.kind = "generic"
         shape = (min(self.batch, self.n), *(int(v) for v in images.shape[1:]))
         self._frame_bytes = images.nbytes // max(1, self.n)
-        for _ in range(AHEAD + 1):
+        for _ in range(min(AHEAD + 1, len(self.starts))):
             # buffers for the paths that fill them (page-aligned anonymous memory with room for
             # an O_DIRECT read's aligned ends for files); a token for the generic one
             if self.kind == "file":
