@@ -585,15 +585,18 @@ def dfof_sliding_kernel(source, values, out, h, q, offset, start, centre,
             filtered[t] -= est[t]
         _window_levels(filtered, q, window, start, level)
         _interpolate(level, first, weight, correction)
-        row = values[i]
-        dst = out[i]
         lowest = np.inf
         for t in range(n):
             f0 = est[t] + correction[t] + offset
+            est[t] = f0
             if f0 < lowest:
                 lowest = f0
-            dst[t] = (np.float64(row[t]) - f0) / f0
         min_f0[i] = lowest
+        # a loop of its own (no running minimum in it) vectorises the divisions
+        row = values[i]
+        dst = out[i]
+        for t in range(n):
+            dst[t] = (np.float64(row[t]) - est[t]) / est[t]
     return min_f0
 
 
