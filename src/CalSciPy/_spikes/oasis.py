@@ -432,48 +432,59 @@ def _solve_block(yl, g1, g2, state, z, nu, inv0, l1, l2, start, stop):  # pragma
     ``z``, ``nu``, ``inv0``, ``l1``, ``l2``.
     Returns ``end``, or -1 when rounding broke positive definiteness."""
     m = start  # rows of the block are stored from index `start` on (at most stop - start)
+    # the previous two rows in registers (a sentinel frame far back: no coupling)
+    a1 = -10
+    a2 = -10
+    inv1 = 0.0
+    inv2 = 0.0
+    x1_before = 0.0
+    u1 = 0.0
+    u2 = 0.0
+    e_next = -g1 + g1 * g2
+    diag_full = 1.0 + g1 * g1 + g2 * g2
     for a in range(start, stop):
         if (state[a] & 1) == 0:
             continue
-        diag = 1.0
-        rhs = yl[a]
-        if a >= 1:
-            diag += g1 * g1
-            rhs -= g1 * yl[a - 1]
         if a >= 2:
-            diag += g2 * g2
-            rhs -= g2 * yl[a - 2]
-        e1 = 0.0
-        e2 = 0.0
-        if m > start:
-            gap = a - z[m - 1]
-            if gap == 1:
-                e1 = -g1 + (g1 * g2 if a >= 2 else 0.0)
-            elif gap == 2:
-                e1 = -g2
-        if m > start + 1 and a - z[m - 2] == 2:
-            e2 = -g2
+            diag = diag_full
+            rhs = yl[a] - g1 * yl[a - 1] - g2 * yl[a - 2]
+        elif a == 1:
+            diag = 1.0 + g1 * g1
+            rhs = yl[1] - g1 * yl[0]
+        else:
+            diag = 1.0
+            rhs = yl[0]
+        gap = a - a1
+        if gap == 1:
+            e1 = e_next if a >= 2 else -g1
+        elif gap == 2:
+            e1 = -g2
+        else:
+            e1 = 0.0
+        e2 = -g2 if a - a2 == 2 else 0.0
         # unit lower triangular L and diagonal D (A = L D L', no square roots):
         # L[k, k-2] = e2 / D[k-2], L[k, k-1] = (e1 - e2 L[k-1, k-2]) / D[k-1]
-        x2 = e2 * inv0[m - 2] if m > start + 1 else 0.0
-        x1 = 0.0
-        if m > start:
-            x1 = (e1 - (e2 * l1[m - 1] if m > start + 1 else 0.0)) * inv0[m - 1]
-        dd = diag - x1 * (e1 - (e2 * l1[m - 1] if m > start + 1 else 0.0)) - x2 * e2
+        x2 = e2 * inv2
+        t1 = e1 - e2 * x1_before
+        x1 = t1 * inv1
+        dd = diag - x1 * t1 - x2 * e2
         if not dd > 0.0:
             return -1
         inv = 1.0 / dd
-        u = -rhs
-        if m > start:
-            u -= x1 * nu[m - 1]
-        if m > start + 1:
-            u -= x2 * nu[m - 2]
+        u = -rhs - x1 * u1 - x2 * u2
         nu[m] = u
         inv0[m] = inv
         l1[m] = x1
         l2[m] = x2
         z[m] = a
         m += 1
+        a2 = a1
+        a1 = a
+        inv2 = inv1
+        inv1 = inv
+        x1_before = x1
+        u2 = u1
+        u1 = u
     return m
 
 
@@ -488,15 +499,21 @@ def _check_block(yl, g1, g2, c, s, state, z, nu, inv0, l1, l2, start, stop, m, t
     k = m - 1
     n1 = 0.0  # nu at frames t + 1, t + 2 (0 on free frames, and past the block)
     n2 = 0.0
+    q1 = 0.0  # nu of the next two rows (k + 1, k + 2) and their L entries
+    q2 = 0.0
+    l1_next = 0.0
+    l2_next = 0.0
+    l2_after = 0.0
     for t in range(stop - 1, start - 1, -1):
         n0 = 0.0
         if k >= start and z[k] == t:
-            n0 = nu[k] * inv0[k]
-            if k + 1 < m:
-                n0 -= l1[k + 1] * nu[k + 1]
-            if k + 2 < m:
-                n0 -= l2[k + 2] * nu[k + 2]
+            n0 = nu[k] * inv0[k] - l1_next * q1 - l2_next * q2
             nu[k] = n0
+            q2 = q1
+            q1 = n0
+            l2_next = l2_after
+            l2_after = l2[k]
+            l1_next = l1[k]
             k -= 1
             if n0 < -tol:  # its multiplier has the wrong sign: free the frame
                 changed += _violation(state, t, later, single, pick)
