@@ -55,6 +55,7 @@ from numba import njit, prange
 
 from CalSciPy._filters.median import median_histogram
 from CalSciPy._smoothing import gaussian_kernel
+from CalSciPy.errors import InvalidArgumentError
 
 __all__ = [
     "FAST_DTYPES",
@@ -540,7 +541,8 @@ def gaussian_cpu(images: np.ndarray, sigmas: tuple[float, float, float],
     elif kernel == "two-pass":
         stripe = 0
     elif kernel != "auto":
-        raise ValueError(f"kernel must be 'auto', 'fused' or 'two-pass', got {kernel!r}")
+        raise InvalidArgumentError(
+            f"kernel must be 'auto', 'fused' or 'two-pass', got {kernel!r}")
     # dynamic scheduling (one stripe, row or frame per chunk): with other work on the
     # machine a static split waits for the thread that shares its core
     with _KERNEL_LOCK, numba.parallel_chunksize(1):
