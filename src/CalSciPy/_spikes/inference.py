@@ -275,6 +275,13 @@ def infer_spikes(
         Non-finite traces, fewer than 10 frames, unknown ``method``, bad options
         (``n_jobs`` other than a positive integer, -1 or ``None``: ``InvalidArgumentError``).
 
+    Warns
+    -----
+    RuntimeWarning
+        When the exact AR(2) step does not converge for some neurons (never seen on
+        synthetic data; the active-set rule cannot cycle), naming them; they keep OASIS'
+        greedy AR(2) solution.
+
     Notes
     -----
     The solvers are compiled (numba, threads over neurons, float64 inside, results written
@@ -294,7 +301,8 @@ def infer_spikes(
     root pair (noise-like traces), both solvers divide by the difference of the roots
     (``oasis-deconv`` returns NaN calcium and baseline there); the roots are moved 0.1 %
     apart instead (``ar_coefficients`` reports the kernel used). AR refinement
-    (``optimize_g > 0``) runs ``oasis-deconv`` itself in a process pool.
+    (``optimize_g > 0``) runs ``oasis-deconv`` itself in a process pool (AR(2): its
+    ``constrained_onnlsAR2``, as ``deconvolve`` does).
 
     Results are deterministic and identical for any ``n_jobs``: OASIS's occasional random
     restarts of the AR estimate use a fixed seed per trace (the caller's global numpy RNG is
