@@ -356,17 +356,28 @@ def _remove_sorted(kept, c, outs, n_out):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def _gather_low(series, sign, s, window, target, need, kept, c, tau, grow, work, extra,
-                tmp, bounds):  # pragma: no cover - compiled
+                tmp, bounds, guess=np.nan):  # pragma: no cover - compiled
     """Make ``kept`` the sorted keys ``sign · series[f] ≤ tau'`` of the window ``[s, s +
     window)`` for a new threshold ``tau'`` that keeps about ``target`` and at least ``need``
     of them (when the window has no NaN); returns ``(tau', count)``.
 
     ``grow``: ``kept[:c]`` already holds every key ``≤ tau`` of this window, too few; only
-    the keys in ``(tau, tau']`` are then collected, sorted and merged in. The threshold is
-    guessed from a sorted strided sample of the window (a little above the sample quantile
-    of ``target``); only if that keeps fewer than ``need`` keys, or far too many, is it
-    selected exactly (rank ``target − 1``) from the whole window."""
+    the keys in ``(tau, tau']`` are then collected, sorted and merged in, and ``guess`` (the
+    threshold before the last cut) is tried first. Otherwise the threshold is guessed from a
+    sorted strided sample of the window (a little above the sample quantile of ``target``);
+    only if that keeps fewer than ``need`` keys, or far too many, is it selected exactly
+    (rank ``target − 1``) from the whole window."""
     stride = window // _SAMPLE
+    new_tau = guess
+    if grow and guess > tau:
+        n_new = _collect(series, sign, s, window, tau, guess, True, extra)
+        total = c + n_new
+        if need <= total <= 3 * target:
+            _sort_prefix(extra, n_new, tmp, bounds)
+            _merge_sorted(kept, c, extra, n_new, work)
+            for k in range(total):
+                kept[k] = work[k]
+            return guess, total
     new_tau = np.nan
     if stride >= 2:
         finite = True
@@ -450,6 +461,7 @@ def _window_levels(series, q, window, start, level):  # pragma: no cover - compi
     tmp = np.empty(window)
     bounds = np.empty(window + 1, dtype=np.int64)
     tau = 0.0
+    tau_before_cut = np.nan
     c = 0
     valid = False
     for j in range(n_centres):
@@ -481,10 +493,12 @@ def _window_levels(series, q, window, start, level):  # pragma: no cover - compi
                 valid = False
             if not valid or c < need:
                 tau, c = _gather_low(series, sign, s, window, target, need, kept, c, tau,
-                                     valid, work, ins, tmp, bounds)
+                                     valid, work, ins, tmp, bounds, tau_before_cut)
                 valid = True
             if c > limit:
-                # cut back to a lower threshold; all its ties stay (the set is sorted)
+                # cut back to a lower threshold; all its ties stay (the set is sorted). The
+                # old threshold is the first guess when the set must grow again
+                tau_before_cut = tau
                 cut = target - 1
                 tau = kept[cut]
                 cut += 1
