@@ -239,10 +239,11 @@ def _assert_ar2_optimal(result, dfof: np.ndarray, reference) -> None:
     (The exact optimum itself is checked against scipy's NNLS in
     ``test_exact_ar2_step_equals_nnls``.)"""
     from oasis import oasis_methods
+    from scipy.signal import lfilter
 
     spikes = np.atleast_2d(result.spikes)
     denoised = np.atleast_2d(result.denoised).astype(np.float64)
-    for i, (_s, c_ref, _b, g, size, sn) in enumerate(reference):
+    for i, (s_ref, _c, _b, g, size, sn) in enumerate(reference):
         y = np.asarray(dfof[i], dtype=np.float64)
         np.testing.assert_allclose(np.atleast_1d(result.noise)[i], sn, rtol=1e-9)
         np.testing.assert_allclose(np.atleast_2d(result.ar_coefficients)[i], g, rtol=1e-9)
@@ -256,7 +257,10 @@ def _assert_ar2_optimal(result, dfof: np.ndarray, reference) -> None:
         c_greedy = oasis_methods.oasisAR2(target + 0, float(g[0]), float(g[1]), lam=0.0)[0]
         ours = 0.5 * np.sum((c - target) ** 2)
         slack = 1e-9 * np.sum(target**2) + 1e-12
-        assert ours <= 0.5 * np.sum((c_ref - target) ** 2) + slack, i
+        # oasis' NNLS truncates the kernel after its window (~200 frames): its calcium is the
+        # calcium of its spikes under the full kernel, a feasible point of the same problem
+        c_oasis = lfilter([1.0], [1.0, -g[0], -g[1]], s_ref)
+        assert ours <= 0.5 * np.sum((c_oasis - target) ** 2) + slack, i
         # the greedy pass lets its first pool decay freely from any value (s[1] < 0 is
         # allowed there): it solves the same problem only where that pool is feasible
         if c_greedy.size < 2 or c_greedy[1] - g[0] * c_greedy[0] >= 0:

@@ -292,8 +292,9 @@ def infer_spikes(
     ``oasis.functions.deconvolve(y, tau_r=None, penalty=1, b_nonneg=False)`` sets up
     (baseline and penalty from AR(1) OASIS on 5x decimated data, then the L1 problem at that
     baseline, then the baseline refitted as ``mean(y - denoised)``) exactly, where
-    ``oasis-deconv`` runs a windowed NNLS: tested to reach an objective at or below both
-    ``oasis-deconv``'s solution and OASIS' greedy AR(2) pass (``constrained_oasisAR2``),
+    ``oasis-deconv`` runs a windowed NNLS (kernel cut after the window): tested to equal
+    scipy's NNLS on small problems and to reach an objective at or below that of
+    ``oasis-deconv``'s spikes and of OASIS' greedy AR(2) pass (``constrained_oasisAR2``),
     which stops above the optimum and correlates less with the true spikes on synthetic
     data (``benchmarks/bench_events.py``). For AR(2), ``spikes[0]`` and ``spikes[1]`` are
     the model's first two innovations (``c[0]``, ``c[1] - g1 c[0]``, clipped at 0), as in
