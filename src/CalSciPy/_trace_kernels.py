@@ -148,7 +148,7 @@ def _odd_filter_row(src, h, half, padded, filtered):  # pragma: no cover - compi
     for t in range(n):
         padded[half + t] = src[t]
     taps = h.shape[0]
-    # Tiles of frames, four taps per sweep: each accumulator takes four updates in a
+    # Tiles of frames, eight taps per sweep: each accumulator takes eight updates in a
     # register instead of a load and a store per tap (the per-frame order of the sum is
     # unchanged, so the result is bit-identical to one sweep per tap). Slices keep every
     # index provably non-negative, which lets LLVM vectorise over frames.
@@ -158,23 +158,35 @@ def _odd_filter_row(src, h, half, padded, filtered):  # pragma: no cover - compi
         for t in range(m):
             dst[t] = 0.0
         k = 0
-        while k + 4 <= taps:
+        while k + 8 <= taps:
             wa = h[k]
             wb = h[k + 1]
             wc = h[k + 2]
             wd = h[k + 3]
+            we = h[k + 4]
+            wf = h[k + 5]
+            wg = h[k + 6]
+            wh = h[k + 7]
             pa = padded[start + k:start + k + m]
             pb = padded[start + k + 1:start + k + 1 + m]
             pc = padded[start + k + 2:start + k + 2 + m]
             pd = padded[start + k + 3:start + k + 3 + m]
+            pe = padded[start + k + 4:start + k + 4 + m]
+            pf = padded[start + k + 5:start + k + 5 + m]
+            pg = padded[start + k + 6:start + k + 6 + m]
+            ph = padded[start + k + 7:start + k + 7 + m]
             for t in range(m):
                 acc = dst[t]
                 acc += wa * pa[t]
                 acc += wb * pb[t]
                 acc += wc * pc[t]
                 acc += wd * pd[t]
+                acc += we * pe[t]
+                acc += wf * pf[t]
+                acc += wg * pg[t]
+                acc += wh * ph[t]
                 dst[t] = acc
-            k += 4
+            k += 8
         while k < taps:
             w = h[k]
             pa = padded[start + k:start + k + m]
