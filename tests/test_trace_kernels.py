@@ -139,6 +139,11 @@ def test_merge_and_remove_sorted_are_multiset_operations(seed, n_a, n_b, ties):
     kept = a.copy()
     size = kernels._remove_sorted(kept, n_a, outs, len(take))
     np.testing.assert_array_equal(kept[:size], np.delete(a, take))
+    # both at once (with the +inf sentinel after the entering values)
+    ins = np.concatenate([b, [np.inf]])
+    both = np.empty(n_a + n_b)
+    size = kernels._update_sorted(a, n_a, ins, n_b, outs, len(take), both)
+    np.testing.assert_array_equal(both[:size], np.sort(np.concatenate([np.delete(a, take), b])))
 
 
 @settings(max_examples=60, deadline=None)

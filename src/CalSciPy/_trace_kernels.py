@@ -367,6 +367,32 @@ def _remove_sorted(kept, c, outs, n_out):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
+def _update_sorted(kept, c, ins, n_in, outs, n_out, dst):  # pragma: no cover - compiled
+    """``dst`` = the sorted multiset ``kept[:c] − outs[:n_out] + ins[:n_in]`` in one
+    branch-free pass (all sorted, ``outs`` a sub-multiset of ``kept``); ``ins[n_in]`` must
+    hold +inf and ``outs[n_out]`` NaN (sentinels); returns its size."""
+    i = 0
+    a = 0
+    b = 0
+    k = 0
+    while i < c:
+        x = kept[i]
+        y = ins[a]
+        take = y < x  # the +inf sentinel is never taken
+        hit = (not take) & (outs[b] == x)  # x leaves: the next value overwrites it
+        dst[k] = y if take else x
+        k += 1 - hit
+        a += take
+        i += 1 - take
+        b += hit
+    while a < n_in:
+        dst[k] = ins[a]
+        a += 1
+        k += 1
+    return k
+
+
+@numba.njit(cache=True, nogil=True)
 def _gather_low(series, sign, s, window, target, need, kept, c, tau, grow, work, extra,
                 tmp, bounds, guess=np.nan):  # pragma: no cover - compiled
     """Make ``kept`` the sorted keys ``sign · series[f] ≤ tau'`` of the window ``[s, s +
@@ -468,7 +494,7 @@ def _window_levels(series, q, window, start, level):  # pragma: no cover - compi
     work = np.empty(window)
     kept = np.empty(window)
     merged = np.empty(window)
-    ins = np.empty(window)
+    ins = np.empty(window + 1)
     outs = np.empty(window + 1)
     tmp = np.empty(window)
     bounds = np.empty(window + 1, dtype=np.int64)
@@ -496,11 +522,13 @@ def _window_levels(series, q, window, start, level):  # pragma: no cover - compi
                 if n_out:
                     _sort_prefix(outs, n_out, tmp, bounds)
                     outs[n_out] = np.nan
-                    c = _remove_sorted(kept, c, outs, n_out)
                 if n_in:
                     _sort_prefix(ins, n_in, tmp, bounds)
-                    c = _merge_sorted(kept, c, ins, n_in, merged)
+                    ins[n_in] = np.inf
+                    c = _update_sorted(kept, c, ins, n_in, outs, n_out, merged)
                     kept, merged = merged, kept
+                elif n_out:
+                    c = _remove_sorted(kept, c, outs, n_out)
             else:
                 valid = False
             if not valid or c < need:
