@@ -489,8 +489,8 @@ def _window_levels(series, q, window, start, level):  # pragma: no cover - compi
     need = max(r_lo, r_hi) + 1  # keys the low set must hold
     spare = max(16, window // 32)
     incremental = need + spare <= window // 8
-    target = min(window, need + 2 * spare)  # size of a fresh low set
-    limit = need + 4 * spare  # cut back beyond this size
+    target = min(window, need + spare)  # size of a fresh low set
+    limit = need + 2 * spare  # cut back beyond this size
     work = np.empty(window)
     kept = np.empty(window)
     merged = np.empty(window)
