@@ -10,7 +10,8 @@ Backends, chosen by the input (or forced with the keyword-only ``backend=``):
     Numba kernels, exactly ``scipy.ndimage.median_filter`` for every median footprint (a
     sorting network for 3×3×3, a sliding histogram for any other: 5×5×5, 3×5×5, balls...;
     see :mod:`CalSciPy._filters.median`), and the gaussian (within 1 unit of scipy for
-    integers, ~1e-6 relative for float32), parallel over frames or rows.
+    integers except on flat stretches, see :func:`gaussian_filter`; ~1e-6 relative for
+    float32), parallel over frames or rows.
 ``"gpu"`` (cupy input; needs ``calscipy[gpu]``)
     ``cupyx.scipy.ndimage``. A numpy stack forced onto the GPU is sent block by block
     (``block_size``) and the result returned as numpy. Written against the array-module
@@ -169,7 +170,11 @@ def gaussian_filter(
         Filtered stack of the input's shape and dtype. Integer stacks are truncated to their
         dtype after each axis, as ``scipy.ndimage.gaussian_filter`` does; the CPU kernel
         computes in float32 for float32 and 8/16-bit integers (at most 1 unit from scipy for
-        integers, about 1e-6 relative for float32) and float64 otherwise.
+        integers, about 1e-6 relative for float32) and float64 otherwise. One exception: for
+        some ``sigma`` scipy's float64 weights sum to slightly below 1, so on flat stretches
+        scipy's truncation loses up to one unit per axis (a constant 46 can come back as 44);
+        this kernel keeps the constant, and differs from scipy by up to one unit per axis
+        there.
 
     Raises
     ------
