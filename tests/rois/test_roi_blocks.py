@@ -4,8 +4,11 @@ warm, O_DIRECT or not; reused buffers; stacks with ``_read_into``; errors and ea
 from __future__ import annotations
 
 import os
+import threading
+import time
 import warnings
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -250,6 +253,63 @@ def test_read_into_stacks_fill_reused_buffers():
     expected = extract_traces(movie, rois, min_neuropil_pixels=20, progress=False)
     got = extract_traces(IntoStack(movie), rois, min_neuropil_pixels=20, batch_frames=2,
                          progress=False)
+    for a, b in zip(got, expected):
+        assert np.array_equal(a, b, equal_nan=True)
+
+
+class GatedStack(IntoStack):
+    """An IntoStack whose reads of frames ``>= gate_at`` wait until ``gate`` is set."""
+
+    def __init__(self, data, gate_at):
+        super().__init__(data)
+        self.gate, self.gate_at = threading.Event(), gate_at
+        self.waiting = threading.Event()
+
+    def _read_into(self, start, stop, out):
+        if start >= self.gate_at:
+            self.waiting.set()
+            assert self.gate.wait(10)
+        super()._read_into(start, stop, out)
+
+
+def test_compute_threads_leave_the_busy_reader_its_share_of_the_cores():
+    movie = np.arange(10 * 4 * 4, dtype=np.uint16).reshape(10, 4, 4)
+    # arrays and memmaps: the reader needs no CPU of its own, the caller computes on all
+    with open_blocks(movie, 2) as reader:
+        next(reader)
+        assert reader.compute_threads(4) == 4
+    stack = GatedStack(movie, gate_at=4)
+    with open_blocks(stack, 2) as reader:
+        next(reader)
+        assert stack.waiting.wait(10)
+        # blocks 0..1 read, block 2 in progress: the reader is busy
+        assert reader.compute_threads(4) == 2 and reader.compute_threads(1) == 1
+        stack.gate.set()
+        for _ in reader:
+            pass
+        # all read: nothing left to share with
+        assert reader.compute_threads(4) == 4
+    # a reader that has filled every buffer waits for the caller: all threads
+    stack = IntoStack(movie)
+    with open_blocks(stack, 1) as reader:
+        next(reader)
+        for _ in range(1000):
+            if stack.reads.sum() == AHEAD + 1:
+                break
+            time.sleep(0.01)
+        assert stack.reads.sum() == AHEAD + 1
+        assert reader.compute_threads(4) == 4
+
+
+def test_extraction_restores_numbas_thread_count():
+    rng = np.random.default_rng(4)
+    movie = rng.integers(0, 5000, (12, 10, 10)).astype(np.uint16)
+    rois = _rois(rng, (10, 10), 3)
+    before = numba.get_num_threads()
+    expected = extract_traces(movie, rois, min_neuropil_pixels=20, progress=False)
+    got = extract_traces(GatedStack(movie, gate_at=10**9), rois, min_neuropil_pixels=20,
+                         batch_frames=2, progress=False)
+    assert numba.get_num_threads() == before
     for a, b in zip(got, expected):
         assert np.array_equal(a, b, equal_nan=True)
 

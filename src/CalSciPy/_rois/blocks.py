@@ -22,6 +22,9 @@ meanwhile) and yields ``(start, block)`` pairs in order:
   copied (``madvise(MADV_DONTNEED)``; the data stays in the page cache).
 
 A yielded block is valid until the next one is asked for (its buffer is then reused).
+Where the reader thread itself needs CPU (``_read_into`` stacks: many small files parsed and
+copied), :meth:`BlockReader.compute_threads` tells the caller, block by block, how many threads
+to compute on, so that reader and kernel do not contend for the same cores.
 """
 from __future__ import annotations
 
@@ -172,7 +175,8 @@ def file_span(images: Any) -> tuple[Path, int, int, tuple[int, int]] | None:
 class BlockReader:
     """Iterator of ``(start, block)`` over ``images`` (see the module docstring); reading
     starts at construction. Use as a context manager, or call :meth:`close`, so the reader
-    thread stops when the caller does."""
+    thread stops when the caller does.
+    """
 
     def __init__(self, images: Any, batch_frames: int) -> None:
         self.images = images
@@ -188,6 +192,7 @@ class BlockReader:
         self._fd = -1
         self._direct: int | None = None
         self.kind = "views"
+        self._reading = False  # the reader thread uses CPU while it reads (read_into)
         if isinstance(images, np.ndarray) and not isinstance(images, np.memmap):
             return
         span = file_span(images)
@@ -196,6 +201,7 @@ class BlockReader:
             self._span = span
         elif callable(getattr(images, "_read_into", None)):
             self.kind = "read_into"
+            self._reading = True
         else:
             self.kind = "generic"
         shape = (min(self.batch, self.n), *(int(v) for v in images.shape[1:]))
@@ -210,6 +216,7 @@ class BlockReader:
             else:
                 token = None
             self._free.put(token)
+        self._buffers = self._free.qsize()
         self._thread = threading.Thread(target=self._run, name="calscipy-read", daemon=True)
         self._thread.start()
 
@@ -310,6 +317,18 @@ class BlockReader:
         return _prepare(block.reshape(frames, *self.images.shape[1:]))
 
     # ------------------------------------------------------------------ consumer side
+    def compute_threads(self, available: int) -> int:
+        """Threads (of ``available``) the caller should compute the current block on: half
+        (at least one) while a ``_read_into`` reader is busy reading (it takes the other half
+        of the cores: on 2 cores, a 9 000-frame 512 × 512 PrairieView session extracts in
+        ~1.5 s instead of ~1.9 s), all of them once it is waiting for a buffer or done."""
+        if not self._reading or self._thread is None:
+            return available
+        ready = self._ready.qsize()
+        if ready >= self._buffers - 1 or self._next + ready >= len(self.starts):
+            return available  # every other buffer filled (it waits), or every block read
+        return max(1, available // 2)
+
     def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
         return self
 

@@ -512,8 +512,9 @@ def _default_batch(images: Any, shape: tuple[int, ...]) -> int:
 
 
 def _run_blocks(blocks: Any, op: Operator, rois: ROISet, shape: tuple[int, ...],
-                batch_frames: int, rule: dict, progress: bool) -> np.ndarray:
-    """``(rows, frames)`` float32 traces of every block of ``blocks`` (see :func:`open_blocks`)."""
+                batch_frames: int, rule: dict, progress: bool, threads: int) -> np.ndarray:
+    """``(rows, frames)`` float32 traces of every block of ``blocks`` (see :func:`open_blocks`),
+    computed on up to ``threads`` numba threads (the caller restores numba's count)."""
     n, n_frames = len(rois), shape[0]
     pixels = shape[1] * shape[2]
     traces = np.empty((op.n_rows, n_frames), dtype=np.float32)
@@ -535,6 +536,9 @@ def _run_blocks(blocks: Any, op: Operator, rois: ROISet, shape: tuple[int, ...],
             if integer_kernel(block.dtype) != (op.integer is not None):
                 # a lazy stack whose blocks are not of its declared dtype
                 op = build_operator(rois, dtype=block.dtype, **rule)
+            # a reader that needs CPU keeps its share of the cores while it reads (the result
+            # does not depend on the thread count: each frame is one task's)
+            numba.set_num_threads(blocks.compute_threads(threads))
             apply_operator(op, block, traces[:, start:start + frames])
             if rule["neuropil"] and not np.isfinite(traces[n:, start:start + frames]).all():
                 # a NaN/inf pixel poisons the float kernel's running row sums, hence every
@@ -593,7 +597,11 @@ def extract_traces(images: Any, rois: ROISet, *, neuropil: bool = True, inner_ra
         if op.empty_neuropil:
             warnings.warn(f"ROIs {list(op.empty_neuropil[:10])} have no neuropil pixels; their "
                           "Fneu is NaN", RuntimeWarning, stacklevel=3)
-        traces = _run_blocks(blocks, op, rois, shape, batch_frames, rule, progress)
+        threads = numba.get_num_threads()
+        try:
+            traces = _run_blocks(blocks, op, rois, shape, batch_frames, rule, progress, threads)
+        finally:
+            numba.set_num_threads(threads)
     n = len(rois)
     F, Fneu = traces[:n], (traces[n:] if neuropil else None)
     for ids, target in ((op.empty_cells, F), (op.empty_neuropil, Fneu)):

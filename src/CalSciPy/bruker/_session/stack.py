@@ -1,6 +1,7 @@
 """Reading a session's images: the lazy per-channel/plane stack and the bulk reader."""
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -17,9 +18,12 @@ __all__ = ["SessionStack", "read_stacks"]
 
 def read_stacks(session: PrairieViewSession, pairs: Sequence[tuple[int, int]], start: int,
                 stop: int, on_done: Callable[[int], None] | None = None,
-                out: Sequence[np.ndarray] | None = None) -> list[np.ndarray]:
+                out: Sequence[np.ndarray] | None = None,
+                workers: int | None = None) -> list[np.ndarray]:
     """Frames ``start:stop`` of each ``(channel, plane)`` in ``pairs`` as uint16 arrays: new
     ones, or ``out`` (one C-contiguous ``(stop - start, y, x)`` uint16 array per pair, filled).
+    ``workers``: reader threads (None: :func:`~CalSciPy.bruker._tiffread.read_frames`'s
+    default).
 
     The first file's layout (probed once per session) lets every single-page file be read by
     raw offsets; files that differ fall back to tifffile (see :mod:`CalSciPy.bruker._tiffread`).
@@ -44,8 +48,16 @@ def read_stacks(session: PrairieViewSession, pairs: Sequence[tuple[int, int]], s
     for stack, (c, p) in zip(stacks, pairs):
         for i, f in enumerate(frame_ids):
             jobs.append((session.files[f, p, c], int(session.pages[f, p, c]), stack[i]))
-    read_frames(jobs, (height, width), layout=layout, on_done=on_done)
+    read_frames(jobs, (height, width), layout=layout, workers=workers, on_done=on_done)
     return stacks
+
+
+def _beside_compute_workers() -> int:
+    """Reader threads for blocks read while extraction computes: the cores the kernel leaves
+    (it takes half, rounded down); more threads than cores only cost CPU in switching (from
+    the page cache, 9 000 512 × 512 frames: 1.1 s of CPU with 1 thread, 1.6 s with 8)."""
+    cores = os.cpu_count() or 1
+    return max(2, cores - cores // 2)
 
 
 class SessionStack(FrameSource):
@@ -78,8 +90,11 @@ class SessionStack(FrameSource):
 
     def _read_into(self, start: int, stop: int, out: np.ndarray) -> None:
         """Frames ``start:stop`` into ``out`` (C-contiguous ``(stop - start, y, x)`` uint16):
-        extraction reads its blocks into reused buffers this way."""
-        read_stacks(self.session, [(self.channel, self.plane)], start, stop, out=[out])
+        extraction reads its blocks into reused buffers this way, on half the cores (at least
+        two threads) while its kernel computes on the other half (see
+        :meth:`CalSciPy._rois.blocks.BlockReader.compute_threads`)."""
+        read_stacks(self.session, [(self.channel, self.plane)], start, stop, out=[out],
+                    workers=_beside_compute_workers())
 
     def __repr__(self) -> str:
         return (f"<SessionStack {self.session.folder.name} channel={self.channel} "
