@@ -112,8 +112,17 @@ def _ratio(times: dict, reference: str) -> tuple[float, float, float]:
     return statistics.median(ratios), min(ratios), max(ratios)
 
 
+def _spread(values: list) -> tuple[float, float, float]:
+    """``(median, min, max)`` of one variant's times over the rounds."""
+    return statistics.median(values), min(values), max(values)
+
+
 def _cpu_ratio(cpu: dict, reference: str) -> float:
     return statistics.median(r / max(o, 1e-9) for r, o in zip(cpu[reference], cpu["ours"]))
+
+
+def _shown(spread: tuple[float, float, float]) -> str:
+    return f"{spread[0]:.3f} ({spread[1]:.3f}-{spread[2]:.3f})"
 
 
 def _movie(frames: int, dtype) -> np.ndarray:
@@ -128,8 +137,8 @@ def _movie(frames: int, dtype) -> np.ndarray:
 
 def bench_in_memory(frames: int, wide_frames: int, gaussian_frames: int, rounds: int, cv2,
                     only: str | None = None) -> list[tuple]:
-    """Rows ``(case, ours s, ref name, ref s, (median, low, high) ratio, CPU-time ratio,
-    agreement, target)``."""
+    """Rows ``(case, ours s, ref name, ref s, ratio, CPU-time ratio, agreement, target)``,
+    times and ratio each as ``(median, low, high)`` over the rounds."""
     rows = []
     for dtype in (np.uint16, np.float32):
         name = np.dtype(dtype).name
@@ -149,8 +158,8 @@ def bench_in_memory(frames: int, wide_frames: int, gaussian_frames: int, rounds:
             }, rounds)
             same = "identical" if np.array_equal(out["ours"], out["scipy"]) else "DIFFERENT"
             rows.append((f"median {size}x{size}x{size} {name} ({n} fr)",
-                         statistics.median(times["ours"]), "scipy",
-                         statistics.median(times["scipy"]), _ratio(times, "scipy"),
+                         _spread(times["ours"]), "scipy",
+                         _spread(times["scipy"]), _ratio(times, "scipy"),
                          _cpu_ratio(cpu, "scipy"), same, target))
         images = movie[:gaussian_frames]
         for sigma in (1.0, 3.0, 5.0):
@@ -169,12 +178,12 @@ def bench_in_memory(frames: int, wide_frames: int, gaussian_frames: int, rounds:
             else:
                 agree = f"max diff {diff.max():.0f} LSB"
             case = f"gaussian s={sigma:g} {name} ({gaussian_frames} fr)"
-            rows.append((case, statistics.median(times["ours"]), "scipy",
-                         statistics.median(times["scipy"]), _ratio(times, "scipy"),
+            rows.append((case, _spread(times["ours"]), "scipy",
+                         _spread(times["scipy"]), _ratio(times, "scipy"),
                          _cpu_ratio(cpu, "scipy"), agree, 1.5))
             if cv2 is not None:
-                rows.append((case, statistics.median(times["ours"]), "opencv",
-                             statistics.median(times["opencv"]), _ratio(times, "opencv"),
+                rows.append((case, _spread(times["ours"]), "opencv",
+                             _spread(times["opencv"]), _ratio(times, "opencv"),
                              _cpu_ratio(cpu, "opencv"), "", 2))
     return rows
 
@@ -252,11 +261,11 @@ def main() -> None:
     print(f"in memory: (frames, {SHAPE_YX[0]}, {SHAPE_YX[1]}), reflect borders, median of "
           f"{args.rounds} interleaved rounds; ratio = reference time / ours (median, range); "
           f"cpu = the same for CPU time")
-    print(f"{'case':<36} {'ours s':>7} {'vs':<7} {'ref s':>7} {'ratio':>6} {'range':>12} "
-          f"{'cpu':>6} {'target':>6}  {'agreement':<22} met")
+    print(f"{'case':<36} {'ours s (range)':>21} {'vs':<7} {'ref s (range)':>21} {'ratio':>6} "
+          f"{'range':>12} {'cpu':>6} {'target':>6}  {'agreement':<22} met")
     for case, ours, ref_name, ref, (ratio, low, high), cpu, agree, target in rows:
         met = ratio >= target and agree != "DIFFERENT"
-        print(f"{case:<36} {ours:7.3f} {ref_name:<7} {ref:7.3f} {ratio:5.1f}x "
+        print(f"{case:<36} {_shown(ours):>21} {ref_name:<7} {_shown(ref):>21} {ratio:5.1f}x "
               f"{low:5.1f}-{high:4.1f}x {cpu:5.1f}x {target:5.1f}x  {agree:<22} "
               f"{'yes' if met else 'NO'}")
     if args.oc_gb > 0:
