@@ -275,25 +275,7 @@ def _sort_prefix(buf, m, tmp, bounds):  # pragma: no cover - compiled
             if r + 1 < n_runs:
                 mid = bounds[r + 1]
                 hi = bounds[r + 2]
-                i = lo
-                j = mid
-                k = lo
-                while i < mid and j < hi:
-                    x = src[i]
-                    y = src[j]
-                    take = y < x
-                    dst[k] = y if take else x
-                    j += take
-                    i += 1 - take
-                    k += 1
-                while i < mid:
-                    dst[k] = src[i]
-                    i += 1
-                    k += 1
-                while j < hi:
-                    dst[k] = src[j]
-                    j += 1
-                    k += 1
+                _merge_sorted(src[lo:mid], mid - lo, src[mid:hi], hi - mid, dst[lo:hi])
             else:
                 for k in range(lo, bounds[r + 1]):
                     dst[k] = src[k]

@@ -37,6 +37,11 @@ def _check_rois(rois: Any) -> ROISet:
     return rois
 
 
+def _concat(parts: list[np.ndarray], dtype: Any) -> np.ndarray:
+    """``np.concatenate(parts)``, or an empty ``dtype`` array when there are no parts."""
+    return np.concatenate(parts) if parts else np.empty(0, dtype)
+
+
 def cell_weights(rois: ROISet, allow_overlap: bool = False) -> tuple[sparse.csr_matrix, list[int]]:
     """``(rois, Ly * Lx)`` float64 CSR of normalised cell weights (suite2p's
     ``create_cell_mask``): each row is ``lam`` over the ROI's kept pixels divided by its sum;
@@ -57,11 +62,7 @@ def cell_weights(rois: ROISet, allow_overlap: bool = False) -> tuple[sparse.csr_
         counts.append(int(keep.sum()))
     indptr = np.zeros(len(rois) + 1, dtype=np.int64)
     indptr[1:] = np.cumsum(counts)
-
-    def cat(parts: list, dtype: Any) -> np.ndarray:
-        return np.concatenate(parts) if parts else np.empty(0, dtype)
-
-    matrix = sparse.csr_matrix((cat(data, np.float64), cat(indices, np.int64), indptr),
+    matrix = sparse.csr_matrix((_concat(data, np.float64), _concat(indices, np.int64), indptr),
                                shape=(len(rois), ly * lx))
     matrix.sort_indices()
     return matrix, empty
@@ -206,13 +207,10 @@ def _integer_form(cells: sparse.csr_matrix, found: Any, ly: int, lx: int, n: int
             lo_parts.append(lo)
             hi_parts.append(hi)
             dptr[i + 1] = dptr[i] + lo.size
-    def cat(parts: list[np.ndarray]) -> np.ndarray:
-        return np.concatenate(parts) if parts else np.empty(0, np.int64)
-
     first = np.full(n, -1, dtype=np.int64)
     nonempty = np.diff(cells.indptr) > 0
     first[nonempty] = cells.indices[cells.indptr[:-1][nonempty]]
-    dlo, dhi = cat(lo_parts), cat(hi_parts)
+    dlo, dhi = _concat(lo_parts, np.int64), _concat(hi_parts, np.int64)
     ranges, points = _sweep_events(rects, counts, dptr, dlo, dhi, ly, lx)
     return IntegerForm(cptr=cells.indptr.astype(np.int64), cidx=cells.indices.astype(np.int64),
                        cw=cells.data.astype(np.float64), rects=rects, counts=counts, dptr=dptr,

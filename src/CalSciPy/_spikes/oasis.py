@@ -565,6 +565,14 @@ def _check_spike(c, s, state, t, g1, g2, tol, later, single, pick):  # pragma: n
     return 0
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _ar2_buffers(work, T):  # pragma: no cover - compiled
+    """The AR(2) solvers' views of ``work`` (``11 * T + 2`` floats): the kernel tables
+    ``g11, g12, g11g11, g11g12`` (``T`` each), ``hd, hr`` (``T + 1`` each) and ``5 * T`` more."""
+    return (work[0:T], work[T:2 * T], work[2 * T:3 * T], work[3 * T:4 * T],
+            work[4 * T:5 * T + 1], work[5 * T + 1:6 * T + 2], work[6 * T + 2:11 * T + 2])
+
+
 @numba.njit(cache=True, nogil=True)
 def constrained_ar2(y, g1, g2, sn, c, s, work, iwork):  # pragma: no cover - compiled
     """Noise-constrained AR(2) deconvolution with a fitted (possibly negative) baseline, as
@@ -584,14 +592,7 @@ def constrained_ar2(y, g1, g2, sn, c, s, work, iwork):  # pragma: no cover - com
     exact step did not converge).
     """
     T = y.shape[0]
-    f = work
-    g11 = f[0:T]
-    g12 = f[T:2 * T]
-    g11g11 = f[2 * T:3 * T]
-    g11g12 = f[3 * T:4 * T]
-    hd = f[4 * T:5 * T + 1]
-    hr = f[5 * T + 1:6 * T + 2]
-    rest = f[6 * T + 2:11 * T + 2]
+    g11, g12, g11g11, g11g12, hd, hr, rest = _ar2_buffers(work, T)
     yl = rest[0:T]
     pv = rest[T:2 * T]
     pw = rest[2 * T:3 * T]
@@ -695,14 +696,7 @@ def plain_ar2(y, g1, g2, lam, c, s, work, iwork):  # pragma: no cover - compiled
     """``oasis.oasis_methods.oasisAR2(y, g1, g2, lam)`` (fixed penalty, no baseline, the
     greedy pass as in ``oasis-deconv``). ``work``/``iwork`` as for :func:`constrained_ar2`."""
     T = y.shape[0]
-    f = work
-    g11 = f[0:T]
-    g12 = f[T:2 * T]
-    g11g11 = f[2 * T:3 * T]
-    g11g12 = f[3 * T:4 * T]
-    hd = f[4 * T:5 * T + 1]
-    hr = f[5 * T + 1:6 * T + 2]
-    rest = f[6 * T + 2:11 * T + 2]
+    g11, g12, g11g11, g11g12, hd, hr, rest = _ar2_buffers(work, T)
     d, r = _kernels_ar2(g1, g2, g11, g12, g11g11, g11g12, hd, hr)
     _pav_ar2(y, 0.0, g1, g2, lam, d, r, g11, g12, g11g11, g11g12, hd, hr,
              rest[0:T], rest[T:2 * T], rest[2 * T:3 * T], iwork[:T], iwork[T:2 * T],
