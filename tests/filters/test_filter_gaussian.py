@@ -1,4 +1,4 @@
-"""The two gaussian CPU paths (fused by stripes, two-pass) against each other and scipy."""
+"""The gaussian CPU kernel against scipy, and its grouped outputs against single ones."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from CalSciPy._filters import cpu
-from CalSciPy._filters.cpu import fused_stripe, gaussian_cpu
+from CalSciPy._filters.cpu import gaussian_cpu
 from CalSciPy.image_processing import gaussian_filter
 
 SETTINGS = settings(max_examples=50, deadline=None,
@@ -52,25 +52,85 @@ def _check_against_scipy(ours, images, sigma, truncate, strict=False):
 @given(images=_stacks(), sigma=st.tuples(*[st.floats(0.0, 3.0)] * 3),
        truncate=st.floats(0.5, 4.0))
 @SETTINGS
-def test_fused_and_two_pass_are_identical_and_match_scipy(images, sigma, truncate):
-    fused = gaussian_cpu(images, sigma, truncate, kernel="fused")
-    two_pass = gaussian_cpu(images, sigma, truncate, kernel="two-pass")
-    assert np.array_equal(fused, two_pass, equal_nan=True)
-    _check_against_scipy(fused, images, sigma, truncate)
+def test_grouped_and_single_rows_are_identical_and_match_scipy(images, sigma, truncate):
+    grouped = gaussian_cpu(images, sigma, truncate, row_quads=True)
+    single = gaussian_cpu(images, sigma, truncate, row_quads=False)
+    assert np.array_equal(grouped, single, equal_nan=True)
+    _check_against_scipy(grouped, images, sigma, truncate)
 
 
 @pytest.mark.parametrize("dtype", ["uint16", "float32"])
 @pytest.mark.parametrize("sigma", [1.0, 3.0, (1.0, 2.0, 0.5), (0.0, 1.0, 1.0)])
 def test_movie_sized_frames_match_scipy(dtype, sigma):
-    # wide frames: several stripes per thread, halos across stripe seams, both paths
+    # wide frames: several bands per thread, frame and row counts that are not multiples of
+    # four (single outputs after the groups of four)
     rng = np.random.default_rng(11)
     background = 800 + 400 * np.sin(np.arange(150) / 20.0)
-    images = rng.poisson(background[None, None, :], size=(7, 90, 150)).astype(dtype)
+    images = rng.poisson(background[None, None, :], size=(7, 91, 150)).astype(dtype)
     sigmas = (sigma,) * 3 if np.isscalar(sigma) else sigma
-    fused = gaussian_cpu(images, sigmas, 4.0, kernel="fused")
-    assert np.array_equal(fused, gaussian_cpu(images, sigmas, 4.0, kernel="two-pass"))
-    assert np.array_equal(fused, gaussian_cpu(images, sigmas, 4.0))
-    _check_against_scipy(fused, images, sigma, 4.0, strict=True)
+    ours = gaussian_cpu(images, sigmas, 4.0)
+    assert np.array_equal(ours, gaussian_cpu(images, sigmas, 4.0, row_quads=True))
+    assert np.array_equal(ours, gaussian_cpu(images, sigmas, 4.0, row_quads=False))
+    _check_against_scipy(ours, images, sigma, 4.0, strict=True)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "int32", "float32", "float64"])
+@pytest.mark.parametrize("radius", [0, 1, 2, 3, 4, 5, 7, 8, 12, 21])
+def test_four_grouped_outputs_equal_four_single_outputs_bit_for_bit(dtype, radius):
+    # the grouped kernel shares row loads between neighbouring outputs; each output's sum
+    # must still be computed exactly as the single kernel does (same tap groups, same
+    # order), which is what makes the result independent of where groups start
+    rng = np.random.default_rng(radius)
+    rows = (rng.random((29, 2, 37)) * 4000).astype(dtype)
+    work = np.float64 if np.dtype(dtype).itemsize > 4 or dtype == "int32" else np.float32
+    weights = rng.random(radius + 1).astype(work)
+    index = cpu.reflect_indices(rows.shape[0], radius + 3)
+    for centre in range(rows.shape[0] - 3):
+        offset = centre + radius + 3
+        grouped = np.empty((4, 37), work)
+        cpu._correlate_row_quad(weights, grouped[0], grouped[1], grouped[2], grouped[3],
+                                rows, 1, index, offset, work)
+        for j in range(4):
+            single = np.empty(37, work)
+            cpu._correlate_rows(weights, single, rows, 1, index, offset + j, work)
+            assert np.array_equal(grouped[j], single)
+            at = offset + j
+            expected = weights[0] * rows[index[at], 1].astype(np.float64) + sum(
+                weights[k] * (rows[index[at - k], 1].astype(np.float64)
+                              + rows[index[at + k], 1].astype(np.float64))
+                for k in range(1, radius + 1))
+            assert np.allclose(grouped[j], expected,
+                               rtol=1e-5 if work == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "uint16"])
+@pytest.mark.parametrize("frames", [1, 3, 4, 9])
+def test_streaming_stores_change_no_value(monkeypatch, dtype, frames):
+    # large float stacks write the frame pass with streaming stores; forced on here for
+    # small ones (rows of 64 values: whole 32-byte blocks for float32 and float64)
+    rng = np.random.default_rng(frames)
+    images = (rng.random((frames, 21, 64)) * 3000).astype(dtype)
+    monkeypatch.setattr(cpu, "_STREAM_MIN_BYTES", 2**62)
+    plain = gaussian_cpu(images, (1.5, 1.0, 2.0), 4.0)
+    monkeypatch.setattr(cpu, "_STREAM_MIN_BYTES", 0)
+    streamed = gaussian_cpu(images, (1.5, 1.0, 2.0), 4.0)
+    assert np.array_equal(plain, streamed)
+    _check_against_scipy(streamed, images, (1.5, 1.0, 2.0), 4.0, strict=True)
+    if dtype != "uint16":
+        assert streamed.ctypes.data % 64 == 0  # the stores need aligned rows
+
+
+def test_streaming_needs_rows_of_whole_blocks(monkeypatch):
+    calls = []
+    real = cpu._gaussian_frames
+    monkeypatch.setattr(cpu, "_gaussian_frames", lambda *a: calls.append(a[-1]) or real(*a))
+    monkeypatch.setattr(cpu, "_STREAM_MIN_BYTES", 0)
+    rng = np.random.default_rng(5)
+    for width in (64, 60):  # 256 bytes per float32 row; 240 is not a multiple of 32
+        images = rng.random((4, 6, width)).astype(np.float32)
+        ours = gaussian_cpu(images, (1.0, 1.0, 1.0), 4.0)
+        _check_against_scipy(ours, images, (1.0, 1.0, 1.0), 4.0, strict=True)
+    assert calls == [True, False]
 
 
 def test_scipy_losing_units_on_a_flat_image_is_not_copied():
@@ -78,39 +138,27 @@ def test_scipy_losing_units_on_a_flat_image_is_not_copied():
     images = np.full((1, 1, 1), 46, np.uint8)
     ref = ndi.gaussian_filter(images, (0.0, 1.0, 1.9375), mode="reflect", truncate=3.0)
     assert ref[0, 0, 0] == 44
-    for kernel in ("fused", "two-pass"):
-        assert gaussian_cpu(images, (0.0, 1.0, 1.9375), 3.0, kernel=kernel)[0, 0, 0] == 46
+    for quads in (True, False):
+        assert gaussian_cpu(images, (0.0, 1.0, 1.9375), 3.0, row_quads=quads)[0, 0, 0] == 46
 
 
-def test_auto_picks_the_fused_path_where_the_frame_window_fits(monkeypatch):
-    # sigma 1 on 512-wide uint16 frames: the 9-frame window of a 64-row stripe fits 1 MiB
-    assert fused_stripe((30, 512, 512), 2, 4, (4, 4, 4), 2) == 64
-    assert fused_stripe((30, 512, 512), 4, 4, (4, 4, 4), 2) > 8
-    # sigma 3: the 25-frame window leaves stripes shorter than 2 r_y -> two-pass
-    assert fused_stripe((30, 512, 512), 2, 4, (12, 12, 12), 2) == 0
+def test_rows_go_four_at_a_time_where_the_y_window_is_wide(monkeypatch):
     calls = []
-    real = cpu._gaussian_fused
-    monkeypatch.setattr(cpu, "_gaussian_fused", lambda *a: calls.append(a[8]) or real(*a))
-    images = np.random.default_rng(2).integers(0, 4000, (5, 64, 512)).astype(np.uint16)
-    gaussian_cpu(images, (1.0, 1.0, 1.0), 4.0)
-    assert calls and calls[0] >= 8
-    calls.clear()
-    gaussian_cpu(images, (3.0, 3.0, 3.0), 4.0)
-    assert not calls
-
-
-def test_unknown_kernel_is_refused():
-    with pytest.raises(ValueError, match="kernel"):
-        gaussian_cpu(np.ones((2, 3, 4), np.float32), (1.0, 1.0, 1.0), 4.0, kernel="fast")
+    real = cpu._gaussian_planes
+    monkeypatch.setattr(cpu, "_gaussian_planes", lambda *a: calls.append(a[-1]) or real(*a))
+    images = np.random.default_rng(2).integers(0, 4000, (5, 64, 80)).astype(np.uint16)
+    gaussian_cpu(images, (1.0, 1.0, 1.0), 4.0)  # r_y = 4
+    gaussian_cpu(images, (1.0, 3.0, 1.0), 4.0)  # r_y = 12
+    assert calls == [False, True]
 
 
 def test_float32_nan_and_inf_propagate_like_scipy():
     images = np.random.default_rng(3).random((5, 12, 13)).astype(np.float32)
     images[2, 6, 6] = np.nan
     images[4, 0, 12] = np.inf
-    ref = ndi.gaussian_filter(images, 1.0, mode="reflect")
-    for kernel in ("fused", "two-pass"):
-        ours = gaussian_cpu(images, (1.0, 1.0, 1.0), 4.0, kernel=kernel)
+    for sigma in ((1.0, 1.0, 1.0), (3.0, 3.0, 3.0)):
+        ours = gaussian_cpu(images, sigma, 4.0)
+        ref = ndi.gaussian_filter(images, sigma, mode="reflect")
         assert np.array_equal(np.isnan(ours), np.isnan(ref))
         assert np.array_equal(np.isinf(ours), np.isinf(ref))
         finite = np.isfinite(ref)
