@@ -48,22 +48,33 @@ def _copy_rows(dst, src, stream):
     store_fence()
 
 
-def _aligned(shape, dtype):
-    nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
-    raw = np.zeros(nbytes + 64, np.uint8)
-    start = -raw.ctypes.data % 64
-    return raw[start:start + nbytes].view(dtype).reshape(shape)
-
-
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("stream", [True, False])
-def test_streamed_rows_equal_the_source(dtype, stream):
-    width = 3 * STREAM_BYTES // np.dtype(dtype).itemsize
-    src = np.random.default_rng(0).random((5, width)).astype(dtype)
-    src[1, 2] = np.nan
-    dst = _aligned(src.shape, dtype)
-    _copy_rows(dst, src, stream)
-    assert np.array_equal(dst, src, equal_nan=True)
+def test_streamed_rows_equal_the_source_at_every_offset_and_width(dtype, stream):
+    # the rows start anywhere relative to a 32-byte boundary: plain head, streamed blocks,
+    # plain tail, and rows too short for a block
+    itemsize = np.dtype(dtype).itemsize
+    buffer = np.zeros(4096 // itemsize, dtype)
+    rng = np.random.default_rng(0)
+    for offset in range(STREAM_BYTES // itemsize + 1):
+        for width in (0, 1, 3, 7, 8, 9, 31, 64, 65):
+            dst = buffer[offset:offset + 2 * width].reshape(2, width)
+            src = rng.random((2, width)).astype(dtype)
+            if width > 2:
+                src[1, 2] = np.nan
+            dst[...] = -1
+            _copy_rows(dst, src, stream)
+            assert np.array_equal(dst, src, equal_nan=True)
+    assert not np.any(buffer[offset + 2 * 65:] != 0)  # nothing written past the rows
+
+
+def test_rows_not_aligned_to_their_itemsize_are_stored_plainly():
+    # a float32 view at an odd byte offset: a streaming store there would fault
+    raw = np.zeros(4 * 40 + 1, np.uint8)
+    dst = raw[1:].view(np.float32).reshape(1, 40)
+    src = np.arange(40, dtype=np.float32).reshape(1, 40)
+    _copy_rows(dst, src, True)
+    assert np.array_equal(dst, src)
 
 
 def test_rows_of_another_dtype_are_converted_plainly():

@@ -14,8 +14,8 @@ Streaming stores (a vector store marked ``!nontemporal``)
     of MB) does not need that read: a streaming store writes the line without reading it
     and without evicting useful data. They are weakly ordered, so a kernel that uses them
     calls :func:`store_fence` before its results are read by another thread.
-    :func:`store_row` picks the streaming store where it is allowed (same float dtype,
-    aligned rows) and a plain copy otherwise, when numba compiles the caller.
+    :func:`store_row` picks the streaming store where it is allowed (same float dtype; the
+    aligned middle of the row) and a plain copy otherwise, when numba compiles the caller.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ __all__ = ["STREAM_BYTES", "prefetch_read", "prefetch_write", "store_fence", "st
 
 _I32 = ir.IntType(32)
 
-#: bytes of one streaming store: a row must start on, and be a multiple of, this many bytes
+#: bytes of one streaming store (one AVX vector), which must start on a multiple of them
 STREAM_BYTES = 32
 
 
@@ -105,24 +105,35 @@ def store_fence(typingctx):
 
 def store_row(dst, src, stream):  # pragma: no cover - only its overload runs
     """``dst[:] = src`` (converting), with streaming stores where ``stream`` is true and
-    ``dst`` and ``src`` share a float dtype. With ``stream`` the caller guarantees that
-    ``dst`` starts on a :data:`STREAM_BYTES` boundary and that its size in bytes is a
-    multiple of it, and calls :func:`store_fence` before the data is read elsewhere."""
+    ``dst`` and ``src`` share a float dtype: the values before ``dst``'s first
+    :data:`STREAM_BYTES` boundary and after its last whole block are stored plainly (as is
+    all of a ``dst`` not aligned to its own itemsize). With ``stream`` the caller calls
+    :func:`store_fence` before the data is read by another thread."""
     raise NotImplementedError("store_row is compiled code only")
 
 
 @overload(store_row, inline="always")
 def _store_row_overload(dst, src, stream):
     if dst.dtype == src.dtype and isinstance(dst.dtype, types.Float):
-        lanes = STREAM_BYTES // (dst.dtype.bitwidth // 8)
+        itemsize = dst.dtype.bitwidth // 8
+        lanes = STREAM_BYTES // itemsize
 
         def streamed(dst, src, stream):
-            if stream:
-                for x in range(0, dst.size, lanes):
-                    _stream_block(dst, x, src)
-            else:
-                for x in range(dst.size):
-                    dst[x] = src[x]
+            n = dst.size
+            address = dst.ctypes.data
+            # [start, stop) is streamed, whole aligned blocks; empty unless allowed. Written
+            # without a branch: numba's SSA pass warns about variables assigned in an
+            # ``if`` of an inlined overload
+            allowed = int(stream) * int(address % itemsize == 0)
+            head = min(n, ((STREAM_BYTES - address % STREAM_BYTES) % STREAM_BYTES) // itemsize)
+            start = head * allowed
+            stop = start + (n - start) // lanes * lanes * allowed
+            for x in range(start):
+                dst[x] = src[x]
+            for x in range(start, stop, lanes):
+                _stream_block(dst, x, src)
+            for x in range(stop, n):
+                dst[x] = src[x]
 
         return streamed
 

@@ -107,30 +107,34 @@ def test_four_grouped_outputs_equal_four_single_outputs_bit_for_bit(dtype, radiu
 @pytest.mark.parametrize("frames", [1, 3, 4, 9])
 def test_streaming_stores_change_no_value(monkeypatch, dtype, frames):
     # large float stacks write the frame pass with streaming stores; forced on here for
-    # small ones (rows of 64 values: whole 32-byte blocks for float32 and float64)
+    # small ones (rows of 61 values: a plain head and tail around the aligned blocks)
     rng = np.random.default_rng(frames)
-    images = (rng.random((frames, 21, 64)) * 3000).astype(dtype)
+    images = (rng.random((frames, 21, 61)) * 3000).astype(dtype)
     monkeypatch.setattr(cpu, "_STREAM_MIN_BYTES", 2**62)
     plain = gaussian_cpu(images, (1.5, 1.0, 2.0), 4.0)
     monkeypatch.setattr(cpu, "_STREAM_MIN_BYTES", 0)
     streamed = gaussian_cpu(images, (1.5, 1.0, 2.0), 4.0)
     assert np.array_equal(plain, streamed)
     _check_against_scipy(streamed, images, (1.5, 1.0, 2.0), 4.0, strict=True)
-    if dtype != "uint16":
-        assert streamed.ctypes.data % 64 == 0  # the stores need aligned rows
+    if dtype != "uint16":  # streamed outputs are allocated on a 64-byte boundary
+        assert streamed.ctypes.data % 64 == 0
+    assert streamed.flags.c_contiguous and streamed.flags.writeable
+    assert streamed.shape == images.shape and streamed.dtype == images.dtype
 
 
-def test_streaming_needs_rows_of_whole_blocks(monkeypatch):
+def test_only_large_float_stacks_stream(monkeypatch):
     calls = []
     real = cpu._gaussian_frames
     monkeypatch.setattr(cpu, "_gaussian_frames", lambda *a: calls.append(a[-1]) or real(*a))
-    monkeypatch.setattr(cpu, "_STREAM_MIN_BYTES", 0)
+    monkeypatch.setattr(cpu, "_STREAM_MIN_BYTES", 4 * 6 * 60 * 4)
     rng = np.random.default_rng(5)
-    for width in (64, 60):  # 256 bytes per float32 row; 240 is not a multiple of 32
-        images = rng.random((4, 6, width)).astype(np.float32)
-        ours = gaussian_cpu(images, (1.0, 1.0, 1.0), 4.0)
-        _check_against_scipy(ours, images, (1.0, 1.0, 1.0), 4.0, strict=True)
-    assert calls == [True, False]
+    for shape, dtype in (((4, 6, 60), np.float32), ((4, 6, 59), np.float32),
+                         ((4, 6, 60), np.uint16), ((4, 6, 60), np.float64)):
+        images = (rng.random(shape) * 1000).astype(dtype)
+        _check_against_scipy(gaussian_cpu(images, (1.0, 1.0, 1.0), 4.0), images,
+                             (1.0, 1.0, 1.0), 4.0, strict=True)
+    # float32 at the threshold, float32 below it, an integer stack, float64 above it
+    assert calls == [True, False, False, True]
 
 
 def test_scipy_losing_units_on_a_flat_image_is_not_copied():
