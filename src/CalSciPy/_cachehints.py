@@ -70,7 +70,7 @@ def _stream_block(typingctx, dst, index, src):
     ``&dst[index]`` must be ``STREAM_BYTES``-aligned (the caller checks)."""
     if not (isinstance(dst, types.Array) and isinstance(src, types.Array)
             and isinstance(index, types.Integer) and dst.dtype == src.dtype
-            and isinstance(dst.dtype, types.Float)):
+            and isinstance(dst.dtype, types.Float) and dst.layout == src.layout == "C"):
         return None
     signature = types.void(dst, index, src)
 

@@ -29,6 +29,10 @@ Gaussian
       of the four outputs instead of thirty-two), and the rows the next four bring in are
       prefetched (:mod:`CalSciPy._prefetch`): the hardware prefetcher does not follow a
       stride of a whole frame, and without the hints the memory time adds to the arithmetic.
+      Each row is swept from the column where the input's loads reach a 32-byte boundary
+      (the columns before it separately): numpy places large arrays 16 bytes past one, and
+      every other load would cross a cache line. Large float outputs are written with
+      streaming stores (:data:`_STREAM_MIN_BYTES`).
     * y and x in place, frame by frame, through a ring of ``2r_y + 4`` converted rows; where
       the y window is wide (r_y >= 10) the rows go four at a time as well.
 
@@ -351,18 +355,19 @@ def _correlate_rows(half, acc, rows, y, index, offset, wt):  # pragma: no cover 
 
 
 @njit(cache=True, inline="always")
-def _correlate_row_quad(half, acc0, acc1, acc2, acc3, rows, y, index, offset,
-                        wt):  # pragma: no cover - compiled
+def _correlate_row_quad(half, acc0, acc1, acc2, acc3, rows, y, index, offset, wt,
+                        x0=0):  # pragma: no cover - compiled
     # _correlate_rows for the centres ``offset`` .. ``offset + 3`` in one sweep: a group of
     # four taps loads fourteen rows for the four outputs (L_d = row(c - k + d), d = -3..3,
     # and H_e = row(c + k + e), e = 0..6) where four single sweeps load thirty-two. Output j
-    # adds c_i·(L_(j-i) + H_(j+i)), the groups and order of _correlate_rows
+    # adds c_i·(L_(j-i) + H_(j+i)), the groups and order of _correlate_rows. The outputs
+    # are columns ``x0 .. x0 + acc0.size`` of the rows (so a caller can split a row)
     n_x = acc0.size
     c = half[0]
-    a0 = rows[index[offset], y]
-    a1 = rows[index[offset + 1], y]
-    a2 = rows[index[offset + 2], y]
-    a3 = rows[index[offset + 3], y]
+    a0 = rows[index[offset], y, x0:x0 + n_x]
+    a1 = rows[index[offset + 1], y, x0:x0 + n_x]
+    a2 = rows[index[offset + 2], y, x0:x0 + n_x]
+    a3 = rows[index[offset + 3], y, x0:x0 + n_x]
     for x in range(n_x):
         acc0[x] = c * wt(a0[x])
         acc1[x] = c * wt(a1[x])
@@ -371,20 +376,20 @@ def _correlate_row_quad(half, acc0, acc1, acc2, acc3, rows, y, index, offset,
     k = 1
     while k + 3 < half.size:
         c0, c1, c2, c3 = half[k], half[k + 1], half[k + 2], half[k + 3]
-        lm3 = rows[index[offset - k - 3], y]
-        lm2 = rows[index[offset - k - 2], y]
-        lm1 = rows[index[offset - k - 1], y]
-        l0 = rows[index[offset - k], y]
-        l1 = rows[index[offset - k + 1], y]
-        l2 = rows[index[offset - k + 2], y]
-        l3 = rows[index[offset - k + 3], y]
-        h0 = rows[index[offset + k], y]
-        h1 = rows[index[offset + k + 1], y]
-        h2 = rows[index[offset + k + 2], y]
-        h3 = rows[index[offset + k + 3], y]
-        h4 = rows[index[offset + k + 4], y]
-        h5 = rows[index[offset + k + 5], y]
-        h6 = rows[index[offset + k + 6], y]
+        lm3 = rows[index[offset - k - 3], y, x0:x0 + n_x]
+        lm2 = rows[index[offset - k - 2], y, x0:x0 + n_x]
+        lm1 = rows[index[offset - k - 1], y, x0:x0 + n_x]
+        l0 = rows[index[offset - k], y, x0:x0 + n_x]
+        l1 = rows[index[offset - k + 1], y, x0:x0 + n_x]
+        l2 = rows[index[offset - k + 2], y, x0:x0 + n_x]
+        l3 = rows[index[offset - k + 3], y, x0:x0 + n_x]
+        h0 = rows[index[offset + k], y, x0:x0 + n_x]
+        h1 = rows[index[offset + k + 1], y, x0:x0 + n_x]
+        h2 = rows[index[offset + k + 2], y, x0:x0 + n_x]
+        h3 = rows[index[offset + k + 3], y, x0:x0 + n_x]
+        h4 = rows[index[offset + k + 4], y, x0:x0 + n_x]
+        h5 = rows[index[offset + k + 5], y, x0:x0 + n_x]
+        h6 = rows[index[offset + k + 6], y, x0:x0 + n_x]
         for x in range(n_x):
             vm3, vm2, vm1 = wt(lm3[x]), wt(lm2[x]), wt(lm1[x])
             v0, v1, v2, v3 = wt(l0[x]), wt(l1[x]), wt(l2[x]), wt(l3[x])
@@ -397,14 +402,14 @@ def _correlate_row_quad(half, acc0, acc1, acc2, acc3, rows, y, index, offset,
         k += 4
     while k < half.size:
         c = half[k]
-        lo0 = rows[index[offset - k], y]
-        hi0 = rows[index[offset + k], y]
-        lo1 = rows[index[offset + 1 - k], y]
-        hi1 = rows[index[offset + 1 + k], y]
-        lo2 = rows[index[offset + 2 - k], y]
-        hi2 = rows[index[offset + 2 + k], y]
-        lo3 = rows[index[offset + 3 - k], y]
-        hi3 = rows[index[offset + 3 + k], y]
+        lo0 = rows[index[offset - k], y, x0:x0 + n_x]
+        hi0 = rows[index[offset + k], y, x0:x0 + n_x]
+        lo1 = rows[index[offset + 1 - k], y, x0:x0 + n_x]
+        hi1 = rows[index[offset + 1 + k], y, x0:x0 + n_x]
+        lo2 = rows[index[offset + 2 - k], y, x0:x0 + n_x]
+        hi2 = rows[index[offset + 2 + k], y, x0:x0 + n_x]
+        lo3 = rows[index[offset + 3 - k], y, x0:x0 + n_x]
+        hi3 = rows[index[offset + 3 + k], y, x0:x0 + n_x]
         for x in range(n_x):
             acc0[x] += c * (wt(lo0[x]) + wt(hi0[x]))
             acc1[x] += c * (wt(lo1[x]) + wt(hi1[x]))
@@ -426,6 +431,14 @@ def _prefetch_rows(images, t, y0, y1, write):  # pragma: no cover - compiled by 
                 prefetch_read(row, x)
 
 
+@njit(cache=True, inline="always")
+def _shifted(row, align, n):  # pragma: no cover - compiled by numba
+    # ``row[s:s + n]`` with the smallest s >= 0 that puts its start ``align`` bytes past a
+    # 32-byte boundary (``row`` has at least n + 32 / itemsize elements)
+    shift = ((align - row.ctypes.data) % 32) // row.itemsize
+    return row[shift:shift + n]
+
+
 @njit(parallel=True, cache=True, fastmath={"contract"})
 def _gaussian_frames(images, out, half, t_src, mode, factor, snap, wt, band,
                      stream):  # pragma: no cover - compiled by numba
@@ -445,10 +458,24 @@ def _gaussian_frames(images, out, half, t_src, mode, factor, snap, wt, band,
     r = half.size - 1
     n_bands = (n_y + band - 1) // band
     last = t_src.size - 1
+    # columns to peel: every row starts at the same offset from a 32-byte boundary when the
+    # row length is a multiple of 32 bytes; otherwise nothing is peeled
+    address = images.ctypes.data
+    peel = 0
+    if (n_x * images.itemsize) % 32 == 0 and address % images.itemsize == 0:
+        peel = min(n_x, ((32 - address % 32) % 32) // images.itemsize)
+    align = (32 - (peel * half.itemsize) % 32) % 32  # wanted offset of the sums' start
     for b in prange(n_bands):
         y0 = b * band
         y1 = min(n_y, y0 + band)
-        acc = np.empty((4, n_x), dtype=half.dtype)
+        # the four sums live in rows of ``work`` shifted so that their column ``peel``
+        # starts on a 32-byte boundary, like the input rows' column ``peel``
+        work = np.empty((4, n_x + 8), dtype=half.dtype)
+        s0 = _shifted(work[0], align, n_x)
+        s1 = _shifted(work[1], align, n_x)
+        s2 = _shifted(work[2], align, n_x)
+        s3 = _shifted(work[3], align, n_x)
+        sums = (s0, s1, s2, s3)
         for t in range(0, n_t - 3, 4):
             # the next quad's new inputs: padded positions t + 4 + 2r .. t + 7 + 2r
             for j in range(4, 8):
@@ -456,16 +483,21 @@ def _gaussian_frames(images, out, half, t_src, mode, factor, snap, wt, band,
                 if not stream:
                     _prefetch_rows(out, min(t + j, n_t - 1), y0, y1, True)
             for y in range(y0, y1):
-                _correlate_row_quad(half, acc[0], acc[1], acc[2], acc[3], images, y, t_src,
-                                    t + r, wt)
+                # columns before ``peel`` first, so that the long sweep's loads of the input
+                # rows and of the sums start on 32-byte boundaries (numpy places large arrays
+                # 16 bytes past one: every other load would cross a cache line)
+                _correlate_row_quad(half, s0[:peel], s1[:peel], s2[:peel], s3[:peel], images,
+                                    y, t_src, t + r, wt, 0)
+                _correlate_row_quad(half, s0[peel:], s1[peel:], s2[peel:], s3[peel:], images,
+                                    y, t_src, t + r, wt, peel)
                 for j in range(4):
-                    _finish(acc[j], mode, factor, snap)
-                    store_row(out[t + j, y], acc[j], stream)
+                    _finish(sums[j], mode, factor, snap)
+                    store_row(out[t + j, y], sums[j], stream)
         for t in range(n_t - n_t % 4, n_t):
             for y in range(y0, y1):
-                _correlate_rows(half, acc[0], images, y, t_src, t + r, wt)
-                _finish(acc[0], mode, factor, snap)
-                store_row(out[t, y], acc[0], stream)
+                _correlate_rows(half, s0, images, y, t_src, t + r, wt)
+                _finish(s0, mode, factor, snap)
+                store_row(out[t, y], s0, stream)
         if stream:
             store_fence()  # the streamed rows are complete before the y/x pass reads them
 
