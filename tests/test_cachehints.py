@@ -83,3 +83,9 @@ def test_rows_of_another_dtype_are_converted_plainly():
     dst = np.zeros((1, 4), np.uint16)
     _copy_rows(dst, src, True)
     assert dst.tolist() == [[1, 2, 65535, 0]]
+
+
+def test_store_row_outside_numba_is_a_plain_copy():
+    dst = np.zeros(5, np.uint16)
+    store_row(dst, np.array([1.0, 2.9, 3.0, 0.0, 7.5], np.float32), True)
+    assert dst.tolist() == [1, 2, 3, 0, 7]

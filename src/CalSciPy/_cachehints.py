@@ -103,13 +103,17 @@ def store_fence(typingctx):
     return signature, codegen
 
 
-def store_row(dst, src, stream):  # pragma: no cover - only its overload runs
+def store_row(dst, src, stream):
     """``dst[:] = src`` (converting), with streaming stores where ``stream`` is true and
     ``dst`` and ``src`` share a float dtype: the values before ``dst``'s first
     :data:`STREAM_BYTES` boundary and after its last whole block are stored plainly (as is
     all of a ``dst`` not aligned to its own itemsize). With ``stream`` the caller calls
-    :func:`store_fence` before the data is read by another thread."""
-    raise NotImplementedError("store_row is compiled code only")
+    :func:`store_fence` before the data is read by another thread.
+
+    Called from Python (outside numba) it is a plain copy: streaming stores exist only in
+    the compiled overload below.
+    """
+    dst[:] = src
 
 
 @overload(store_row, inline="always")
