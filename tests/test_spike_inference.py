@@ -131,7 +131,7 @@ def test_deconvolution_workers_limit_only_blas(monkeypatch, recording):
 
     monkeypatch.setattr(threadpoolctl, "threadpool_limits", spy)
     options = {"ar_order": 1, "tau_decay": None, "tau_rise": None, "frame_rate": 30.0,
-               "optimize_g": 0}
+               "optimize_g": 0, "denoised": True}
     module._deconvolve_rows(recording[1][:1], options)
     assert calls == [{"limits": 1, "user_api": "blas"}]
 
@@ -159,6 +159,48 @@ def test_infer_spikes_flat_and_short_traces():
     assert ep.detect_events(np.zeros((0, 50)), progress=False) == []
     short = ep.infer_spikes(np.random.default_rng(0).normal(size=(2, 10)), n_jobs=1)
     assert short.spikes.shape == (2, 10) and np.all(np.isfinite(short.spikes))
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    order=st.sampled_from([1, 2]),
+    lam=st.sampled_from([None, 0.0, 0.05]),
+    dtype=st.sampled_from(["float64", "float32"]),
+    n_jobs=st.sampled_from([1, 2]),
+    neurons=st.sampled_from([1, 20]),
+)
+def test_without_denoised_every_other_result_is_identical(recording, order, lam, dtype, n_jobs,
+                                                         neurons):
+    dfof = recording[1][:, :600].astype(dtype)
+    dfof = np.vstack([dfof] * 2)[:neurons]  # 20 neurons: more than one thread-pool block
+    options = dict(ar_order=order, lam=lam, n_jobs=n_jobs, progress=False)
+    if lam is not None:
+        options.update(tau_decay=0.6, tau_rise=0.05 if order == 2 else None)
+    full = ep.infer_spikes(dfof, 30.0, **options)
+    lean = ep.infer_spikes(dfof, 30.0, denoised=False, **options)
+    assert lean.denoised is None and full.denoised.shape == dfof.shape
+    for name in ("spikes", "baseline", "noise", "ar_coefficients", "tau_decay"):
+        np.testing.assert_array_equal(getattr(lean, name), getattr(full, name), err_msg=name)
+    assert lean.spikes.dtype == full.spikes.dtype
+    one = ep.infer_spikes(dfof[0], 30.0, denoised=False, **options)  # 1-D input
+    assert one.denoised is None
+    np.testing.assert_array_equal(one.spikes, full.spikes[0])
+
+
+def test_without_denoised_oasis_deconv_path_and_bad_flag(recording):
+    dfof = recording[1][:3, :900]
+    full = ep.infer_spikes(dfof, 30.0, ar_order=1, optimize_g=2, n_jobs=1, progress=False)
+    lean = ep.infer_spikes(dfof, 30.0, ar_order=1, optimize_g=2, n_jobs=1, progress=False,
+                           denoised=False)
+    assert lean.denoised is None and full.denoised.shape == dfof.shape
+    np.testing.assert_array_equal(lean.spikes, full.spikes)
+    np.testing.assert_array_equal(lean.ar_coefficients, full.ar_coefficients)
+    # events need only the spikes and noise levels
+    assert [e.tolist() for e in ep.detect_events(dfof, 30.0, inference=lean)] == [
+        e.tolist() for e in ep.detect_events(dfof, 30.0, inference=full)]
+    for bad in ("no", 0, None):
+        with pytest.raises(ValueError, match="denoised must be True or False"):
+            ep.infer_spikes(dfof, 30.0, denoised=bad)
 
 
 def test_infer_spikes_bad_input(recording):

@@ -40,8 +40,9 @@ class SpikeInference:
         ``(neurons, frames)`` non-negative inferred activity per frame, in ΔF/F0 units
         (the size of the calcium jump the model attributes to that frame). Pass it to
         :func:`CalSciPy.event_processing.calculate_firing_rates` for a rate-like trace.
-    denoised : numpy.ndarray
-        ``(neurons, frames)`` the fitted noise-free calcium trace (without baseline).
+    denoised : numpy.ndarray or None
+        ``(neurons, frames)`` the fitted noise-free calcium trace (without baseline); None
+        when :func:`infer_spikes` was called with ``denoised=False``.
         ``spikes`` and ``denoised`` are float32 for float32 input, float64 otherwise.
     baseline : numpy.ndarray
         ``(neurons,)`` fitted constant baseline of each ΔF/F0 trace.
@@ -62,7 +63,7 @@ class SpikeInference:
     """
 
     spikes: np.ndarray
-    denoised: np.ndarray
+    denoised: np.ndarray | None
     baseline: np.ndarray
     noise: np.ndarray
     ar_coefficients: np.ndarray
@@ -146,7 +147,7 @@ def _deconvolve_rows_serial(rows: np.ndarray, options: dict, first: int) -> tupl
     n, frames = rows.shape
     p = options["ar_order"]
     spikes = np.zeros((n, frames))
-    denoised = np.zeros((n, frames))
+    denoised = np.zeros((n if options["denoised"] else 0, frames))
     baseline = np.empty(n)
     noise = np.zeros(n)
     coefficients = np.full((n, p), np.nan)
@@ -166,7 +167,8 @@ def _deconvolve_rows_serial(rows: np.ndarray, options: dict, first: int) -> tupl
                 f"OASIS deconvolution failed for neuron {first + i} of dfof: {err}"
             ) from err
         spikes[i] = np.maximum(np.nan_to_num(s, nan=0.0), 0.0)
-        denoised[i] = c
+        if options["denoised"]:
+            denoised[i] = c
         baseline[i] = float(b)
         noise[i] = float(sn)
         coefficients[i] = np.asarray(g_fit, dtype=np.float64).ravel()[:p]
@@ -217,6 +219,7 @@ def infer_spikes(
     n_jobs: int | None = None,
     progress: bool = True,
     lam: float | None = None,
+    denoised: bool = True,
 ) -> SpikeInference:
     """Infer spiking activity from ΔF/F0 by sparse non-negative deconvolution (OASIS).
 
@@ -258,6 +261,10 @@ def infer_spikes(
         baseline-subtracted (``oasis.functions.deconvolve(..., penalty=None, lam=lam)``).
         ``lam=0`` with a fixed ``tau_decay`` and ``ar_order=1`` is suite2p's deconvolution
         (``suite2p.extraction.dcnv.oasis``). Default: the noise-constrained problem.
+    denoised : bool, default True
+        Also return the fitted calcium traces (``SpikeInference.denoised``, an array the size
+        of ``spikes``). False leaves ``denoised`` None and halves the memory of the result;
+        every other result is identical.
 
     Returns
     -------
@@ -310,11 +317,12 @@ def infer_spikes(
     left alone).
 
     Memory: besides the input, the results (two ``(neurons, frames)`` arrays, float32 for
-    float32 input, so 2x the input for float64 and float32 traces) and about 20 float64
-    arrays of ``frames`` per thread; the input is converted to float64 one row at a time.
-    Measured on 500 x 18 000 traces (2 threads): peak RSS growth during the call 2.04x a
-    float64 input and 2.09x a float32 input, of which the results are 2.00x; the rest (about
-    3 MiB) does not grow with the number of neurons (``benchmarks/bench_events.py``).
+    float32 input, so 2x the input for float64 and float32 traces; one with
+    ``denoised=False``) and about 20 float64 arrays of ``frames`` per thread; the input is
+    converted to float64 one row at a time. Measured on 500 x 18 000 traces (2 threads):
+    peak RSS growth during the call 2.03x a float64 input and 2.10x a float32 input, of which
+    the results are 2.00x (1.03x and 1.10x with ``denoised=False``); the rest (about 3 MiB)
+    does not grow with the number of neurons (``benchmarks/bench_events.py``).
     """
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
@@ -344,23 +352,31 @@ def infer_spikes(
         "frame_rate": frame_rate,
         "optimize_g": int(optimize_g),
         "lam": -1.0 if lam is None else float(lam),
+        "denoised": _check_flag(denoised, "denoised"),
     }
     if optimize_g:
         # AR refinement (scipy optimizers inside OASIS's Cython loop): oasis-deconv itself
         optional_import("oasis.functions", "spike inference")  # fail early, in this process
-        spikes, denoised, baseline, noise, coefficients = _infer_with_oasis_deconv(
+        spikes, calcium, baseline, noise, coefficients = _infer_with_oasis_deconv(
             array, options, n_jobs, progress
         )
     else:
-        spikes, denoised, baseline, noise, coefficients = _infer_compiled(
+        spikes, calcium, baseline, noise, coefficients = _infer_compiled(
             array, options, n_jobs, progress
         )
     tau = np.array([_decay_from_ar(g, frame_rate) for g in coefficients])
     if was_1d:
-        spikes, denoised, baseline, noise, coefficients, tau = (
-            spikes[0], denoised[0], baseline[0], noise[0], coefficients[0], tau[0]
+        spikes, baseline, noise, coefficients, tau = (
+            spikes[0], baseline[0], noise[0], coefficients[0], tau[0]
         )
-    return SpikeInference(spikes, denoised, baseline, noise, coefficients, tau, frame_rate)
+        calcium = None if calcium is None else calcium[0]
+    return SpikeInference(spikes, calcium, baseline, noise, coefficients, tau, frame_rate)
+
+
+def _check_flag(value, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise InvalidArgumentError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 #: neurons per thread-pool task (one progress-bar step; bounds the per-task temporaries)
@@ -377,7 +393,8 @@ def _infer_compiled(array: np.ndarray, options: dict, n_jobs, progress: bool):
     p = options["ar_order"]
     dtype = _result_dtype(array)
     spikes = np.zeros((n, frames), dtype=dtype)
-    denoised = np.zeros((n, frames), dtype=dtype)
+    # without denoised traces the solver is handed no rows to store them in
+    denoised = np.zeros((n, frames) if options["denoised"] else (0, frames), dtype=dtype)
     baseline = np.empty(n)
     noise = np.zeros(n)
     coefficients = np.full((n, p), np.nan)
@@ -399,7 +416,7 @@ def _infer_compiled(array: np.ndarray, options: dict, n_jobs, progress: bool):
                 bar.update(_infer_block(array, start, options, results))
     finally:
         bar.close()
-    return results
+    return (spikes, denoised if options["denoised"] else None, baseline, noise, coefficients)
 
 
 def _infer_block(array: np.ndarray, start: int, options: dict, results: tuple) -> int:
@@ -425,7 +442,7 @@ def _infer_block(array: np.ndarray, start: int, options: dict, results: tuple) -
         g = _ar_parameters(rows, active, sn, options)
         greedy = oasis.deconvolve_rows(rows, active, g, sn, options["lam"],
                                        spikes[start:stop], denoised[start:stop],
-                                       baseline[start:stop])
+                                       baseline[start:stop])  # denoised: 0 rows if not kept
         if greedy:
             warnings.warn(
                 f"{greedy} of neurons {start}-{stop - 1}: the exact AR(2) step did not "
@@ -621,7 +638,8 @@ def _infer_with_oasis_deconv(array: np.ndarray, options: dict, n_jobs, progress:
         np.concatenate([part[k] for part in parts]) for k in range(5)
     )
     dtype = _result_dtype(array)
-    return (spikes.astype(dtype, copy=False), denoised.astype(dtype, copy=False), baseline,
+    calcium = denoised.astype(dtype, copy=False) if options["denoised"] else None
+    return (spikes.astype(dtype, copy=False), calcium, baseline,
             noise, coefficients)
 
 

@@ -705,8 +705,9 @@ def plain_ar2(y, g1, g2, lam, c, s, work, iwork):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def deconvolve_rows(rows, active, g, sn, lam, spikes, denoised, baseline):  # pragma: no cover
-    """OASIS on every active row; writes ``spikes`` (clipped at 0), ``denoised`` and
-    ``baseline`` of those rows. ``g`` is ``(rows, 1)`` (AR(1)) or ``(rows, 2)`` (AR(2)).
+    """OASIS on every active row; writes ``spikes`` (clipped at 0), ``denoised`` (unless it
+    has no rows: calcium not kept) and ``baseline`` of those rows. ``g`` is ``(rows, 1)``
+    (AR(1)) or ``(rows, 2)`` (AR(2)).
     ``lam < 0``: noise-constrained with a fitted baseline; ``lam >= 0``: that fixed sparsity
     penalty, baseline 0. Rows are converted to float64 one at a time; the solvers work in
     float64 and the results are stored in the dtype of ``spikes``/``denoised``. Returns the
@@ -729,6 +730,7 @@ def deconvolve_rows(rows, active, g, sn, lam, spikes, denoised, baseline):  # pr
     else:
         work = np.empty(11 * T + 2)
         iwork = np.empty(2 * T, dtype=np.int64)
+    keep_c = denoised.shape[0] > 0
     greedy = 0
     for i in range(n):
         if not active[i]:
@@ -749,10 +751,12 @@ def deconvolve_rows(rows, active, g, sn, lam, spikes, denoised, baseline):  # pr
             else:
                 plain_ar2(y, g[i, 0], g[i, 1], lam, c, s, work, iwork)
         baseline[i] = b
-        out_c = denoised[i]
+        if keep_c:
+            out_c = denoised[i]
+            for t in range(T):
+                out_c[t] = c[t]
         out_s = spikes[i]
         for t in range(T):
-            out_c[t] = c[t]
             out_s[t] = s[t] if s[t] > 0.0 else 0.0  # also NaN -> 0
     return greedy
 
