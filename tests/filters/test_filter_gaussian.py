@@ -49,6 +49,9 @@ def _check_against_scipy(ours, images, sigma, truncate, strict=False):
         assert diff.max(initial=0) <= rtol * scale
 
 
+# the first example compiles the numba kernels of every dtype the strategy draws (no cache in
+# a fresh checkout): on a contended 2-core machine that alone took over the 300 s default
+@pytest.mark.timeout(1200)
 @given(images=_stacks(), sigma=st.tuples(*[st.floats(0.0, 3.0)] * 3),
        truncate=st.floats(0.5, 4.0))
 @SETTINGS
