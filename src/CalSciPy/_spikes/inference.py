@@ -320,8 +320,8 @@ def infer_spikes(
     float32 input, so 2x the input for float64 and float32 traces; one with
     ``denoised=False``) and about 20 float64 arrays of ``frames`` per thread; the input is
     converted to float64 one row at a time. Measured on 500 x 18 000 traces (2 threads):
-    peak RSS growth during the call 2.03x a float64 input and 2.10x a float32 input, of which
-    the results are 2.00x (1.03x and 1.10x with ``denoised=False``); the rest (about 3 MiB)
+    peak RSS growth during the call 2.04x a float64 input and 2.08x a float32 input, of which
+    the results are 2.00x (1.04x and 1.09x with ``denoised=False``); the rest (about 3 MiB)
     does not grow with the number of neurons (``benchmarks/bench_events.py``).
     """
     if method not in _METHODS:
@@ -442,7 +442,7 @@ def _infer_block(array: np.ndarray, start: int, options: dict, results: tuple) -
         g = _ar_parameters(rows, active, sn, options)
         greedy = oasis.deconvolve_rows(rows, active, g, sn, options["lam"],
                                        spikes[start:stop], denoised[start:stop],
-                                       baseline[start:stop])  # denoised: 0 rows if not kept
+                                       baseline[start:stop])
         if greedy:
             warnings.warn(
                 f"{greedy} of neurons {start}-{stop - 1}: the exact AR(2) step did not "
