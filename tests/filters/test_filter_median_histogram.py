@@ -117,3 +117,24 @@ def test_bins_built_chunk_by_chunk_give_the_same_result(monkeypatch):
     images = (100 * rng.standard_normal((7, 6, 5))).astype(np.float32)
     for footprint in (np.ones((5, 3, 3), bool), np.ones((9, 1, 1), bool)):
         assert np.array_equal(median_histogram(images, footprint), _scipy(images, footprint))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.uint64])
+@pytest.mark.parametrize("shape", [(3, 3, 5), (5, 5, 5)])
+def test_crowded_bins_select_inside_the_bin(dtype, shape, monkeypatch):
+    # coarse bins hold many of a window's values: the median sits at every rank inside its
+    # bin, not only at the bin's ends (which the smallest / largest value answer)
+    from CalSciPy._filters import median as module
+
+    monkeypatch.setattr(module, "FLOAT_BITS", 2)
+    rng = np.random.default_rng(len(shape) + shape[-1])
+    noise = rng.standard_normal((6, 9, 11))
+    if np.dtype(dtype).kind == "f":
+        images = (1000 + 50 * noise).astype(dtype)
+    else:  # a 2**(b + 16) range: 16-bit bins 2**b wide, the window's spread a few bins
+        b = 14 if dtype == np.int32 else 24
+        images = (2**(b + 15) + 2**(b + 2) * noise).astype(dtype)
+        images[0, 0, 0] = 0
+        images[-1, -1, -1] = 2**(b + 16)
+    footprint = np.ones(shape, bool)
+    assert np.array_equal(median_histogram(images, footprint), _scipy(images, footprint))

@@ -12,11 +12,15 @@ Histogram bins
     uint8/uint16 values are their own bins (65 536 bins), so the median is the bin. Any other
     dtype is first mapped to an order-preserving 16-bit *coarse* key: the value's bits as an
     order-preserving unsigned integer (floats: sign-flipped IEEE bits), minus the stack's
-    minimum, shifted right until the stack's range fits 16 bits. The histogram finds the
-    median's coarse bin; the median itself is then selected exactly among the window's
-    values in that bin (few, for real data). The answer is always one of the window's values,
-    at rank ``K // 2`` (scipy's rank for a median), so results equal scipy's exactly (for
-    floats: equal values; ``-0.0`` and ``0.0`` count as equal, as in scipy's comparisons).
+    minimum, shifted right until the stack's range fits 16 bits. The histogram of the coarse
+    keys gives the median's bin and its rank among the window's values in that bin; one
+    branch-free pass over the footprint per row (SIMD along x) then takes the smallest and
+    the largest of the window's values in that bin, which is the answer whenever the bin
+    holds one or two values (bins are narrow, so nearly always) or the median is at either
+    end of it; the remaining voxels select among the bin's values. The answer is always one
+    of the window's values, at rank ``K // 2`` (scipy's rank for a median), so results equal
+    scipy's exactly (for floats: equal values; ``-0.0`` and ``0.0`` count as equal, as in
+    scipy's comparisons).
 
 scipy computes the median of 64-bit integers through float64 (values beyond 2**53 come back
 rounded); here they stay exact.
@@ -41,7 +45,7 @@ HISTOGRAM_DTYPES = tuple(
 _BINS = 1 << 16
 #: relative width of a float bin: 2**-FLOAT_BITS of the value
 FLOAT_BITS = 12
-#: bytes of bins built at a time for dtypes other than (u)int8/16 (8 bytes per voxel)
+#: bytes of bins and values built at a time for dtypes other than (u)int8/16
 _CHUNK_BYTES = 64 * 2**20
 
 
@@ -133,17 +137,6 @@ def _select(buffer, n, r):  # pragma: no cover - compiled by numba
     return buffer[r]
 
 
-@njit(parallel=True, cache=True)
-def _median_rows(images, out, every, entering, leaving, t_src, y_src, x_src,
-                 radius):  # pragma: no cover - compiled by numba
-    """uint8/uint16: the values are the bins."""
-    for t in prange(images.shape[0]):
-        hist = np.zeros(_BINS, dtype=np.int32)
-        blocks = np.zeros(256, dtype=np.int32)
-        _median_frame(images, out, t, every, entering, leaving, t_src, y_src, x_src,
-                      radius, hist, blocks)
-
-
 @njit(cache=True)
 def _row_sources(t, y, table, t_src, y_src, radius, n_y, n_x, rows):  # pragma: no cover
     """Flat offset of the source row of every footprint entry for output row (t, y)."""
@@ -170,52 +163,77 @@ def _track(hist, blocks, c, below, rank):  # pragma: no cover - compiled by numb
 
 
 @njit(cache=True)
-def _median_frame(images, out, t, every, entering, leaving, t_src, y_src, x_src,
-                  radius, hist, blocks):  # pragma: no cover - compiled by numba
-    n_y, n_x = images.shape[1], images.shape[2]
-    k = every.shape[0]
-    rank = k // 2
-    images = images.reshape(-1)
-    all_r = np.empty(k, dtype=np.int64)
-    in_r = np.empty(entering.shape[0], dtype=np.int64)
-    out_r = np.empty(leaving.shape[0], dtype=np.int64)
-    all_x = every[:, 2] + radius[2]
-    in_x = entering[:, 2] + radius[2]
-    out_x = leaving[:, 2] + radius[2] - 1
-    for y in range(n_y):
-        _row_sources(t, y, every, t_src, y_src, radius, n_y, n_x, all_r)
-        _row_sources(t, y, entering, t_src, y_src, radius, n_y, n_x, in_r)
-        _row_sources(t, y, leaving, t_src, y_src, radius, n_y, n_x, out_r)
-        for f in range(k):
-            v = images[all_r[f] + x_src[all_x[f]]]
-            hist[v] += 1
-            blocks[v >> 8] += 1
-        c = 0
-        below = 0
-        for x in range(n_x):
-            if x > 0:
-                for f in range(leaving.shape[0]):
-                    v = images[out_r[f] + x_src[x + out_x[f]]]
-                    hist[v] -= 1
-                    blocks[v >> 8] -= 1
-                    below -= v < c
-                for f in range(entering.shape[0]):
-                    v = images[in_r[f] + x_src[x + in_x[f]]]
-                    hist[v] += 1
-                    blocks[v >> 8] += 1
-                    below += v < c
-            c, below = _track(hist, blocks, c, below, rank)
-            out[t, y, x] = c
-        for f in range(k):  # empty the histogram for the next row
-            v = images[all_r[f] + x_src[n_x - 1 + all_x[f]]]
-            hist[v] -= 1
-            blocks[v >> 8] -= 1
+def _histogram_row(bins, all_r, in_r, out_r, all_x, in_x, out_x, x_src, rank, hist, blocks,
+                   c_row, r_row, n_row, want_rank):  # pragma: no cover - compiled by numba
+    """Slide the window's histogram of 16-bit ``bins`` along one output row.
+
+    Writes the bin of the window's rank-``rank`` value to ``c_row[x]``; with ``want_rank``
+    also its rank among the window's values in that bin (``r_row``) and their number
+    (``n_row``). ``*_r`` are the flat offsets of the entries' source rows (all, entering,
+    leaving), ``*_x`` their positions in ``x_src``. Leaves ``hist`` and ``blocks`` empty.
+    """
+    n_x = c_row.shape[0]
+    k = all_r.shape[0]
+    for f in range(k):
+        v = np.int64(bins[all_r[f] + x_src[all_x[f]]])
+        hist[v] += 1
+        blocks[v >> 8] += 1
+    c = 0
+    below = 0
+    for x in range(n_x):
+        if x > 0:
+            for f in range(out_r.shape[0]):
+                v = np.int64(bins[out_r[f] + x_src[x + out_x[f]]])
+                hist[v] -= 1
+                blocks[v >> 8] -= 1
+                below -= v < c
+            for f in range(in_r.shape[0]):
+                v = np.int64(bins[in_r[f] + x_src[x + in_x[f]]])
+                hist[v] += 1
+                blocks[v >> 8] += 1
+                below += v < c
+        c, below = _track(hist, blocks, c, below, rank)
+        c_row[x] = c
+        if want_rank:
+            r_row[x] = rank - below
+            n_row[x] = hist[c]
+    for f in range(k):  # empty the histogram for the next row
+        v = np.int64(bins[all_r[f] + x_src[n_x - 1 + all_x[f]]])
+        hist[v] -= 1
+        blocks[v >> 8] -= 1
 
 
 @njit(parallel=True, cache=True)
-def _coarse_bins(bits, kind, shift, base, out, pack):  # pragma: no cover - compiled by numba
-    """Bin of every value, (order-preserving key >> shift) - base clipped to 16 bits; with
-    ``pack`` stored as ``bin << 32 | bits`` (4-byte dtypes, ``out`` uint64)."""
+def _median_rows(images, out, every, entering, leaving, t_src, y_src, x_src,
+                 radius):  # pragma: no cover - compiled by numba
+    """uint8/uint16: the values are the bins, so the median's bin is the median."""
+    n_y, n_x = images.shape[1], images.shape[2]
+    k = every.shape[0]
+    flat = images.reshape(-1)
+    all_x = every[:, 2] + radius[2]
+    in_x = entering[:, 2] + radius[2]
+    out_x = leaving[:, 2] + radius[2] - 1
+    for t in prange(out.shape[0]):
+        hist = np.zeros(_BINS, dtype=np.int32)
+        blocks = np.zeros(256, dtype=np.int32)
+        all_r = np.empty(k, dtype=np.int64)
+        in_r = np.empty(entering.shape[0], dtype=np.int64)
+        out_r = np.empty(leaving.shape[0], dtype=np.int64)
+        c_row = np.empty(n_x, dtype=np.int32)
+        unused = np.empty(0, dtype=np.int32)
+        for y in range(n_y):
+            _row_sources(t, y, every, t_src, y_src, radius, n_y, n_x, all_r)
+            _row_sources(t, y, entering, t_src, y_src, radius, n_y, n_x, in_r)
+            _row_sources(t, y, leaving, t_src, y_src, radius, n_y, n_x, out_r)
+            _histogram_row(flat, all_r, in_r, out_r, all_x, in_x, out_x, x_src, k // 2, hist,
+                           blocks, c_row, unused, unused, False)
+            for x in range(n_x):
+                out[t, y, x] = c_row[x]
+
+
+@njit(parallel=True, cache=True)
+def _coarse_bins(bits, kind, shift, base, out):  # pragma: no cover - compiled by numba
+    """16-bit bin of every value: (order-preserving key >> shift) - base, clipped."""
     flat_in = bits.reshape(-1)
     flat_out = out.reshape(-1)
     one = bits.dtype.type(1)
@@ -225,15 +243,11 @@ def _coarse_bins(bits, kind, shift, base, out, pack):  # pragma: no cover - comp
     for i in prange(flat_in.size):
         b = flat_in[i]
         if kind == 2:
-            c = _clip(_key(b, 2, sign) >> ushift, ubase)
+            flat_out[i] = _clip(_key(b, 2, sign) >> ushift, ubase)
         elif kind == 1:
-            c = _clip(_key(b, 1, sign) >> ushift, ubase)
+            flat_out[i] = _clip(_key(b, 1, sign) >> ushift, ubase)
         else:
-            c = _clip(b >> ushift, ubase)
-        if pack:
-            flat_out[i] = (np.uint64(c) << np.uint64(32)) | np.uint64(b)
-        else:
-            flat_out[i] = c
+            flat_out[i] = _clip(b >> ushift, ubase)
 
 
 @njit(cache=True, inline="always")
@@ -245,91 +259,106 @@ def _clip(value, base):  # pragma: no cover - compiled by numba
     return np.int64(c) if c < _BINS else _BINS - 1
 
 
-@njit(parallel=True, cache=True)
-def _median_rows_binned(images, bits, bins, bin_shift, low, out, out_bits, every, entering,
-                        leaving, t_src, y_src, x_src, radius):  # pragma: no cover - compiled
-    """Other dtypes: bins of order-preserving keys; each bin also sums its values' bits.
+@njit(cache=True)
+def _bin_extreme(values, bins, all_r, all_x, x_src, every_x, c_row, extreme, start,
+                 smallest):  # pragma: no cover - compiled by numba
+    """Per x, the smallest (or largest) window value in bin ``c_row[x]``, into ``extreme``.
 
-    ``bins >> bin_shift`` is a value's bin and ``bits & low`` its bits: 4-byte dtypes pass
-    one packed uint64 array as both (bin in the high half: one load per voxel), 8-byte
-    dtypes their bits and a separate uint16 array of bins.
+    ``start`` is the dtype's largest (smallest) value: ties with it are harmless, the answer
+    is compared by value. Inside the row the footprint's entries are contiguous along x and
+    the loop is branch-free with one output array, so it runs in SIMD lanes; slices indexed
+    from 0 let the compiler drop negative-index checks.
     """
-    for t in prange(out.shape[0]):
-        hist = np.zeros(_BINS, dtype=np.int32)
-        blocks = np.zeros(256, dtype=np.int32)
-        sums = np.zeros(_BINS, dtype=bits.dtype)
-        _median_frame_binned(images, bits, bins, bin_shift, low, out, out_bits, t, every,
-                             entering, leaving, t_src, y_src, x_src, radius, hist, blocks,
-                             sums)
+    n_x = c_row.shape[0]
+    extreme[:] = start
+    for f in range(all_r.shape[0]):
+        first = all_r[f]
+        d = every_x[f]
+        x0 = min(max(0, -d), n_x)
+        x1 = max(min(n_x, n_x - d), x0)
+        vs = values[first + d + x0:first + d + x1]
+        bs = bins[first + d + x0:first + d + x1]
+        cs = c_row[x0:x1]
+        es = extreme[x0:x1]
+        if smallest:
+            for i in range(x1 - x0):
+                v = vs[i] if bs[i] == cs[i] else start
+                e = es[i]
+                es[i] = v if v < e else e
+        else:
+            for i in range(x1 - x0):
+                v = vs[i] if bs[i] == cs[i] else start
+                e = es[i]
+                es[i] = v if v > e else e
+        for j in range(n_x - (x1 - x0)):  # the reflected border: x < x0 or x >= x1
+            x = j if j < x0 else j + x1 - x0
+            p = first + x_src[x + all_x[f]]
+            if bins[p] == c_row[x]:
+                v = values[p]
+                if (v < extreme[x]) if smallest else (v > extreme[x]):
+                    extreme[x] = v
 
 
 @njit(cache=True)
-def _median_frame_binned(images, bits, bins, bin_shift, low, out, out_bits, t, every,
-                         entering, leaving, t_src, y_src, x_src, radius, hist, blocks,
-                         sums):  # pragma: no cover - compiled by numba
-    # A bin holding one value has that value's bits as its sum (unsigned arithmetic wraps,
-    # exactly); a bin holding more is resolved by selecting among the window's values in it.
-    n_y, n_x = images.shape[1], images.shape[2]
+def _resolve_row(values, bins, all_r, all_x, x_src, every_x, c_row, r_row, n_row, low, high,
+                 buffer, top, bottom, out_row):  # pragma: no cover - compiled by numba
+    """The ``r_row[x]``-th smallest window value in bin ``c_row[x]``, for every x of a row.
+
+    The smallest and the largest value of the median's bin answer every voxel whose bin
+    holds one or two values (most of them: bins are narrow) and any rank at either end of
+    the bin; the rest select among the bin's values.
+    """
+    _bin_extreme(values, bins, all_r, all_x, x_src, every_x, c_row, low, top, True)
+    _bin_extreme(values, bins, all_r, all_x, x_src, every_x, c_row, high, bottom, False)
+    for x in range(c_row.shape[0]):
+        r = r_row[x]
+        if r == 0:
+            out_row[x] = low[x]
+        elif r == n_row[x] - 1:
+            out_row[x] = high[x]
+        else:
+            n = 0
+            for f in range(all_r.shape[0]):
+                p = all_r[f] + x_src[x + all_x[f]]
+                if bins[p] == c_row[x]:
+                    buffer[n] = values[p]
+                    n += 1
+            out_row[x] = _select(buffer, n, r)
+
+
+@njit(parallel=True, cache=True)
+def _median_rows_binned(values, bins, out, every, entering, leaving, t_src, y_src, x_src,
+                        radius, top, bottom):  # pragma: no cover - compiled by numba
+    """Other dtypes: the histogram of 16-bit order-preserving bins finds the median's bin,
+    :func:`_resolve_row` the median among the window's values in it."""
+    n_y, n_x = values.shape[1], values.shape[2]
     k = every.shape[0]
-    rank = k // 2
-    buffer = np.empty(k, dtype=images.dtype)
-    images = images.reshape(-1)
-    bits = bits.reshape(-1)
-    bins = bins.reshape(-1)
-    all_r = np.empty(k, dtype=np.int64)
-    in_r = np.empty(entering.shape[0], dtype=np.int64)
-    out_r = np.empty(leaving.shape[0], dtype=np.int64)
+    flat_values = values.reshape(-1)
+    flat_bins = bins.reshape(-1)
     all_x = every[:, 2] + radius[2]
     in_x = entering[:, 2] + radius[2]
     out_x = leaving[:, 2] + radius[2] - 1
-    for y in range(n_y):
-        _row_sources(t, y, every, t_src, y_src, radius, n_y, n_x, all_r)
-        _row_sources(t, y, entering, t_src, y_src, radius, n_y, n_x, in_r)
-        _row_sources(t, y, leaving, t_src, y_src, radius, n_y, n_x, out_r)
-        for f in range(k):
-            xx = x_src[all_x[f]]
-            v = np.int64(bins[all_r[f] + xx] >> bin_shift)
-            hist[v] += 1
-            blocks[v >> 8] += 1
-            sums[v] += bits[all_r[f] + xx]
-        c = 0
-        below = 0
-        for x in range(n_x):
-            if x > 0:
-                for f in range(leaving.shape[0]):
-                    xx = x_src[x + out_x[f]]
-                    v = np.int64(bins[out_r[f] + xx] >> bin_shift)
-                    hist[v] -= 1
-                    blocks[v >> 8] -= 1
-                    sums[v] -= bits[out_r[f] + xx]
-                    below -= v < c
-                for f in range(entering.shape[0]):
-                    xx = x_src[x + in_x[f]]
-                    v = np.int64(bins[in_r[f] + xx] >> bin_shift)
-                    hist[v] += 1
-                    blocks[v >> 8] += 1
-                    sums[v] += bits[in_r[f] + xx]
-                    below += v < c
-            c, below = _track(hist, blocks, c, below, rank)
-            if hist[c] == 1:
-                out_bits[t, y, x] = sums[c] & low
-            else:
-                wanted = hist[c]
-                n = 0
-                for f in range(k):
-                    xx = x_src[x + all_x[f]]
-                    if np.int64(bins[all_r[f] + xx] >> bin_shift) == c:
-                        buffer[n] = images[all_r[f] + xx]
-                        n += 1
-                        if n == wanted:
-                            break
-                out[t, y, x] = _select(buffer, n, rank - below)
-        for f in range(k):  # empty the bins for the next row
-            xx = x_src[n_x - 1 + all_x[f]]
-            v = np.int64(bins[all_r[f] + xx] >> bin_shift)
-            hist[v] -= 1
-            blocks[v >> 8] -= 1
-            sums[v] -= bits[all_r[f] + xx]
+    every_x = every[:, 2].copy()
+    for t in prange(out.shape[0]):
+        hist = np.zeros(_BINS, dtype=np.int32)
+        blocks = np.zeros(256, dtype=np.int32)
+        all_r = np.empty(k, dtype=np.int64)
+        in_r = np.empty(entering.shape[0], dtype=np.int64)
+        out_r = np.empty(leaving.shape[0], dtype=np.int64)
+        c_row = np.empty(n_x, dtype=bins.dtype)
+        r_row = np.empty(n_x, dtype=np.int32)
+        n_row = np.empty(n_x, dtype=np.int32)
+        low = np.empty(n_x, dtype=values.dtype)
+        high = np.empty(n_x, dtype=values.dtype)
+        buffer = np.empty(k, dtype=values.dtype)
+        for y in range(n_y):
+            _row_sources(t, y, every, t_src, y_src, radius, n_y, n_x, all_r)
+            _row_sources(t, y, entering, t_src, y_src, radius, n_y, n_x, in_r)
+            _row_sources(t, y, leaving, t_src, y_src, radius, n_y, n_x, out_r)
+            _histogram_row(flat_bins, all_r, in_r, out_r, all_x, in_x, out_x, x_src, k // 2,
+                           hist, blocks, c_row, r_row, n_row, True)
+            _resolve_row(flat_values, flat_bins, all_r, all_x, x_src, every_x, c_row, r_row,
+                         n_row, low, high, buffer, top, bottom, out[t, y])
 
 
 def median_histogram(images: np.ndarray, footprint: np.ndarray) -> np.ndarray:
@@ -350,8 +379,8 @@ def median_histogram(images: np.ndarray, footprint: np.ndarray) -> np.ndarray:
 
     Notes
     -----
-    Extra memory: none for uint8/uint16, one copy for int8/int16, about 64 MB of bins (built
-    chunk by chunk of frames) plus a copy of that chunk for the other dtypes.
+    Extra memory: none for uint8/uint16, one copy for int8/int16; for the other dtypes about
+    64 MB: the 16-bit bins and a copy of the values, chunk by chunk of frames.
     """
     footprint = np.asarray(footprint, dtype=bool)
     images = np.ascontiguousarray(images)
@@ -374,26 +403,21 @@ def median_histogram(images: np.ndarray, footprint: np.ndarray) -> np.ndarray:
         base = bits.dtype.type(base)  # may exceed int64: keep it unsigned
         # bins are built per chunk of frames (with the frames the footprint reaches), so the
         # extra memory stays near _CHUNK_BYTES whatever the stack's length
-        frame_bytes = images.shape[1] * images.shape[2] * 8
+        frame_bytes = images.shape[1] * images.shape[2] * (2 + images.dtype.itemsize)
         chunk = max(1, _CHUNK_BYTES // frame_bytes)
         rt = int(radius[0])
+        if images.dtype.kind == "f":
+            top, bottom = images.dtype.type(np.inf), images.dtype.type(-np.inf)
+        else:
+            info = np.iinfo(images.dtype)
+            top, bottom = images.dtype.type(info.max), images.dtype.type(info.min)
         for t0 in range(0, images.shape[0], chunk):
             t1 = min(t0 + chunk, images.shape[0])
             frames = sources[0][t0:t1 + 2 * rt]  # padded positions t0 - rt .. t1 + rt - 1
             part = images[frames]
-            part_bits = bits[frames]
+            part_bins = np.empty(part.shape, dtype=np.uint16)
+            _coarse_bins(bits[frames], kind, shift, base, part_bins)
             local = np.arange(frames.size, dtype=np.int64)
-            target = out[t0:t1]
-            if images.dtype.itemsize <= 4:
-                packed = np.empty(part.shape, dtype=np.uint64)
-                _coarse_bins(part_bits, kind, shift, base, packed, True)
-                _median_rows_binned(part, packed, packed, np.uint64(32), np.uint64(0xFFFFFFFF),
-                                    target, target.view(bits.dtype), every, entering, leaving,
-                                    local, sources[1], sources[2], radius)
-            else:
-                part_bins = np.empty(part.shape, dtype=np.uint16)
-                _coarse_bins(part_bits, kind, shift, base, part_bins, False)
-                _median_rows_binned(part, part_bits, part_bins, np.uint16(0), ~np.uint64(0),
-                                    target, target.view(bits.dtype), every, entering, leaving,
-                                    local, sources[1], sources[2], radius)
+            _median_rows_binned(part, part_bins, out[t0:t1], every, entering, leaving, local,
+                                sources[1], sources[2], radius, top, bottom)
     return out
