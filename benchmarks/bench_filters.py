@@ -20,7 +20,9 @@ column is skipped with a message.
 
 Usage: ``python benchmarks/bench_filters.py [--frames 100] [--wide-frames 8]
 [--gaussian-frames 100] [--rounds 3] [--only median|gaussian] [--oc-gb 4.0]
-[--peers /tmp/peers]`` (``--oc-gb 0`` skips the out-of-core part).
+[--peers /tmp/peers] [--no-warm]`` (``--oc-gb 0`` skips the out-of-core part; before each
+timed call twice the input's bytes of memory are touched and freed, outside the timing, unless
+``--no-warm``: see :func:`_warm`).
 """
 from __future__ import annotations
 
@@ -94,13 +96,34 @@ def _cv2_gaussian(cv2, images: np.ndarray, sigma: float) -> np.ndarray:
     return out
 
 
-def _rounds(functions: dict, rounds: int) -> tuple[dict, dict, dict]:
-    """Interleaved rounds; returns per-name wall times, CPU times and the last results."""
+def _warm(nbytes: int) -> None:
+    """Touch ``nbytes`` of new memory and free it, so that the next allocations get pages the
+    host has already provided.
+
+    On a virtual machine with a memory balloon (virtio-balloon free-page reporting, as on the
+    machines these figures come from) memory a process frees goes back to the host after a
+    couple of seconds, and the first touch of it afterwards costs the host's allocation: up
+    to 13 s per GB measured there, against 0.1 s per GB for warm pages. Which timed call
+    meets that depends on what ran just before it (a slow scipy call leaves time for the
+    pages to go), so without this step the rounds measure the host, not the filters.
+    """
+    if nbytes > 0:
+        np.ones(nbytes, dtype=np.uint8)
+
+
+def _rounds(functions: dict, rounds: int, warm_bytes: int = 0) -> tuple[dict, dict, dict]:
+    """Interleaved rounds; returns per-name wall times, CPU times and the last results.
+
+    Before each timed call, ``warm_bytes`` of memory are touched and freed (:func:`_warm`;
+    outside the timing, the same for every function).
+    """
     times: dict = {name: [] for name in functions}
     cpu: dict = {name: [] for name in functions}
     results: dict = {}
     for _ in range(rounds):
         for name, function in functions.items():
+            results.pop(name, None)  # its pages are what the warm-up and this call reuse
+            _warm(warm_bytes)
             seconds, cpu_seconds, results[name] = _timed(function)
             times[name].append(seconds)
             cpu[name].append(cpu_seconds)
@@ -136,9 +159,10 @@ def _movie(frames: int, dtype) -> np.ndarray:
 
 
 def bench_in_memory(frames: int, wide_frames: int, gaussian_frames: int, rounds: int, cv2,
-                    only: str | None = None) -> list[tuple]:
+                    only: str | None = None, warm: bool = True) -> list[tuple]:
     """Rows ``(case, ours s, ref name, ref s, ratio, CPU-time ratio, agreement, target)``,
-    times and ratio each as ``(median, low, high)`` over the rounds."""
+    times and ratio each as ``(median, low, high)`` over the rounds. With ``warm``, twice
+    the input's bytes are touched before each timed call (:func:`_warm`)."""
     rows = []
     for dtype in (np.uint16, np.float32):
         name = np.dtype(dtype).name
@@ -151,17 +175,19 @@ def bench_in_memory(frames: int, wide_frames: int, gaussian_frames: int, rounds:
             if only == "gaussian":
                 break
             images = movie[:n]
+            warm_bytes = 2 * images.nbytes if warm else 0
             mask = np.ones((size,) * 3)
             times, cpu, out = _rounds({
                 "ours": lambda x=images, m=mask: median_filter(x, mask=m),
                 "scipy": lambda x=images, s=size: ndi.median_filter(x, size=s, mode="reflect"),
-            }, rounds)
+            }, rounds, warm_bytes)
             same = "identical" if np.array_equal(out["ours"], out["scipy"]) else "DIFFERENT"
             rows.append((f"median {size}x{size}x{size} {name} ({n} fr)",
                          _spread(times["ours"]), "scipy",
                          _spread(times["scipy"]), _ratio(times, "scipy"),
                          _cpu_ratio(cpu, "scipy"), same, target))
         images = movie[:gaussian_frames]
+        warm_bytes = 2 * images.nbytes if warm else 0
         for sigma in (1.0, 3.0, 5.0):
             if only == "median":
                 break
@@ -171,7 +197,7 @@ def bench_in_memory(frames: int, wide_frames: int, gaussian_frames: int, rounds:
             }
             if cv2 is not None:
                 functions["opencv"] = lambda x=images, s=sigma: _cv2_gaussian(cv2, x, s)
-            times, cpu, out = _rounds(functions, rounds)
+            times, cpu, out = _rounds(functions, rounds, warm_bytes)
             diff = np.abs(out["ours"].astype(np.float64) - out["scipy"].astype(np.float64))
             if np.dtype(dtype).kind == "f":
                 agree = f"max rel diff {diff.max() / np.abs(out['scipy']).max():.1e}"
@@ -250,6 +276,8 @@ def main() -> None:
     parser.add_argument("--oc-gb", type=float, default=4.0)
     parser.add_argument("--peers", default=None,
                         help="site-packages folder holding cv2 (benchmark peer only)")
+    parser.add_argument("--no-warm", action="store_true",
+                        help="do not touch fresh memory before each timed call (see _warm)")
     args = parser.parse_args()
 
     cv2, message = _import_cv2(args.peers)
@@ -257,10 +285,11 @@ def main() -> None:
         print(message)
     gaussian_frames = args.frames if args.gaussian_frames is None else args.gaussian_frames
     rows = bench_in_memory(args.frames, args.wide_frames, gaussian_frames, args.rounds, cv2,
-                           args.only)
+                           args.only, not args.no_warm)
     print(f"in memory: (frames, {SHAPE_YX[0]}, {SHAPE_YX[1]}), reflect borders, median of "
           f"{args.rounds} interleaved rounds; ratio = reference time / ours (median, range); "
-          f"cpu = the same for CPU time")
+          f"cpu = the same for CPU time; "
+          f"{'no memory warm-up' if args.no_warm else 'memory warmed before each call'}")
     print(f"{'case':<36} {'ours s (range)':>21} {'vs':<7} {'ref s (range)':>21} {'ratio':>7} "
           f"{'range':>14} {'cpu':>6} {'target':>6}  {'agreement':<22} met")
     for case, ours, ref_name, ref, (ratio, low, high), cpu, agree, target in rows:
