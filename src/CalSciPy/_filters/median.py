@@ -145,6 +145,23 @@ def _row_sources(t, y, table, t_src, y_src, radius, n_y, n_x, rows):  # pragma: 
                    + y_src[y + table[f, 1] + radius[1]]) * n_x
 
 
+@njit(cache=True)
+def _window_scratch(k, n_in, n_out):  # pragma: no cover - compiled by numba
+    """A thread's histogram, its 256-bin blocks and the source-row tables of one window."""
+    return (np.zeros(_BINS, dtype=np.int32), np.zeros(256, dtype=np.int32),
+            np.empty(k, dtype=np.int64), np.empty(n_in, dtype=np.int64),
+            np.empty(n_out, dtype=np.int64))
+
+
+@njit(cache=True)
+def _window_rows(t, y, every, entering, leaving, t_src, y_src, radius, n_y, n_x, all_r, in_r,
+                 out_r):  # pragma: no cover - compiled by numba
+    """Source rows of output row (t, y): all the footprint's entries, entering, leaving."""
+    _row_sources(t, y, every, t_src, y_src, radius, n_y, n_x, all_r)
+    _row_sources(t, y, entering, t_src, y_src, radius, n_y, n_x, in_r)
+    _row_sources(t, y, leaving, t_src, y_src, radius, n_y, n_x, out_r)
+
+
 @njit(cache=True, inline="always")
 def _track(hist, blocks, c, below, rank):  # pragma: no cover - compiled by numba
     """Move bin ``c`` until ``below <= rank < below + hist[c]`` (``below``: count under c)."""
@@ -214,17 +231,13 @@ def _median_rows(images, out, every, entering, leaving, t_src, y_src, x_src,
     in_x = entering[:, 2] + radius[2]
     out_x = leaving[:, 2] + radius[2] - 1
     for t in prange(out.shape[0]):
-        hist = np.zeros(_BINS, dtype=np.int32)
-        blocks = np.zeros(256, dtype=np.int32)
-        all_r = np.empty(k, dtype=np.int64)
-        in_r = np.empty(entering.shape[0], dtype=np.int64)
-        out_r = np.empty(leaving.shape[0], dtype=np.int64)
+        hist, blocks, all_r, in_r, out_r = _window_scratch(k, entering.shape[0],
+                                                           leaving.shape[0])
         c_row = np.empty(n_x, dtype=np.int32)
         unused = np.empty(0, dtype=np.int32)
         for y in range(n_y):
-            _row_sources(t, y, every, t_src, y_src, radius, n_y, n_x, all_r)
-            _row_sources(t, y, entering, t_src, y_src, radius, n_y, n_x, in_r)
-            _row_sources(t, y, leaving, t_src, y_src, radius, n_y, n_x, out_r)
+            _window_rows(t, y, every, entering, leaving, t_src, y_src, radius, n_y, n_x, all_r,
+                         in_r, out_r)
             _histogram_row(flat, all_r, in_r, out_r, all_x, in_x, out_x, x_src, k // 2, hist,
                            blocks, c_row, unused, unused, False)
             for x in range(n_x):
@@ -340,11 +353,8 @@ def _median_rows_binned(values, bins, out, every, entering, leaving, t_src, y_sr
     out_x = leaving[:, 2] + radius[2] - 1
     every_x = every[:, 2].copy()
     for t in prange(out.shape[0]):
-        hist = np.zeros(_BINS, dtype=np.int32)
-        blocks = np.zeros(256, dtype=np.int32)
-        all_r = np.empty(k, dtype=np.int64)
-        in_r = np.empty(entering.shape[0], dtype=np.int64)
-        out_r = np.empty(leaving.shape[0], dtype=np.int64)
+        hist, blocks, all_r, in_r, out_r = _window_scratch(k, entering.shape[0],
+                                                           leaving.shape[0])
         c_row = np.empty(n_x, dtype=bins.dtype)
         r_row = np.empty(n_x, dtype=np.int32)
         n_row = np.empty(n_x, dtype=np.int32)
@@ -352,9 +362,8 @@ def _median_rows_binned(values, bins, out, every, entering, leaving, t_src, y_sr
         high = np.empty(n_x, dtype=values.dtype)
         buffer = np.empty(k, dtype=values.dtype)
         for y in range(n_y):
-            _row_sources(t, y, every, t_src, y_src, radius, n_y, n_x, all_r)
-            _row_sources(t, y, entering, t_src, y_src, radius, n_y, n_x, in_r)
-            _row_sources(t, y, leaving, t_src, y_src, radius, n_y, n_x, out_r)
+            _window_rows(t, y, every, entering, leaving, t_src, y_src, radius, n_y, n_x, all_r,
+                         in_r, out_r)
             _histogram_row(flat_bins, all_r, in_r, out_r, all_x, in_x, out_x, x_src, k // 2,
                            hist, blocks, c_row, r_row, n_row, True)
             _resolve_row(flat_values, flat_bins, all_r, all_x, x_src, every_x, c_row, r_row,
