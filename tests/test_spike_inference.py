@@ -31,7 +31,7 @@ def recording():
 
 @pytest.fixture(scope="module")
 def inference(recording):
-    return ep.infer_spikes(recording[1], 30.0, n_jobs=1)
+    return ep.infer_spikes(recording[1], 30.0, n_jobs=1, denoised=True)
 
 
 # --------------------------------------------------------------------------- infer_spikes
@@ -153,7 +153,7 @@ def test_infer_spikes_flat_and_short_traces():
         assert np.all(result.spikes == 0) and np.all(np.isnan(result.tau_decay))
         np.testing.assert_array_equal(result.baseline, [0.0, 2.0])
         assert [e.size for e in ep.detect_events(flat, inference=result)] == [0, 0]
-    empty = ep.infer_spikes(np.zeros((0, 50)), progress=False)  # no neurons: empty results
+    empty = ep.infer_spikes(np.zeros((0, 50)), progress=False, denoised=True)  # no neurons
     assert empty.spikes.shape == empty.denoised.shape == (0, 50)
     assert empty.ar_coefficients.shape == (0, 2) and empty.tau_decay.shape == (0,)
     assert ep.detect_events(np.zeros((0, 50)), progress=False) == []
@@ -176,9 +176,12 @@ def test_without_denoised_every_other_result_is_identical(recording, order, lam,
     options = dict(ar_order=order, lam=lam, n_jobs=n_jobs, progress=False)
     if lam is not None:
         options.update(tau_decay=0.6, tau_rise=0.05 if order == 2 else None)
-    full = ep.infer_spikes(dfof, 30.0, **options)
+    full = ep.infer_spikes(dfof, 30.0, denoised=True, **options)
     lean = ep.infer_spikes(dfof, 30.0, denoised=False, **options)
     assert lean.denoised is None and full.denoised.shape == dfof.shape
+    default = ep.infer_spikes(dfof, 30.0, **options)  # the default keeps the spikes only
+    assert default.denoised is None
+    np.testing.assert_array_equal(default.spikes, full.spikes)
     for name in ("spikes", "baseline", "noise", "ar_coefficients", "tau_decay"):
         np.testing.assert_array_equal(getattr(lean, name), getattr(full, name), err_msg=name)
     assert lean.spikes.dtype == full.spikes.dtype
@@ -189,7 +192,8 @@ def test_without_denoised_every_other_result_is_identical(recording, order, lam,
 
 def test_without_denoised_oasis_deconv_path_and_bad_flag(recording):
     dfof = recording[1][:3, :900]
-    full = ep.infer_spikes(dfof, 30.0, ar_order=1, optimize_g=2, n_jobs=1, progress=False)
+    full = ep.infer_spikes(dfof, 30.0, ar_order=1, optimize_g=2, n_jobs=1, progress=False,
+                           denoised=True)
     lean = ep.infer_spikes(dfof, 30.0, ar_order=1, optimize_g=2, n_jobs=1, progress=False,
                            denoised=False)
     assert lean.denoised is None and full.denoised.shape == dfof.shape
@@ -328,7 +332,7 @@ def _assert_matches_reference(result, reference, rtol=1e-6):
 
 def test_ar1_equals_oasis_deconvolve(recording, inference):
     dfof = recording[1][:6]
-    ours = ep.infer_spikes(dfof, 30.0, ar_order=1, n_jobs=2, progress=False)
+    ours = ep.infer_spikes(dfof, 30.0, ar_order=1, n_jobs=2, progress=False, denoised=True)
     _assert_matches_reference(ours, _oasis_deconvolve(dfof, 1))
 
 
@@ -414,7 +418,7 @@ def test_matches_oasis_for_any_shape_and_dtype(seed, neurons, frames, dtype, ord
         dfof = np.round(dfof * 1000).astype(np.int16)
     else:
         dfof = dfof.astype(dtype)
-    ours = ep.infer_spikes(dfof, 30.0, ar_order=order, n_jobs=1, progress=False)
+    ours = ep.infer_spikes(dfof, 30.0, ar_order=order, n_jobs=1, progress=False, denoised=True)
     # float32 traces give float32 results (half the memory), anything else float64
     expected_dtype = np.float32 if dtype == "float32" else np.float64
     assert ours.spikes.dtype == expected_dtype and ours.denoised.dtype == expected_dtype
@@ -434,7 +438,8 @@ def test_matches_oasis_for_any_shape_and_dtype(seed, neurons, frames, dtype, ord
     keep = [i for i, ref in enumerate(reference)
             if np.isfinite(ref[1]).all() and distinct(ref[3])]
     if dtype == "float32":  # the calcium is stored rounded: compare in float64
-        ours = ep.infer_spikes(dfof.astype(np.float64), 30.0, n_jobs=1, progress=False)
+        ours = ep.infer_spikes(dfof.astype(np.float64), 30.0, n_jobs=1, progress=False,
+                               denoised=True)
     ours = ep.SpikeInference(ours.spikes[keep], ours.denoised[keep], ours.baseline[keep],
                              ours.noise[keep], ours.ar_coefficients[keep],
                              ours.tau_decay[keep], 30.0)
@@ -457,7 +462,7 @@ def test_fixed_penalty_equals_oasis_plain_solvers(seed, frames, lam, order):
     dfof[:, frames // 3] += 1.5
     kwargs = dict(tau_decay=0.5) if order == 1 else dict(tau_decay=0.5, tau_rise=0.05)
     ours = ep.infer_spikes(dfof, 30.0, ar_order=order, lam=lam, n_jobs=1, progress=False,
-                           **kwargs)
+                           denoised=True, **kwargs)
     g = ours.ar_coefficients
     for i, y in enumerate(dfof):
         if order == 1:
@@ -484,7 +489,7 @@ def test_ar2_double_root_kernel_gives_finite_results():
     # white noise: the estimated AR(2) kernels of many traces have a complex or double root
     # pair, where oasis-deconv returns NaN calcium and baseline
     noise = np.random.default_rng(0).normal(0, 1, (24, 600))
-    result = ep.infer_spikes(noise, 30.0, n_jobs=2, progress=False)
+    result = ep.infer_spikes(noise, 30.0, n_jobs=2, progress=False, denoised=True)
     assert np.isfinite(result.denoised).all() and np.isfinite(result.baseline).all()
     g = result.ar_coefficients
     disc = g[:, 0] ** 2 + 4 * g[:, 1]

@@ -41,8 +41,8 @@ class SpikeInference:
         (the size of the calcium jump the model attributes to that frame). Pass it to
         :func:`CalSciPy.event_processing.calculate_firing_rates` for a rate-like trace.
     denoised : numpy.ndarray or None
-        ``(neurons, frames)`` the fitted noise-free calcium trace (without baseline); None
-        when :func:`infer_spikes` was called with ``denoised=False``.
+        ``(neurons, frames)`` the fitted noise-free calcium trace (without baseline), when
+        :func:`infer_spikes` was called with ``denoised=True``; None otherwise (the default).
         ``spikes`` and ``denoised`` are float32 for float32 input, float64 otherwise.
     baseline : numpy.ndarray
         ``(neurons,)`` fitted constant baseline of each ΔF/F0 trace.
@@ -219,7 +219,7 @@ def infer_spikes(
     n_jobs: int | None = None,
     progress: bool = True,
     lam: float | None = None,
-    denoised: bool = True,
+    denoised: bool = False,
 ) -> SpikeInference:
     """Infer spiking activity from ΔF/F0 by sparse non-negative deconvolution (OASIS).
 
@@ -261,10 +261,11 @@ def infer_spikes(
         baseline-subtracted (``oasis.functions.deconvolve(..., penalty=None, lam=lam)``).
         ``lam=0`` with a fixed ``tau_decay`` and ``ar_order=1`` is suite2p's deconvolution
         (``suite2p.extraction.dcnv.oasis``). Default: the noise-constrained problem.
-    denoised : bool, default True
+    denoised : bool, default False
         Also return the fitted calcium traces (``SpikeInference.denoised``, an array the size
-        of ``spikes``). False leaves ``denoised`` None and halves the memory of the result;
-        every other result is identical.
+        of ``spikes``). By default only the activity is kept (``denoised`` is None), so the
+        call needs about one input's worth of memory beyond the input instead of two;
+        every other result is identical either way.
 
     Returns
     -------
@@ -316,13 +317,13 @@ def infer_spikes(
     restarts of the AR estimate use a fixed seed per trace (the caller's global numpy RNG is
     left alone).
 
-    Memory: besides the input, the results (two ``(neurons, frames)`` arrays, float32 for
-    float32 input, so 2x the input for float64 and float32 traces; one with
-    ``denoised=False``) and about 20 float64 arrays of ``frames`` per thread; the input is
-    converted to float64 one row at a time. Measured on 500 x 18 000 traces (2 threads):
-    peak RSS growth during the call 2.04x a float64 input and 2.08x a float32 input, of which
-    the results are 2.00x (1.04x and 1.09x with ``denoised=False``); the rest (about 3 MiB)
-    does not grow with the number of neurons (``benchmarks/bench_events.py``).
+    Memory: besides the input, the results (``spikes``, plus ``denoised`` with
+    ``denoised=True``: ``(neurons, frames)`` arrays, float32 for float32 input, else float64)
+    and about 20 float64 arrays of ``frames`` per thread; the input is converted to float64
+    one row at a time. Measured on 500 x 18 000 traces (2 threads): peak RSS growth during the
+    call 1.04x a float64 input and 1.08x a float32 input by default, of which the spikes are
+    1.00x (2.04x and 2.10x with ``denoised=True``); the rest (about 3 MiB) does not grow with
+    the number of neurons (``benchmarks/bench_events.py``).
     """
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
