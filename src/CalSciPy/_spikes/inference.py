@@ -321,9 +321,9 @@ def infer_spikes(
     ``denoised=True``: ``(neurons, frames)`` arrays, float32 for float32 input, else float64)
     and about 20 float64 arrays of ``frames`` per thread; the input is converted to float64
     one row at a time. Measured on 500 x 18 000 traces (2 threads): peak RSS growth during the
-    call 1.04x a float64 input and 1.08x a float32 input by default, of which the spikes are
-    1.00x (2.04x and 2.10x with ``denoised=True``); the rest (about 3 MiB) does not grow with
-    the number of neurons (``benchmarks/bench_events.py``).
+    call 1.05x a float64 input and 1.11x a float32 input by default, of which the spikes are
+    1.00x (2.05x and 2.09x with ``denoised=True``); the rest (about 4 MiB) does not grow with
+    the number of neurons (``benchmarks/bench_events.py``, 4 December 2026).
     """
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
